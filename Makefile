@@ -1,0 +1,64 @@
+# Local build/run entry points. `make` alone = `make run`.
+# Needs only a Python >= 3.12 somewhere (see scripts/find-python.sh) and GNU make.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV  := .venv
+PY    := $(VENV)/bin/python
+PIP   := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+# Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k uploads -x"
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv run test lint clean clean-data
+
+help: ## Show this help
+	@echo "Targets:"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
+	@echo "Variables: PYTHON=/path/to/python3.13 (interpreter for the venv), PYTEST_ARGS=..."
+
+# A venv whose interpreter no longer runs (pyenv version removed) or is < 3.12 is
+# thrown away first; then the stamp rule reinstalls only when requirements.txt changed.
+venv: ## Create .venv (Python >= 3.12) and install requirements.txt
+	@if [ -e $(VENV) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+	  echo "make: $(VENV) has no working Python >= 3.12; recreating it"; \
+	  rm -rf $(VENV); \
+	fi
+	@$(MAKE) --no-print-directory -s $(STAMP)
+
+$(STAMP): requirements.txt
+	@if [ ! -x $(PY) ]; then \
+	  py=$$(scripts/find-python.sh) || { echo "make: cannot create $(VENV): no Python >= 3.12 (see above)" >&2; exit 1; }; \
+	  echo "Creating $(VENV) with $$py"; \
+	  "$$py" -m venv $(VENV) || exit 1; \
+	fi
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+run: venv ## Migrate, load demo data, start web + worker (Ctrl-C stops both)
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py seed_demo && \
+	exec $(PY) manage.py serve
+
+test: venv ## Run the test suite (extra pytest args: PYTEST_ARGS="...")
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then \
+	  echo "make test: pytest collected no tests; treating that as a failure" >&2; \
+	  exit 1; \
+	fi; \
+	exit $$rc
+
+lint: venv ## ruff check + ruff format --check
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean: ## Remove .venv
+	rm -rf $(VENV)
+
+clean-data: ## DELETE local data: var/ (SQLite db, uploads, warehouse, broker)
+	@echo "Deleting local data in var/ (database, uploads, warehouse files, broker queue)"
+	rm -rf var

@@ -1,0 +1,99 @@
+"""The one place that turns a user into what they may see (deny by default).
+
+Every view, selector, export, API endpoint and download takes a Scope from `scope_for`;
+no code path builds its own access filter from request parameters.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from apps.accounts.models import Profile, Region, Shop
+
+
+@dataclass(frozen=True)
+class Scope:
+    everything: bool = False
+    country_codes: frozenset[str] = field(default_factory=frozenset)
+    shop_codes: frozenset[str] = field(default_factory=frozenset)
+    # Shops this user may upload for (managers: theirs; admins: all; heads: none).
+    upload_shop_codes: frozenset[str] = field(default_factory=frozenset)
+    role: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.everything or self.country_codes or self.shop_codes)
+
+    @property
+    def can_read_reports(self) -> bool:
+        return not self.is_empty
+
+    def filter_shops(self, shops: QuerySet[Shop]) -> QuerySet[Shop]:
+        if self.everything:
+            return shops
+        return shops.filter(Q(code__in=self.shop_codes) | Q(region__country_code__in=self.country_codes))
+
+    def filter_uploads(self, uploads: QuerySet) -> QuerySet:
+        if self.everything:
+            return uploads
+        return uploads.filter(Q(shop__code__in=self.shop_codes) | Q(shop__region__country_code__in=self.country_codes))
+
+    def allows_country(self, country_code: str) -> bool:
+        return self.everything or country_code in self.country_codes
+
+    def warehouse_predicate(self) -> tuple[str, dict[str, str]]:
+        """A SQL predicate over the fact table's columns, with its named parameters.
+
+        Regional heads see the rows of their countries; shop managers the rows of their
+        shops. Parameters are written `$name`; each warehouse backend binds them.
+        """
+        if self.everything:
+            return "TRUE", {}
+        clauses, params = [], {}
+        for column, values, prefix in (
+            ("country_code", self.country_codes, "scope_country"),
+            ("store_id", self.shop_codes, "scope_shop"),
+        ):
+            if values:
+                names = [f"{prefix}_{i}" for i in range(len(values))]
+                params.update(zip(names, sorted(values), strict=True))
+                clauses.append(f"{column} IN ({', '.join('$' + n for n in names)})")
+        if not clauses:
+            return "FALSE", {}
+        return "(" + " OR ".join(clauses) + ")", params
+
+
+NO_ACCESS = Scope()
+
+
+def scope_for(user) -> Scope:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return NO_ACCESS
+    if user.is_superuser:
+        return _admin_scope()
+    profile = Profile.objects.filter(user=user).first()
+    if profile is None:
+        return NO_ACCESS
+    if profile.role == Profile.Role.ADMIN:
+        return _admin_scope()
+    if profile.role == Profile.Role.REGIONAL_HEAD:
+        codes = frozenset(profile.regions.values_list("country_code", flat=True))
+        return Scope(country_codes=codes, role=profile.role)
+    if profile.role == Profile.Role.SHOP_MANAGER:
+        shops = frozenset(profile.shops.values_list("code", flat=True))
+        return Scope(shop_codes=shops, upload_shop_codes=shops, role=profile.role)
+    return NO_ACCESS
+
+
+def scope_for_operator() -> Scope:
+    """Everything: for commands run by whoever operates the server (`manage.py ingest`)."""
+    return _admin_scope()
+
+
+def _admin_scope() -> Scope:
+    return Scope(
+        everything=True,
+        country_codes=frozenset(Region.objects.values_list("country_code", flat=True)),
+        upload_shop_codes=frozenset(Shop.objects.values_list("code", flat=True)),
+        role=Profile.Role.ADMIN,
+    )

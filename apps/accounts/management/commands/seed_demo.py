@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from apps.accounts.demo import USERS, demo_seed
+from apps.warehouse.services import warehouse_sync
+
+
+class Command(BaseCommand):
+    help = "Create the demo regions, shops, users, sales schema and FX rates (safe to run again)."
+
+    def handle(self, *args, **options) -> None:
+        counts = demo_seed(password=settings.DEMO_PASSWORD)
+        changes = warehouse_sync()
+        self.stdout.write(
+            f"Demo ready: {counts['regions']} regions, {counts['shops']} shops, {counts['users']} users"
+            + (f"; warehouse: {', '.join(changes)}" if changes else "")
+        )
+        self.stdout.write(f"Demo logins (password: {settings.DEMO_PASSWORD}):")
+        for username, role, regions, shops in USERS:
+            self.stdout.write(f"  {username:<12} {role.label:<14} {' '.join(regions + shops)}")

@@ -1,0 +1,70 @@
+"""Start the web server and a Celery worker together (the `make run` entry point)."""
+
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from apps.accounts.demo import USERS
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a separate Celery worker process; Ctrl-C stops both."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--port", type=int, default=settings.WEB_PORT)
+        parser.add_argument("--host", default="127.0.0.1")
+
+    def handle(self, *args, **options) -> None:
+        url = f"http://{options['host']}:{options['port']}/"
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "salesapp",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={settings.CELERY_WORKER_CONCURRENCY}",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
+        web = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"{options['host']}:{options['port']}", "--noreload"],
+            cwd=settings.BASE_DIR,
+        )
+        self._banner(url)
+        children = [web, worker]
+        signal.signal(signal.SIGTERM, lambda *_: self._stop(children))
+        try:
+            while all(p.poll() is None for p in children):
+                time.sleep(0.5)
+            self.stderr.write("A process stopped; stopping the other.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop(children)
+
+    def _banner(self, url: str) -> None:
+        broker = "Redis" if settings.REDIS_URL else f"embedded (files in {settings.BROKER_DIR})"
+        self.stdout.write(self.style.SUCCESS(f"\nSales data platform: {url}"))
+        self.stdout.write(f"Data folder: {settings.DATA_DIR}; broker: {broker}; warehouse: {settings.WAREHOUSE}")
+        self.stdout.write(f"Demo logins (password {settings.DEMO_PASSWORD}): " + ", ".join(u[0] for u in USERS))
+        self.stdout.write("Ctrl-C stops the web server and the worker.\n")
+
+    @staticmethod
+    def _stop(children: list[subprocess.Popen]) -> None:
+        for p in children:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for p in children:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()

@@ -1,0 +1,65 @@
+"""Who may see what: regions (one country each), shops, and each user's role."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+country_code_validator = RegexValidator(r"^[A-Z]{2}$", "Use an ISO 3166 alpha-2 code, e.g. GB.")
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use an ISO 4217 code, e.g. GBP.")
+view_name_validator = RegexValidator(
+    r"^[A-Za-z][A-Za-z0-9_]{0,63}$", "Letters, digits and underscores, starting with a letter."
+)
+
+
+class Region(models.Model):
+    class DateOrder(models.TextChoices):
+        MONTH_FIRST = "MDY", "Month first (4/19/2011)"
+        DAY_FIRST = "DMY", "Day first (19/4/2011)"
+
+    name = models.CharField(max_length=64, unique=True)
+    country_code = models.CharField(max_length=2, unique=True, validators=[country_code_validator])
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    date_order = models.CharField(max_length=3, choices=DateOrder.choices)
+    view_name = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[view_name_validator],
+        help_text="Name of this country's view in the warehouse, e.g. UK_Sales_View.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Shop(models.Model):
+    code = models.CharField(
+        max_length=32,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z0-9][A-Z0-9-]{1,31}$", "Upper-case letters, digits, -")],
+    )
+    name = models.CharField(max_length=128)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="shops")
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Profile(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        REGIONAL_HEAD = "regional_head", "Regional head"
+        SHOP_MANAGER = "shop_manager", "Shop manager"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+    regions = models.ManyToManyField(Region, blank=True, related_name="heads")
+    shops = models.ManyToManyField(Shop, blank=True, related_name="managers")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display() or 'no role'})"

@@ -1,0 +1,89 @@
+"""The schema contract the admin manages, country aliases, and FX rates."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from apps.accounts.models import country_code_validator, currency_validator
+from apps.etl.pipeline.spec import DataType
+
+
+class SalesSchema(models.Model):
+    name = models.CharField(max_length=64, default="sales")
+    version = models.PositiveIntegerField(default=1)
+    is_active = models.BooleanField(default=False)
+    max_bad_row_pct = models.FloatField(
+        default=100.0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Reject the whole file when more than this % of its rows are bad.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_active", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_schema")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}{' (active)' if self.is_active else ''}"
+
+
+class SchemaField(models.Model):
+    schema = models.ForeignKey(SalesSchema, on_delete=models.CASCADE, related_name="fields")
+    name = models.SlugField(max_length=64, help_text="Canonical field name, e.g. order_id.")
+    data_type = models.CharField(max_length=16, choices=DataType.CHOICES, default=DataType.STRING)
+    required = models.BooleanField(default=False)
+    aliases = models.TextField(
+        blank=True, help_text="Headers that mean this field, one per line (case and spaces ignored)."
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["schema", "name"], name="unique_field_per_schema")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def alias_list(self) -> tuple[str, ...]:
+        return tuple(a.strip() for a in self.aliases.splitlines() if a.strip())
+
+
+class CountryAlias(models.Model):
+    alias = models.CharField(max_length=64, unique=True, help_text="As written in files, e.g. EIRE.")
+    country_code = models.CharField(max_length=2, validators=[country_code_validator])
+
+    class Meta:
+        ordering = ["country_code", "alias"]
+        verbose_name_plural = "country aliases"
+
+    def __str__(self) -> str:
+        return f"{self.alias} -> {self.country_code}"
+
+    def clean(self) -> None:
+        self.alias = self.alias.strip().upper()
+
+
+class FxRate(models.Model):
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    quote_currency = models.CharField(
+        max_length=3, validators=[currency_validator], help_text="The reporting currency."
+    )
+    month = models.DateField(help_text="First day of the month from which this rate applies.")
+    rate = models.DecimalField(
+        max_digits=18, decimal_places=8, help_text="Units of the reporting currency for one unit."
+    )
+
+    class Meta:
+        ordering = ["currency", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "quote_currency", "month"], name="one_rate_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} {self.quote_currency} from {self.month:%Y-%m}"
+
+    def clean(self) -> None:
+        if self.month:
+            self.month = self.month.replace(day=1)

@@ -1,0 +1,61 @@
+"""Frozen descriptions of the schema contract and of one upload's context."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from types import MappingProxyType
+
+
+class DataType:
+    STRING = "string"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    DATETIME = "datetime"
+    CHOICES = ((STRING, "Text"), (INTEGER, "Whole number"), (DECIMAL, "Decimal"), (DATETIME, "Date/time"))
+
+
+def normalise_header(text: str) -> str:
+    """`Invoice No.`, `INVOICE_NO` and `invoiceno` all become `invoiceno`."""
+    return re.sub(r"[^0-9a-z]", "", text.strip().lower())
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    data_type: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+    def matches(self, header: str) -> bool:
+        key = normalise_header(header)
+        return bool(key) and key in {normalise_header(a) for a in (self.name, *self.aliases)}
+
+
+@dataclass(frozen=True)
+class SchemaSpec:
+    """The admin's schema contract, frozen for one run of the pipeline."""
+
+    version: int
+    fields: tuple[FieldSpec, ...]
+    # Upper-cased alias (and ISO code) -> ISO 3166 alpha-2 code.
+    country_aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    max_bad_row_pct: float = 100.0
+
+    def field(self, name: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class UploadContext:
+    """What the pipeline knows about the upload besides its bytes."""
+
+    upload_id: str
+    store_id: str
+    country_code: str
+    currency: str
+    date_order: str  # "MDY" or "DMY": the shop's region's usual order
+    reporting_currency: str
+    # (currency, first day of month, rate to the reporting currency); latest at or before wins.
+    fx_rates: tuple[tuple[str, date, Decimal], ...] = ()

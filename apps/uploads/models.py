@@ -1,0 +1,55 @@
+"""One uploaded file and the life of its ETL run."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from apps.accounts.models import Shop
+
+
+class Upload(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        LOADED = "loaded", "Done"
+        LOADED_WITH_ERRORS = "loaded_with_errors", "Done, with rejected rows"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.LOADED, Status.LOADED_WITH_ERRORS, Status.REJECTED, Status.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="uploads")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="uploads"
+    )
+    original_name = models.CharField(max_length=255, help_text="The file name as the user gave it.")
+    raw_path = models.CharField(max_length=512, help_text="Where the raw file is kept in storage.")
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    schema_version = models.PositiveIntegerField(null=True, blank=True)
+
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    stage = models.CharField(max_length=32, blank=True, help_text="What the worker is doing now.")
+    message = models.TextField(blank=True, help_text="Why it failed or was rejected, for the user.")
+    rows_read = models.PositiveIntegerField(null=True, blank=True)
+    rows_loaded = models.PositiveIntegerField(null=True, blank=True)
+    rows_rejected = models.PositiveIntegerField(null=True, blank=True)
+    rows_dropped = models.PositiveIntegerField(null=True, blank=True, help_text="Duplicates dropped.")
+    report = models.JSONField(default=dict, blank=True, help_text="Mapping, date order, first errors.")
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.shop_id}, {self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -1,0 +1,24 @@
+"""The warehouse interface every backend implements (embedded Delta+DuckDB, BigQuery)."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from apps.warehouse.fact import ViewSpec
+
+
+class Warehouse(Protocol):
+    name: str
+
+    def ensure_schema(self, *, views: Sequence[ViewSpec]) -> list[str]:
+        """Create or upgrade the fact table and the views; return what changed."""
+
+    def replace_batch(self, *, upload_id: str, table: pa.Table) -> int:
+        """Atomically make `table` the rows of this upload (running it twice changes nothing)."""
+
+    def delete_batch(self, *, upload_id: str) -> int:
+        """Remove this upload's rows; return how many were removed."""
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run a read-only query; parameters are written `$name` and always bound."""

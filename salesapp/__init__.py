@@ -1,0 +1,3 @@
+from salesapp.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,55 @@
+from django.core.files import File
+
+from apps.accounts.access import scope_for
+from apps.accounts.models import Shop
+from apps.etl.services import pipeline_run
+from apps.uploads.models import Upload
+from apps.uploads.services import upload_create
+from apps.warehouse.services import warehouse
+
+
+def _upload(user, shop_code: str, path) -> Upload:
+    with path.open("rb") as fh:
+        return upload_create(
+            scope=scope_for(user),
+            user=user,
+            shop=Shop.objects.get(code=shop_code),
+            file=File(fh),
+            name=path.name,
+            enqueue=False,
+        )
+
+
+def _count(sql: str) -> int:
+    return warehouse().query(sql).column(0)[0].as_py()
+
+
+def test_usa_file_loads_every_row_into_the_usa_view(cast, sample):
+    upload = pipeline_run(upload_id=_upload(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
+
+    assert upload.status == Upload.Status.LOADED
+    assert (upload.rows_read, upload.rows_loaded, upload.rows_rejected, upload.rows_dropped) == (
+        291,
+        291,
+        0,
+        0,
+    )
+    assert _count('SELECT count(*) FROM "USA_Sales_View"') == 291
+    assert _count('SELECT count(*) FROM "Master_Sales_View"') == 291
+    assert _count('SELECT count(*) FROM "UK_Sales_View"') == 0
+    assert _count('SELECT count(*) FROM "orders-cleaned" WHERE is_return') == 112
+
+
+def test_running_the_same_upload_twice_leaves_the_same_rows(cast, sample):
+    upload = _upload(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
+    pipeline_run(upload_id=upload.id)
+    pipeline_run(upload_id=upload.id, force=True)
+
+    assert _count('SELECT count(*) FROM "orders-cleaned"') == 291
+    assert _count('SELECT count(DISTINCT source_row) FROM "orders-cleaned"') == 291
+
+
+def test_raw_file_is_kept_under_country_and_date(cast, sample):
+    upload = _upload(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv"))
+    day = upload.created_at
+    assert upload.raw_path == (f"raw/GB/{day:%Y/%m/%d}/{upload.id}/online_retail_sample_sfc.csv")
