@@ -175,8 +175,15 @@ else:
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # The exchange tables; kombu's default is ./control in the current directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # Seconds between looks at the queue folder: how soon a task starts, and a worker stops.
+        "polling_interval": 0.5,
     }
+    # kombu's filesystem transport lists these folders and fails if they are missing.
+    (BROKER_DIR / "queue").mkdir(parents=True, exist_ok=True)
+    (BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

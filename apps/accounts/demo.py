@@ -81,12 +81,15 @@ def demo_seed(*, password: str) -> dict[str, int]:
 
 
 def _user_seed(username: str, role: str, regions: list, shops: list, password: str) -> None:
-    user, _ = get_user_model().objects.get_or_create(username=username)
+    """Create the demo user with its role and scope; an existing one is left as the admin set it."""
+    user, created = get_user_model().objects.get_or_create(username=username)
+    if not created:
+        return
     user.is_staff = user.is_superuser = role == Profile.Role.ADMIN
     user.email = f"{username}@example.com"
     user.set_password(password)
     user.save()
-    profile, _ = Profile.objects.update_or_create(user=user, defaults={"role": role})
+    profile = Profile.objects.create(user=user, role=role)
     profile.regions.set(regions)
     profile.shops.set(shops)
 

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 
@@ -83,11 +84,22 @@ def upload_context(upload: Upload) -> UploadContext:
 
 
 def upload_claim(upload_id) -> bool:
-    """Mark the upload processing unless it already ended: two workers never both run it."""
-    claimed = Upload.objects.filter(Q(pk=upload_id), ~Q(status__in=Upload.FINISHED)).update(
+    """Mark a queued upload processing, in one conditional UPDATE, so two workers never both
+    run it. An upload left processing past the task's time limit (its worker died) may be
+    claimed again; the load is a replace, so that run leaves the right rows."""
+    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimable = Q(status=Upload.Status.QUEUED) | Q(status=Upload.Status.PROCESSING, started_at__lt=stale)
+    claimed = Upload.objects.filter(claimable, pk=upload_id).update(
         status=Upload.Status.PROCESSING, stage="reading", started_at=timezone.now(), message=""
     )
     return claimed == 1
+
+
+def upload_fail(*, upload_id, message: str) -> None:
+    """Mark an upload failed unless it already ended (e.g. when a task gives up retrying)."""
+    Upload.objects.filter(pk=upload_id).exclude(status__in=Upload.FINISHED).update(
+        status=Upload.Status.FAILED, stage="", message=message, finished_at=timezone.now()
+    )
 
 
 def upload_set_stage(upload_id, stage: str) -> None:
@@ -97,9 +109,10 @@ def upload_set_stage(upload_id, stage: str) -> None:
 def pipeline_run(*, upload_id, force: bool = False) -> Upload:
     """Run the ETL for one upload and record how it ended."""
     if force:
-        Upload.objects.filter(pk=upload_id).update(status=Upload.Status.QUEUED)
+        # Reprocess a finished upload; one that is running now is left to its worker.
+        Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).update(status=Upload.Status.QUEUED)
     if not upload_claim(upload_id):
-        log.info("upload %s already finished; nothing to do", upload_id)
+        log.info("upload %s is finished or being processed; nothing to do", upload_id)
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.select_related("shop__region").get(pk=upload_id)
     try:

@@ -1,12 +1,19 @@
 """Celery tasks: thin interfaces that take an id and call one service."""
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from apps.etl.services import TRANSIENT_ERRORS, pipeline_run
+from apps.etl.services import TRANSIENT_ERRORS, pipeline_run, upload_fail
+
+
+class UploadTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        # Retries exhausted (or an unexpected error): the upload must not stay queued.
+        upload_fail(upload_id=args[0] if args else kwargs["upload_id"], message=f"Processing failed: {exc}")
 
 
 @shared_task(
     bind=True,
+    base=UploadTask,
     acks_late=True,
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,

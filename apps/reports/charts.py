@@ -30,7 +30,8 @@ def revenue_by_month_chart(rows: list[dict], *, currency: str) -> dict:
     figure.update_layout(
         title=f"Revenue by month and country ({currency})",
         barmode="stack",
-        xaxis={"title": "Month", "type": "category"},
+        # Categories follow first appearance across traces unless told; months are "YYYY-MM".
+        xaxis={"title": "Month", "type": "category", "categoryorder": "category ascending"},
         yaxis={"title": f"Revenue ({currency})", "tickformat": ",.0f"},
         legend={"title": "Country"},
         margin={"l": 70, "r": 20, "t": 50, "b": 60},

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -47,9 +48,8 @@ def upload_create(*, scope: Scope, user, shop: Shop, file: File, name: str, enqu
     if size == 0:
         raise ValidationError(f"'{name}' is empty.")
     if size > settings.UPLOAD_MAX_BYTES:
-        raise ValidationError(
-            f"'{name}' is {size / 1e6:.1f} MB; the limit is {settings.UPLOAD_MAX_BYTES / 1e6:.0f} MB."
-        )
+        limit = settings.UPLOAD_MAX_BYTES
+        raise ValidationError(f"'{name}' is {filesizeformat(size)}; the limit is {filesizeformat(limit)}.")
     digest = hashlib.sha256()
     for chunk in file.chunks(CHUNK):
         digest.update(chunk)

@@ -127,7 +127,11 @@ class EmbeddedWarehouse:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             source = f"read_parquet([{listed}])"
         else:
-            con.register("_empty_fact", FACT_SCHEMA.empty_table())
+            # A registered Arrow table is seen by its own connection only, and queries run on
+            # cursors: copy it into a table of the in-memory database, which cursors share.
+            con.register("_empty_fact_arrow", FACT_SCHEMA.empty_table())
+            con.execute("CREATE OR REPLACE TABLE _empty_fact AS SELECT * FROM _empty_fact_arrow")
+            con.unregister("_empty_fact_arrow")
             source = "_empty_fact"
         cols = ", ".join(_quote(n) for n in FACT_SCHEMA.names)
         con.execute(f"CREATE OR REPLACE VIEW {_quote(FACT_TABLE)} AS SELECT {cols} FROM {source}")

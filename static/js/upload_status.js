@@ -17,7 +17,8 @@
     }
     for (const el of box.querySelectorAll("[data-field]")) {
       const value = data[el.dataset.field];
-      el.textContent = value === null || value === undefined ? "…" : String(value);
+      if (value === null || value === undefined) el.textContent = "…";
+      else el.textContent = typeof value === "number" ? value.toLocaleString("en-US") : String(value);
     }
     const label = box.querySelector('[data-field="status_label"]');
     label.className = "status status-" + data.status;

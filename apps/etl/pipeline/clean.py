@@ -42,7 +42,7 @@ def normalise(rows: pa.Table, spec: SchemaSpec, *, default_country: str) -> pa.T
     con.register("aliases", pa.table({"alias": list(aliases), "code": list(aliases.values())}))
     return con.sql(
         "SELECT src.* EXCLUDE (country), coalesce(a.code, $default) AS country_code, "
-        "(src.quantity < 0 OR upper(coalesce(src.order_id, '')) LIKE 'C%') AS is_return "
+        "(src.quantity < 0 OR regexp_matches(coalesce(src.order_id, ''), '^[Cc][0-9]+$')) AS is_return "
         f"FROM src LEFT JOIN aliases a ON a.alias = upper(src.country) ORDER BY src.{SOURCE_ROW}",
         params={"default": default_country},
     ).to_arrow_table()

@@ -77,7 +77,10 @@ def extract_csv(path: Path) -> Extracted:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding=encoding, skip_rows=header_index + 1, column_names=names),
+            # One thread: only a serial read tells the invalid-row handler each row's number.
+            read_options=pacsv.ReadOptions(
+                encoding=encoding, skip_rows=header_index + 1, column_names=names, use_threads=False
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,
                 newlines_in_values=True,
@@ -118,9 +121,10 @@ def extract_excel(path: Path) -> Extracted:
 
 
 def _finish(table: pa.Table, headers: list[str], first_data_row: int, bad: list[BadRecord], details: dict) -> Extracted:
-    """Number the rows, then drop the blank ones (they are not records)."""
-    rows = pa.array(range(first_data_row, first_data_row + table.num_rows), pa.int64())
-    table = table.append_column(SOURCE_ROW, rows)
+    """Number the rows (around the bad records' numbers), then drop the blank ones (not records)."""
+    rows = pa.array(range(first_data_row, first_data_row + table.num_rows + len(bad)), pa.int64())
+    rows = rows.filter(pc.invert(pc.is_in(rows, value_set=pa.array([b.source_row for b in bad], pa.int64()))))
+    table = table.append_column(SOURCE_ROW, rows.slice(0, table.num_rows))
     if table.num_columns > 1:
         blank = None
         for name in table.column_names[:-1]:

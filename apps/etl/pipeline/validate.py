@@ -71,7 +71,9 @@ def _typed_expression(name: str, data_type: str, date_order: str) -> str:
     if data_type == DataType.DATETIME:
         return date_expression(col, date_order)
     if data_type == DataType.INTEGER:
-        return f"TRY_CAST(TRY_CAST(NULLIF(trim({col}), '') AS DOUBLE) AS BIGINT)"
+        # A spreadsheet's 6.0 is a whole number; 2.7 is not, and must not be rounded to 3.
+        number = f"TRY_CAST(NULLIF(trim({col}), '') AS DOUBLE)"
+        return f"CASE WHEN {number} = trunc({number}) THEN TRY_CAST({number} AS BIGINT) END"
     if data_type == DataType.DECIMAL:
         return f"TRY_CAST(NULLIF(trim({col}), '') AS DECIMAL(18, 4))"
     return f"NULLIF(regexp_replace(trim({col}), '\\s+', ' ', 'g'), '')"

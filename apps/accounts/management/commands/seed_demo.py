@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.accounts.demo import USERS, demo_seed
+from apps.accounts.demo import demo_seed
 from apps.warehouse.services import warehouse_sync
 
 
@@ -15,6 +15,3 @@ class Command(BaseCommand):
             f"Demo ready: {counts['regions']} regions, {counts['shops']} shops, {counts['users']} users"
             + (f"; warehouse: {', '.join(changes)}" if changes else "")
         )
-        self.stdout.write(f"Demo logins (password: {settings.DEMO_PASSWORD}):")
-        for username, role, regions, shops in USERS:
-            self.stdout.write(f"  {username:<12} {role.label:<14} {' '.join(regions + shops)}")

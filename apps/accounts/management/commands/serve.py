@@ -54,7 +54,9 @@ class Command(BaseCommand):
         broker = "Redis" if settings.REDIS_URL else f"embedded (files in {settings.BROKER_DIR})"
         self.stdout.write(self.style.SUCCESS(f"\nSales data platform: {url}"))
         self.stdout.write(f"Data folder: {settings.DATA_DIR}; broker: {broker}; warehouse: {settings.WAREHOUSE}")
-        self.stdout.write(f"Demo logins (password {settings.DEMO_PASSWORD}): " + ", ".join(u[0] for u in USERS))
+        self.stdout.write(f"Demo logins (password {settings.DEMO_PASSWORD}, unless changed since they were created):")
+        for username, role, regions, shops in USERS:
+            self.stdout.write(f"  {username:<12} {role.label:<14} {' '.join(regions + shops)}")
         self.stdout.write("Ctrl-C stops the web server and the worker.\n")
 
     @staticmethod

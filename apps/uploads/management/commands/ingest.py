@@ -36,28 +36,29 @@ class Command(BaseCommand):
                 f"No shop {options['shop']!r}. Shops: {', '.join(Shop.objects.values_list('code', flat=True))}"
             )
         user, scope = self._user_and_scope(options["user"])
-        failed = False
+        missing = [str(p) for p in options["files"] if not p.is_file()]
+        if missing:
+            raise CommandError(f"{', '.join(missing)}: no such file")
+        failed, refused = False, []
         for path in options["files"]:
-            if not path.is_file():
-                raise CommandError(f"{path}: no such file")
             try:
                 with path.open("rb") as fh:
                     upload = upload_create(
-                        scope=scope,
-                        user=user,
-                        shop=shop,
-                        file=File(fh),
-                        name=path.name,
-                        enqueue=not options["inline"],
+                        scope=scope, user=user, shop=shop, file=File(fh), name=path.name, enqueue=not options["inline"]
                     )
             except (ValidationError, PermissionDenied) as exc:
-                raise CommandError(f"{path}: {' '.join(getattr(exc, 'messages', [str(exc)]))}") from exc
+                # Refused before anything was stored: say why, and go on with the other files.
+                refused.append(f"{path}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
+                self.stderr.write(refused[-1])
+                continue
             if options["inline"]:
                 upload = pipeline_run(upload_id=upload.id)
             elif options["wait"]:
                 upload = self._wait(upload, options["timeout"])
             failed |= upload.status in (Upload.Status.FAILED, Upload.Status.REJECTED)
             self._print(upload, as_json=options["json"])
+        if refused:
+            raise CommandError("Refused: " + "; ".join(refused), returncode=1)
         if failed:
             raise CommandError("At least one file failed or was rejected.", returncode=1)
 
