@@ -31,6 +31,12 @@ def data_dir(settings, tmp_path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """The cast hashes nine passwords; PBKDF2 makes that ~2.7 s a test, MD5 ~0 s."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def cast(db) -> dict:
     """The demo regions, shops, schema and users (admin, head_*, mgr_*), by username."""

@@ -1,0 +1,199 @@
+"""Real processes for the integration tests: a Redis server and a Celery worker.
+
+The worker is a separate `celery worker` process (prefork, 2 children) that shares this
+test's DATA_DIR (files, warehouse, broker folders) and the file-based test database; the
+test process publishes to the same broker through the project's own Celery app.
+"""
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from celery.signals import after_task_publish
+from django.conf import settings
+from django.core.files import File
+
+from apps.accounts.access import scope_for
+from apps.accounts.models import Shop
+from apps.uploads.models import Upload
+from apps.uploads.services import upload_create
+from apps.warehouse.services import warehouse
+from salesapp.celery import app as celery_app
+
+from .processes import Worker, free_port, redis_server_path, start, stop, wait_until
+
+WORKER_STARTUP_SECONDS = 30
+
+
+# -- Redis ----------------------------------------------------------------------------------
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throwaway redis-server on a free port of 127.0.0.1, nothing persisted."""
+    import redis
+
+    server = redis_server_path()
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    log = tmp_path / "redis.log"
+    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = start(command, log=log, cwd=tmp_path)
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                pytest.fail(f"redis-server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                return client.ping()
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answers, timeout=10, what="redis-server to answer PING")
+        client.close()
+        yield url
+    finally:
+        stop(proc)
+
+
+# -- the broker both processes use ----------------------------------------------------------
+@dataclass
+class Broker:
+    name: str
+    url: str
+    transport_options: dict
+    worker_env: dict[str, str] = field(default_factory=dict)
+
+
+def filesystem_transport_options(data_dir: Path) -> dict:
+    """The settings' filesystem-broker options moved from this session's BROKER_DIR to the
+    test's data folder: what a process started with DATA_DIR=data_dir computes."""
+    session_root, test_root = str(settings.BROKER_DIR), str(data_dir / "broker")
+    options = {}
+    for key, value in settings.CELERY_BROKER_TRANSPORT_OPTIONS.items():
+        if isinstance(value, str) and value.startswith(session_root):
+            value = test_root + value[len(session_root) :]
+        options[key] = value
+    folders = {key: value for key, value in options.items() if "folder" in key}
+    assert folders, options
+    assert all(value.startswith(test_root) for value in folders.values()), f"not under BROKER_DIR: {folders}"
+    return options
+
+
+@pytest.fixture(params=["filesystem", "redis"])
+def broker(request, data_dir: Path) -> Broker:
+    """The embedded filesystem broker (folders under DATA_DIR), or a real Redis server."""
+    if request.param == "filesystem":
+        return Broker("filesystem", "filesystem://", filesystem_transport_options(data_dir))
+    url = request.getfixturevalue("redis_url")
+    return Broker("redis", url, {}, {"REDIS_URL": url})
+
+
+def _drop_broker_connections() -> None:
+    """Forget pooled connections so that the next publish uses the current app.conf."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    amqp = celery_app.__dict__.get("amqp")
+    if amqp is not None and amqp._producer_pool is not None:
+        amqp._producer_pool.force_close_all()
+        amqp._producer_pool = None
+
+
+@pytest.fixture
+def publisher(broker: Broker) -> Iterator[Broker]:
+    """This test process's Celery app publishes to `broker` (set back afterwards)."""
+    keys = ("broker_url", "broker_transport_options")
+    saved = {key: celery_app.conf[key] for key in keys}
+    celery_app.conf.broker_url = broker.url
+    celery_app.conf.broker_transport_options = broker.transport_options
+    _drop_broker_connections()
+    try:
+        yield broker
+    finally:
+        _drop_broker_connections()
+        celery_app.conf.update(saved)
+
+
+@pytest.fixture
+def published_tasks() -> Iterator[list[dict]]:
+    """Every task message this process publishes: id, task name, args, kwargs."""
+    sent: list[dict] = []
+
+    def record(sender=None, headers=None, body=None, **_) -> None:
+        args, kwargs, _embed = body
+        sent.append({"id": headers["id"], "task": sender, "args": list(args), "kwargs": dict(kwargs)})
+
+    after_task_publish.connect(record, weak=False)
+    yield sent
+    after_task_publish.disconnect(record)
+
+
+# -- the worker -----------------------------------------------------------------------------
+@pytest.fixture
+def celery_worker(publisher: Broker, data_dir: Path, transactional_db, tmp_path: Path) -> Iterator[Worker]:
+    """`celery -A salesapp worker --pool=prefork --concurrency=2 -Q celery` in its own
+    process on this test's DATA_DIR, test database and broker; ready when yielded, stopped
+    (before the database is flushed) afterwards."""
+    from django.db import connection
+
+    db_file = connection.settings_dict["NAME"]
+    assert Path(db_file).is_file(), f"the test database must be a file a worker can open: {db_file}"
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    env.update(
+        DATA_DIR=str(data_dir),
+        DATABASE_URL=f"sqlite:///{db_file}",
+        DJANGO_SETTINGS_MODULE="salesapp.settings",
+        PYTHONPATH=os.pathsep.join(p for p in (str(settings.BASE_DIR), env.get("PYTHONPATH")) if p),
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="INFO",
+        **publisher.worker_env,
+    )
+    # Its own working directory, so anything it writes outside DATA_DIR shows up there.
+    cwd = tmp_path / "worker-cwd"
+    cwd.mkdir()
+    command = [
+        *(sys.executable, "-m", "celery", "-A", "salesapp", "worker"),
+        *("--pool=prefork", "--concurrency=2", "-Q", "celery", "--loglevel=INFO"),
+        *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+        *("--hostname", f"itest-{uuid.uuid4().hex[:8]}@%h"),
+    ]
+    worker = Worker(start(command, log=tmp_path / "worker.log", cwd=cwd, env=env), tmp_path / "worker.log", cwd)
+    try:
+        worker.wait_for_log(" ready.", timeout=WORKER_STARTUP_SECONDS)
+        yield worker
+    finally:
+        stop(worker.proc)
+
+
+# -- uploads and the warehouse --------------------------------------------------------------
+@pytest.fixture
+def upload_sample(sample) -> Callable[..., Upload]:
+    """Upload a tests/data file for a shop as the given user, through the real service."""
+
+    def upload(user, shop_code: str, name: str, *, enqueue: bool) -> Upload:
+        path = sample(name)
+        with path.open("rb") as fh:
+            return upload_create(
+                scope=scope_for(user),
+                user=user,
+                shop=Shop.objects.get(code=shop_code),
+                file=File(fh),
+                name=path.name,
+                enqueue=enqueue,
+            )
+
+    return upload
+
+
+@pytest.fixture
+def warehouse_count() -> Callable[[str], int]:
+    """The single number a `SELECT count(...)` query returns from the configured warehouse."""
+
+    def count(sql: str) -> int:
+        return warehouse().query(sql).column(0)[0].as_py()
+
+    return count
