@@ -20,6 +20,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         url = f"http://{options['host']}:{options['port']}/"
+        # A shell starting us in the background may have set SIGINT to "ignore": Ctrl-C
+        # (or kill -INT / -TERM) must still stop both processes.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -40,7 +44,6 @@ class Command(BaseCommand):
         )
         self._banner(url)
         children = [web, worker]
-        signal.signal(signal.SIGTERM, lambda *_: self._stop(children))
         try:
             while all(p.poll() is None for p in children):
                 time.sleep(0.5)

@@ -1,0 +1,83 @@
+"""`manage.py serve` (what `make run` starts): web and worker come up, and an interrupt
+stops both, even when the shell that started it set SIGINT to "ignore" (as a
+non-interactive shell does for background jobs)."""
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from .processes import free_port, stop, wait_until
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.integration
+def test_an_interrupt_stops_web_and_worker_even_if_sigint_was_ignored(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env |= {"DATA_DIR": str(tmp_path), "WEB_PORT": str(port)}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=settings.BASE_DIR, env=env, check=True)
+    log = (tmp_path / "serve.log").open("wb")
+    serve = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        wait_until(
+            lambda: (
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
+                if _listening(port)
+                else False
+            ),
+            timeout=60,
+            what="the web server",
+            interval=0.3,
+            details=lambda: (tmp_path / "serve.log").read_text(errors="replace")[-3000:],
+        )
+        children = _children_of(serve.pid)
+        assert len(children) == 2  # runserver and the worker
+
+        serve.send_signal(signal.SIGINT)
+
+        serve.wait(timeout=30)
+        wait_until(lambda: not any(map(_alive, children)), timeout=10, what="web and worker to stop")
+    finally:
+        stop(serve)
+        log.close()
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
