@@ -54,11 +54,7 @@ def test_an_interrupt_stops_web_and_worker_even_if_sigint_was_ignored(tmp_path):
     )
     try:
         wait_until(
-            lambda: (
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200
-                if _listening(port)
-                else False
-            ),
+            lambda: _healthy(port),
             timeout=60,
             what="the web server",
             interval=0.3,
@@ -76,8 +72,9 @@ def test_an_interrupt_stops_web_and_worker_even_if_sigint_was_ignored(tmp_path):
         log.close()
 
 
-def _listening(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
