@@ -1,0 +1,84 @@
+"""Fact rows written straight into the embedded warehouse, with an Upload per shop for
+lineage: every figure is known in advance, and each shop's rows carry its own markers
+(product codes and names that contain the shop code), so a test can tell whose data leaked."""
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pyarrow as pa
+
+from apps.accounts.models import Shop
+from apps.uploads.models import Upload
+from apps.warehouse.fact import FACT_SCHEMA
+from apps.warehouse.services import warehouse
+
+LAST_DAY = date(2011, 12, 9)
+FIRST_DAY = LAST_DAY - timedelta(days=99)
+RATES = {"USD": Decimal("1"), "GBP": Decimal("1.27"), "EUR": Decimal("1.08"), "AUD": Decimal("0.66")}
+CATEGORY = {"US": "Lamps", "GB": "Mugs", "FR": "Candles", "AU": "Tins"}
+# Shop -> days with no upload at all (a gap the coverage grid must show).
+GAPS = {"UK-MAN": {LAST_DAY - timedelta(days=d) for d in range(3, 8)}}
+FORMULA_NAME = '=HYPERLINK("http://evil.example","click")'
+
+
+def marker(shop: str) -> str:
+    """A string only this shop's rows contain."""
+    return f"Widget-{shop}"
+
+
+def _rows_for(shop: Shop, upload_id: str) -> list[dict]:
+    country, currency = shop.region.country_code, shop.region.currency
+    rows, day, n = [], FIRST_DAY, 0
+    while day <= LAST_DAY:
+        if day not in GAPS.get(shop.code, set()) and day.weekday() != 6:  # closed on Sundays
+            for k in range(2):
+                n += 1
+                quantity = -1 if n % 25 == 0 else k + 1
+                price = Decimal("2.50") + Decimal(k)
+                name = FORMULA_NAME if (shop.code == "US-NYC" and n == 1) else f"{marker(shop.code)} {k}"
+                revenue = price * quantity
+                rows.append(
+                    {
+                        "upload_id": upload_id,
+                        "source_row": n,
+                        "order_id": f"{shop.code}-O{n // 2}",
+                        "order_date": day,
+                        "order_ts": datetime(day.year, day.month, day.day, 10, 0),
+                        "country_code": country,
+                        "store_id": shop.code,
+                        "product_id": f"P-{shop.code}-{k}",
+                        "product_name": name,
+                        "category": CATEGORY[country],
+                        "quantity": quantity,
+                        "unit_price": price,
+                        "currency": currency,
+                        "revenue": revenue,
+                        "revenue_reporting": revenue * RATES[currency],
+                        "customer_id": None,
+                        "is_return": quantity < 0,
+                        "loaded_at": datetime(2012, 1, 1, tzinfo=UTC),
+                    }
+                )
+        day += timedelta(days=1)
+    return rows
+
+
+def load_facts(shop_codes: list[str] | None = None) -> dict[str, Upload]:
+    """One loaded upload per shop (default: every shop), its rows in the warehouse."""
+    uploads = {}
+    for shop in Shop.objects.select_related("region"):
+        if shop_codes is not None and shop.code not in shop_codes:
+            continue
+        upload = Upload.objects.create(
+            id=uuid.uuid4(),
+            shop=shop,
+            original_name=f"sales-{shop.code}.csv",
+            raw_path=f"raw/{shop.code}.csv",
+            sha256="0" * 64,
+            status=Upload.Status.LOADED,
+        )
+        table = pa.Table.from_pylist(_rows_for(shop, str(upload.id)), schema=FACT_SCHEMA)
+        warehouse().replace_batch(upload_id=str(upload.id), table=table)
+        uploads[shop.code] = upload
+    return uploads
