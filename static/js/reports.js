@@ -1,5 +1,5 @@
 // Report filters live in the URL: a plain GET form, minus empty fields, so links stay short
-// and the back button works. Editing a date switches the range to "Custom".
+// and the back button works; defaults are left out. Editing a date switches the range to "Custom".
 (function () {
   const form = document.getElementById("report-filters");
   if (form) {
@@ -10,7 +10,10 @@
     form.addEventListener("submit", () => {
       for (const field of form.elements) {
         const isDate = field.name === "start" || field.name === "end";
-        if (field.name && (field.value === "" || (isDate && preset.value !== "custom"))) field.disabled = true;
+        const isDefault = field.dataset.default === field.value;
+        if (field.name && (field.value === "" || isDefault || (isDate && preset.value !== "custom"))) {
+          field.disabled = true;
+        }
       }
     });
   }

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
+import pytest
 
 from apps.accounts.models import Shop
 from apps.uploads.models import Upload
@@ -64,21 +65,42 @@ def _rows_for(shop: Shop, upload_id: str) -> list[dict]:
     return rows
 
 
+def _upload(shop: Shop, name: str) -> Upload:
+    return Upload.objects.create(
+        id=uuid.uuid4(),
+        shop=shop,
+        original_name=name,
+        raw_path=f"raw/{name}",
+        sha256="0" * 64,
+        status=Upload.Status.LOADED,
+    )
+
+
 def load_facts(shop_codes: list[str] | None = None) -> dict[str, Upload]:
-    """One loaded upload per shop (default: every shop), its rows in the warehouse."""
+    """One loaded upload per shop (default: every shop), its rows in the warehouse; a shop
+    with a gap has two uploads, one either side of it."""
     uploads = {}
     for shop in Shop.objects.select_related("region"):
         if shop_codes is not None and shop.code not in shop_codes:
             continue
-        upload = Upload.objects.create(
-            id=uuid.uuid4(),
-            shop=shop,
-            original_name=f"sales-{shop.code}.csv",
-            raw_path=f"raw/{shop.code}.csv",
-            sha256="0" * 64,
-            status=Upload.Status.LOADED,
-        )
-        table = pa.Table.from_pylist(_rows_for(shop, str(upload.id)), schema=FACT_SCHEMA)
-        warehouse().replace_batch(upload_id=str(upload.id), table=table)
-        uploads[shop.code] = upload
+        upload = uploads[shop.code] = _upload(shop, f"sales-{shop.code}.csv")
+        rows = _rows_for(shop, str(upload.id))
+        if shop.code in GAPS:
+            after = _upload(shop, f"sales-{shop.code}-late.csv")
+            for row in rows:
+                if row["order_date"] > max(GAPS[shop.code]):
+                    row["upload_id"] = str(after.id)
+            _write(str(after.id), [r for r in rows if r["upload_id"] == str(after.id)])
+        _write(str(upload.id), [r for r in rows if r["upload_id"] == str(upload.id)])
     return uploads
+
+
+def _write(upload_id: str, rows: list[dict]) -> None:
+    table = pa.Table.from_pylist(rows, schema=FACT_SCHEMA)
+    warehouse().replace_batch(upload_id=upload_id, table=table)
+
+
+@pytest.fixture
+def facts(cast) -> dict[str, Upload]:
+    """Every demo shop's sales for the 100 days up to 9 Dec 2011, one upload per shop."""
+    return load_facts()

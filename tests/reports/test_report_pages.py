@@ -4,6 +4,9 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import PASSWORD
+from tests.reports.facts import facts  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("facts")
 
 
 @pytest.fixture
@@ -15,7 +18,7 @@ def login(client, cast):
     return as_user
 
 
-def test_master_report_defaults_to_the_latest_data_not_today(login, facts):
+def test_master_report_defaults_to_the_latest_data_not_today(login):
     response = login("admin").get(reverse("reports:master"))
 
     assert response.status_code == 200
@@ -32,7 +35,7 @@ def test_master_report_defaults_to_the_latest_data_not_today(login, facts):
     ]
 
 
-def test_country_page_shows_local_currency_revenue(login, facts):
+def test_country_page_shows_local_currency_revenue(login):
     response = login("head_uk").get(reverse("reports:country", args=["GB"]))
 
     tiles = {t["key"]: t for t in response.context["kpis"]}
