@@ -101,6 +101,12 @@ def _write(upload_id: str, rows: list[dict]) -> None:
 
 
 @pytest.fixture
-def facts(cast) -> dict[str, Upload]:
+def facts(fast_password_hashing, cast) -> dict[str, Upload]:
     """Every demo shop's sales for the 100 days up to 9 Dec 2011, one upload per shop."""
     return load_facts()
+
+
+@pytest.fixture
+def fast_password_hashing(settings) -> None:
+    """The demo cast sets nine passwords; PBKDF2 would spend seconds on them per test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

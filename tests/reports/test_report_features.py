@@ -12,7 +12,7 @@ from apps.accounts.models import Region, Shop
 from apps.reports.filters import report_filter_parse
 from apps.reports.models import LookerStudioReport
 from apps.uploads.models import Upload
-from tests.reports.facts import FORMULA_NAME, GAPS, LAST_DAY, facts  # noqa: F401 (fixture)
+from tests.reports.facts import FORMULA_NAME, GAPS, LAST_DAY, facts, fast_password_hashing  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("facts")
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import PASSWORD
-from tests.reports.facts import facts  # noqa: F401 (fixture)
+from tests.reports.facts import facts, fast_password_hashing  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("facts")
 

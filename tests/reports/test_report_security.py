@@ -15,7 +15,7 @@ from apps.accounts.models import Profile, Shop
 from apps.reports.exports import DATASETS
 from apps.uploads.models import Upload
 from tests.conftest import PASSWORD
-from tests.reports.facts import facts, marker  # noqa: F401 (fixture)
+from tests.reports.facts import facts, fast_password_hashing, marker  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("facts")
 ROLES = ["admin", "head_us", "head_uk", "head_fr", "head_au", "mgr_us_nyc", "mgr_uk_lon", "mgr_fr_par", "mgr_au_syd"]
