@@ -32,7 +32,7 @@ def report_filter_for(*, scope: Scope, params, region: Region | None) -> ReportF
 def _frame(*, scope: Scope, report: ReportFilter, region: Region | None) -> dict:
     """What every report page has: title, tabs, breadcrumb, filter form."""
     regions = [r for r in Region.objects.all() if scope.allows_country(r.country_code)]
-    names = {r.country_code: r.name for r in Region.objects.all() if scope.allows_country(r.country_code)}
+    names = {r.country_code: r.name for r in regions}
     drill = Drill(scope=scope, report=report, region_names=names)
     base = reverse("reports:country", args=[region.country_code]) if region else reverse("reports:master")
     shops = shops_in_scope(scope=scope, report=ReportFilter(start=report.start, end=report.end, country=report.country))
@@ -91,33 +91,31 @@ def dashboard_context(*, scope: Scope, report: ReportFilter, region: Region | No
 
 
 def _charts(breakdown, *, report: ReportFilter, drill: Drill, currency: str) -> list[dict]:
-    colour = lambda r: charts.country_colour(r.get("country_code"))  # noqa: E731
-    out = [
-        {
-            "id": "chart-over-time",
-            "data_id": "chart-over-time-data",
-            "figure": charts.revenue_over_time_chart(
-                breakdown.over_time, currency=currency, grain=report.grain, drill=drill.country
-            ),
-            "empty": not breakdown.over_time,
-        }
-    ]
-    if not report.country:
-        out.append(_ranked("chart-countries", breakdown.by_country, "Revenue by country", "country_code", colour,
-                           currency, lambda r: drill.country(r["country_code"])))  # fmt: skip
-    if not report.shop:
-        out.append(_ranked("chart-shops", breakdown.by_shop, "Revenue by shop", "store_id", colour, currency,
-                           lambda r: drill.shop(r["store_id"], r["country_code"])))  # fmt: skip
-    if not report.product:
-        out.append(_ranked("chart-products", breakdown.products, f"Top {selectors.TOP_PRODUCTS} products",
-                           "product_label", lambda r: charts.NEUTRAL, currency,
-                           lambda r: drill.product(r["product_id"])))  # fmt: skip
-    out.append(_ranked("chart-categories", breakdown.categories, "Revenue by category", "category_label",
-                       lambda r: charts.NEUTRAL, currency, lambda r: drill.category(r["category"] or "")))  # fmt: skip
+    """The page's charts; a breakdown the filter already pins down (one country...) is left out."""
+    by_country = lambda r: charts.country_colour(r.get("country_code"))  # noqa: E731
+    neutral = lambda r: charts.NEUTRAL  # noqa: E731
+    over_time = charts.revenue_over_time_chart(
+        breakdown.over_time, currency=currency, grain=report.grain, drill=drill.country
+    )
+    out = [{"id": "chart-over-time", "data_id": "chart-over-time-data", "figure": over_time,
+            "empty": not breakdown.over_time}]  # fmt: skip
+    ranked = [
+        ("chart-countries", not report.country, breakdown.by_country, "Revenue by country", "country_code",
+         by_country, lambda r: drill.country(r["country_code"])),
+        ("chart-shops", not report.shop, breakdown.by_shop, "Revenue by shop", "store_id",
+         by_country, lambda r: drill.shop(r["store_id"], r["country_code"])),
+        ("chart-products", not report.product, breakdown.products, f"Top {selectors.TOP_PRODUCTS} products",
+         "product_label", neutral, lambda r: drill.product(r["product_id"])),
+        ("chart-categories", True, breakdown.categories, "Revenue by category", "category_label",
+         neutral, lambda r: drill.category(r["category"] or "")),
+    ]  # fmt: skip
+    for chart_id, shown, rows, title, key, colour, url in ranked:
+        if shown:
+            out.append(_ranked(chart_id, rows, title, key, colour, currency, url))
     return out
 
 
-def _ranked(chart_id, rows, title, key, colour, currency, url) -> dict:
+def _ranked(chart_id: str, rows: list[dict], title: str, key: str, colour, currency: str, url) -> dict:
     for row in rows:
         row.setdefault("product_label", f"{row.get('product_id')} · {(row.get('product_name') or '')[:28]}")
         row.setdefault("category_label", row.get("category") or "(no category)")
