@@ -12,7 +12,7 @@ class RegionAdmin(admin.ModelAdmin):
 
 @admin.register(Shop)
 class ShopAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "region"]
+    list_display = ["code", "name", "region", "expected_upload_every_days"]
     list_filter = ["region"]
     search_fields = ["code", "name"]
 

@@ -42,6 +42,12 @@ class Shop(models.Model):
     )
     name = models.CharField(max_length=128)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="shops")
+    expected_upload_every_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="How often this shop should upload, in days; the reports list shops that are late. "
+        "Leave empty for no expectation.",
+    )
 
     class Meta:
         ordering = ["code"]

@@ -85,3 +85,12 @@ def alias_rows() -> list[tuple[str, str]]:
         rows.append((code, code))
         rows += [(name.upper(), code) for name in names]
     return rows
+
+
+def country_aliases_seed(model) -> int:
+    """Add the reference aliases missing from `model` (CountryAlias, or its historical
+    version in a migration); return how many were added."""
+    existing = set(model.objects.values_list("alias", flat=True))
+    missing = [model(alias=alias, country_code=code) for alias, code in alias_rows() if alias not in existing]
+    model.objects.bulk_create(missing)
+    return len(missing)

@@ -1,40 +1,89 @@
-"""Plotly figures for the report pages, built on the server and drawn by plotly.js."""
+"""Plotly figures for the report pages, built on the server as plain dicts and drawn by
+plotly.js (static/js/charts.js). A point's `customdata` is the URL it drills down to."""
 
-import json
-
-import plotly.graph_objects as go
+from collections.abc import Callable
+from datetime import date
 
 # One colour per country on every page.
 COUNTRY_COLOURS = {"US": "#1f77b4", "GB": "#d62728", "FR": "#2ca02c", "AU": "#ff7f0e"}
 OTHER_COLOURS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+NEUTRAL = "#5b6475"
+GRAIN_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
 
 
-def country_colour(code: str) -> str:
+def country_colour(code: str | None) -> str:
+    if not code:
+        return NEUTRAL
     if code in COUNTRY_COLOURS:
         return COUNTRY_COLOURS[code]
     return OTHER_COLOURS[sum(map(ord, code)) % len(OTHER_COLOURS)]
 
 
-def revenue_by_month_chart(rows: list[dict], *, currency: str) -> dict:
-    """Stacked monthly revenue, one bar colour per country; a figure for Plotly.newPlot."""
-    figure = go.Figure()
+def _layout(title: str, *, x: dict, y: dict, **extra) -> dict:
+    return {
+        "title": {"text": title, "x": 0, "font": {"size": 15}},
+        "xaxis": {"automargin": True, **x},
+        "yaxis": {"automargin": True, **y},
+        "margin": {"l": 10, "r": 10, "t": 44, "b": 10},
+        "template": {"layout": {"paper_bgcolor": "#fff", "plot_bgcolor": "#fff"}},
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        "hoverlabel": {"namelength": -1},
+        **extra,
+    }
+
+
+def revenue_over_time_chart(rows: list[dict], *, currency: str, grain: str, drill: Callable[[str], str]) -> dict:
+    """Revenue per day/week/month, one stacked bar colour per country."""
+    data = []
     for code in sorted({r["country_code"] for r in rows}):
         series = [r for r in rows if r["country_code"] == code]
-        figure.add_bar(
-            name=code,
-            x=[r["month"] for r in series],
-            y=[r["revenue"] for r in series],
-            marker_color=country_colour(code),
-            hovertemplate=f"{code} %{{x}}<br>%{{y:,.2f}} {currency}<extra></extra>",
+        data.append(
+            {
+                "type": "bar",
+                "name": code,
+                "x": [_iso(r["period"]) for r in series],
+                "y": [r["revenue"] for r in series],
+                "customdata": [drill(code)] * len(series),
+                "marker": {"color": country_colour(code)},
+                "hovertemplate": f"{code} %{{x}}<br>%{{y:,.2f}} {currency}<extra></extra>",
+            }
         )
-    figure.update_layout(
-        title=f"Revenue by month and country ({currency})",
-        barmode="stack",
-        # Categories follow first appearance across traces unless told; months are "YYYY-MM".
-        xaxis={"title": "Month", "type": "category", "categoryorder": "category ascending"},
-        yaxis={"title": f"Revenue ({currency})", "tickformat": ",.0f"},
-        legend={"title": "Country"},
-        margin={"l": 70, "r": 20, "t": 50, "b": 60},
-        template="plotly_white",
+    layout = _layout(
+        f"Revenue by {grain} ({currency})",
+        x={"title": {"text": GRAIN_LABEL[grain]}, "type": "date"},
+        y={"title": {"text": f"Revenue ({currency})"}, "tickformat": ",.0f"},
+        barmode="relative",
+        legend={"title": {"text": "Country"}, "orientation": "h", "y": -0.2},
     )
-    return json.loads(figure.to_json())
+    return {"data": data, "layout": layout}
+
+
+def ranked_bar_chart(
+    rows: list[dict], *, title: str, label: Callable[[dict], str], colour: Callable[[dict], str], currency: str,
+    drill: Callable[[dict], str],
+) -> dict:  # fmt: skip
+    """Horizontal bars, biggest on top: revenue by country, shop, product or category."""
+    rows = list(reversed(rows))
+    data = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "x": [r["revenue"] for r in rows],
+            "y": [label(r) for r in rows],
+            "customdata": [drill(r) for r in rows],
+            "marker": {"color": [colour(r) for r in rows]},
+            "hovertemplate": f"%{{y}}<br>%{{x:,.2f}} {currency}<extra></extra>",
+        }
+    ]
+    layout = _layout(
+        title,
+        x={"title": {"text": f"Revenue ({currency})"}, "tickformat": ",.0f"},
+        y={"type": "category"},
+        height=max(260, 60 + 26 * len(rows)),
+        showlegend=False,
+    )
+    return {"data": data, "layout": layout}
+
+
+def _iso(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)

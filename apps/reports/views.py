@@ -1,42 +1,106 @@
-from django.conf import settings
+"""Report pages, exports and chart data. Each view starts with `scope_for`, parses the filter
+once (`pages.report_filter_for`), calls one context builder or export, and returns."""
+
+from itertools import islice
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
 
-from apps.accounts.access import scope_for
+from apps.accounts.access import Scope, scope_for
 from apps.accounts.models import Region
-from apps.reports import charts, selectors
-from apps.reports.selectors import ReportFilter
+from apps.reports import exports, looker, pages
+
+JSON_MAX_ROWS = 10_000
+
+
+def _no_access(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/no_access.html", status=403)
 
 
 @login_required
 @require_GET
 def report_master(request: HttpRequest) -> HttpResponse:
-    return _report(request, ReportFilter(), title="All countries", region=None)
+    scope = scope_for(request.user)
+    if not scope.can_read_reports:
+        return _no_access(request)
+    report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
+    context = pages.dashboard_context(scope=scope, report=report, region=None)
+    return render(request, "reports/dashboard.html", context)
 
 
 @login_required
 @require_GET
 def report_country(request: HttpRequest, country_code: str) -> HttpResponse:
     scope = scope_for(request.user)
+    if not scope.can_read_reports:
+        return _no_access(request)
+    region = _region_in_scope(scope, country_code)
+    report = pages.report_filter_for(scope=scope, params=request.GET, region=region)
+    context = pages.dashboard_context(scope=scope, report=report, region=region)
+    return render(request, "reports/dashboard.html", context)
+
+
+def _region_in_scope(scope: Scope, country_code: str) -> Region:
     region = Region.objects.filter(country_code=country_code.upper()).first()
     if region is None or not scope.allows_country(region.country_code):
         raise Http404("No such country report in your scope.")
-    return _report(request, ReportFilter(view=region.view_name), title=region.name, region=region)
+    return region
 
 
-def _report(request: HttpRequest, report: ReportFilter, *, title: str, region) -> HttpResponse:
+@login_required
+@require_GET
+def report_lines(request: HttpRequest) -> HttpResponse:
     scope = scope_for(request.user)
     if not scope.can_read_reports:
-        return render(request, "reports/no_access.html", status=403)
-    rows = selectors.revenue_by_month_country(scope=scope, report=report)
-    context = {
-        "title": title,
-        "region": region,
-        "regions": [r for r in Region.objects.all() if scope.allows_country(r.country_code)],
-        "kpi": selectors.kpi_totals(scope=scope, report=report),
-        "currency": settings.REPORTING_CURRENCY,
-        "revenue_chart": charts.revenue_by_month_chart(rows, currency=settings.REPORTING_CURRENCY) if rows else None,
-    }
-    return render(request, "reports/dashboard.html", context)
+        return _no_access(request)
+    report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
+    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
+    return render(request, "reports/lines.html", pages.lines_context(scope=scope, report=report, page=max(page, 1)))
+
+
+@login_required
+@require_GET
+def report_coverage(request: HttpRequest) -> HttpResponse:
+    scope = scope_for(request.user)
+    if not scope.can_read_reports:
+        return _no_access(request)
+    report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
+    context = pages.coverage_context(scope=scope, report=report, today=timezone.localdate())
+    return render(request, "reports/coverage.html", context)
+
+
+@login_required
+@require_GET
+def report_looker(request: HttpRequest) -> HttpResponse:
+    scope = scope_for(request.user)
+    if not scope.can_read_reports:
+        return _no_access(request)
+    report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
+    context = pages.looker_context(scope=scope, report=report)
+    # The frame's host is the admin's choice, so the CSP override is built per request.
+    render_page = csp_override(looker.looker_csp(context["looker"]))(render)
+    return render_page(request, "reports/looker.html", context)
+
+
+@login_required
+@require_GET
+def report_export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
+    scope = scope_for(request.user)
+    if not scope.can_read_reports:
+        return _no_access(request)
+    if dataset not in exports.DATASETS or fmt not in ("csv", "xlsx", "json"):
+        raise Http404("No such export.")
+    report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
+    columns, rows = exports.dataset_table(scope=scope, report=report, name=dataset)
+    if fmt == "json":
+        data = list(islice(rows, JSON_MAX_ROWS + 1))
+        body = {"columns": columns, "rows": data[:JSON_MAX_ROWS], "truncated": len(data) > JSON_MAX_ROWS}
+        return JsonResponse(body)
+    filename = f"sales-{dataset}-{report.start:%Y%m%d}-{report.end:%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        return exports.csv_response(columns, rows, filename=filename)
+    return exports.xlsx_response(columns, rows, filename=filename, title=exports.DATASETS[dataset])

@@ -1,6 +1,6 @@
 """The warehouse interface every backend implements (embedded Delta+DuckDB, BigQuery)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -22,3 +22,8 @@ class Warehouse(Protocol):
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """Run a read-only query; parameters are written `$name` and always bound."""
+
+    def query_batches(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Like `query`, but yields the result in record batches (for streamed exports)."""

@@ -16,7 +16,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,16 @@ class EmbeddedWarehouse:
         cursor = self._reader().cursor()
         try:
             return cursor.sql(sql, params=dict(params or {})).to_arrow_table()
+        finally:
+            cursor.close()
+
+    def query_batches(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        cursor = self._reader().cursor()
+        try:
+            reader = cursor.sql(sql, params=dict(params or {})).to_arrow_reader(batch_rows)
+            yield from reader
         finally:
             cursor.close()
 

@@ -2,13 +2,9 @@ from django.db import migrations
 
 
 def load_aliases(apps, schema_editor):
-    from apps.etl.countries import alias_rows
+    from apps.etl.countries import country_aliases_seed
 
-    CountryAlias = apps.get_model("etl", "CountryAlias")
-    existing = set(CountryAlias.objects.values_list("alias", flat=True))
-    CountryAlias.objects.bulk_create(
-        [CountryAlias(alias=alias, country_code=code) for alias, code in alias_rows() if alias not in existing]
-    )
+    country_aliases_seed(apps.get_model("etl", "CountryAlias"))
 
 
 class Migration(migrations.Migration):
