@@ -45,11 +45,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "apps.accounts",
     "apps.etl",
     "apps.uploads",
     "apps.warehouse",
     "apps.reports",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +159,24 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["apps.uploads.handlers.StreamingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = DATA_DIR / "tmp"
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+
+# The REST API: a per-user token (`manage.py api_token USER`, the admin, or POST /api/token/),
+# or the browser session; everything needs a login, and each endpoint then applies its scope.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sales data platform API",
+    "DESCRIPTION": "Upload sales files, follow their ETL, fetch their rejected rows.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # Warehouse: the embedded Delta Lake + DuckDB engine under DATA_DIR, or BigQuery.
 WAREHOUSE = env("WAREHOUSE", "embedded")
