@@ -28,6 +28,8 @@ class UploadStatusSerializer(serializers.Serializer):
     file = serializers.CharField()
     shop = serializers.CharField()
     uploaded_by = serializers.CharField(allow_null=True)
+    size_bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
     status = serializers.ChoiceField(choices=Upload.Status.choices)
     status_label = serializers.CharField()
     stage = serializers.CharField()

@@ -33,6 +33,8 @@ def upload_body(request: Request, upload: Upload) -> dict:
         "file": upload.original_name,
         "shop": upload.shop.code,
         "uploaded_by": upload.uploaded_by.username if upload.uploaded_by else None,
+        "size_bytes": upload.size_bytes,
+        "sha256": upload.sha256,
         "replaces": upload.replaces_id,
         "duplicate_of": upload.duplicate_of_id,
         "errors_by_reason": upload.report.get("errors_by_reason", {}),

@@ -46,7 +46,7 @@ def upload_index(request: HttpRequest) -> HttpResponse:
                 return JsonResponse({"errors": [_refused(request)]}, status=413)
             errors = [str(e) for errors in form.errors.values() for e in errors]
             return JsonResponse({"errors": errors}, status=400)
-    filter_form = UploadFilterForm(request.GET or None, shop_codes=_visible_shop_codes(scope))
+    filter_form = UploadFilterForm(request.GET or None, shop_codes=_visible_shop_codes(scope), auto_id="filter_%s")
     page = Paginator(selectors.upload_list(scope=scope, filters=filter_form.filters()), PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
