@@ -106,3 +106,10 @@ def test_the_page_links_both_downloads_and_shows_the_history(client_of, with_err
     kinds = [e.kind for e in page.context["events"]]
     assert kinds == ["created", "finished", "notified"]
     assert "Done, with rejected rows: read 5, loaded 3, rejected 2" in page.text
+
+
+def test_admin_shows_an_upload_with_its_history(client_of, with_errors):
+    page = client_of("admin").get(f"/admin/uploads/upload/{with_errors.id}/change/")
+
+    assert page.status_code == 200
+    assert "Processing ended" in page.text and "Uploader emailed" in page.text
