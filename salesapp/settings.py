@@ -45,11 +45,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "apps.accounts",
     "apps.etl",
     "apps.uploads",
     "apps.warehouse",
     "apps.reports",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -151,8 +155,28 @@ STORAGES = {
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 500 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Every uploaded file streams to a temporary file in chunks and is hashed on the way.
+FILE_UPLOAD_HANDLERS = ["apps.uploads.handlers.StreamingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = DATA_DIR / "tmp"
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+
+# The REST API: a per-user token (`manage.py api_token USER`, the admin, or POST /api/token/),
+# or the browser session; everything needs a login, and each endpoint then applies its scope.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sales data platform API",
+    "DESCRIPTION": "Upload sales files, follow their ETL, fetch their rejected rows.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
 
 # Warehouse: the embedded Delta Lake + DuckDB engine under DATA_DIR, or BigQuery.
 WAREHOUSE = env("WAREHOUSE", "embedded")
@@ -193,6 +217,36 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 5 * 60
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The sweep (Celery beat; `manage.py serve` runs beat inside its worker) re-enqueues uploads
+# queued longer than UPLOAD_SWEEP_QUEUED_AFTER seconds (the broker was down or lost them)
+# and uploads processing past the task's hard time limit (their worker died).
+UPLOAD_SWEEP_EVERY = env_int("UPLOAD_SWEEP_EVERY", 60)
+UPLOAD_SWEEP_QUEUED_AFTER = env_int("UPLOAD_SWEEP_QUEUED_AFTER", 300)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-uploads": {"task": "apps.etl.tasks.sweep_uploads", "schedule": float(UPLOAD_SWEEP_EVERY)},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# Mail to uploaders (rows rejected, upload failed): printed to the console unless
+# EMAIL_BACKEND is set, e.g. django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST etc.
+_mail_options = {}
+if env("EMAIL_HOST"):
+    _mail_options = {
+        "host": env("EMAIL_HOST"),
+        "port": env_int("EMAIL_PORT", 25),
+        "username": env("EMAIL_HOST_USER"),
+        "password": env("EMAIL_HOST_PASSWORD"),
+        "use_tls": env_bool("EMAIL_USE_TLS", False),
+    }
+MAILERS = {
+    "default": {
+        "BACKEND": env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+        "OPTIONS": _mail_options,
+    }
+}
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "sales-platform@localhost")
+# How links in emails start (the address users reach the site at).
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo-pass-2026")
 WEB_PORT = env_int("WEB_PORT", 8000)

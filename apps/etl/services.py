@@ -90,7 +90,7 @@ def upload_claim(upload_id) -> bool:
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(status=Upload.Status.QUEUED) | Q(status=Upload.Status.PROCESSING, started_at__lt=stale)
     claimed = Upload.objects.filter(claimable, pk=upload_id).update(
-        status=Upload.Status.PROCESSING, stage="reading", started_at=timezone.now(), message=""
+        status=Upload.Status.PROCESSING, stage="reading", started_at=timezone.now(), message="", rows_processed=None
     )
     return claimed == 1
 
@@ -102,8 +102,10 @@ def upload_fail(*, upload_id, message: str) -> None:
     )
 
 
-def upload_set_stage(upload_id, stage: str) -> None:
-    Upload.objects.filter(pk=upload_id).update(stage=stage)
+def upload_set_stage(upload_id, stage: str, **rows: int) -> None:
+    """Record the stage the upload is in, and how many rows are through (rows_read,
+    rows_processed): the upload's page draws its progress bar from them."""
+    Upload.objects.filter(pk=upload_id).update(stage=stage, **rows)
 
 
 def pipeline_run(*, upload_id, force: bool = False) -> Upload:
@@ -154,7 +156,7 @@ def _run_stages(upload: Upload, path: Path, spec: SchemaSpec, ctx: UploadContext
             f"Required columns not found: {', '.join(mapped.missing_required)}. The file's headers are: "
             f"{found}. An admin can add aliases for them to the sales schema."
         )
-    upload_set_stage(upload.id, "validating")
+    upload_set_stage(upload.id, "validating", rows_read=extracted.rows_read, rows_processed=0)
     with _timed(timings, "validate"):
         rows, dropped = drop_duplicates(mapped.table)
         checked = validate(rows, spec, default_date_order=ctx.date_order)
@@ -168,11 +170,15 @@ def _run_stages(upload: Upload, path: Path, spec: SchemaSpec, ctx: UploadContext
         rows_dropped=dropped,
     )
     outcome.report = _report(extracted, mapped, checked)
+    # The rejected rows are kept even when the whole file is refused: that is when the
+    # user most needs them back.
+    _store_rejected(upload, checked.errors)
     if _final_status(outcome, spec) != Upload.Status.REJECTED:
-        upload_set_stage(upload.id, "loading")
+        upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
         with _timed(timings, "load"):
-            _store_outputs(upload, fact, checked.errors)
-            warehouse().replace_batch(upload_id=str(upload.id), table=fact)
+            _store_outputs(upload, fact)
+            retire = [str(upload.replaces_id)] if upload.replaces_id else []
+            warehouse().replace_batch(upload_id=str(upload.id), table=fact, retire=retire)
     outcome.report["timings"] = timings
     return outcome
 
@@ -205,13 +211,18 @@ def _final_status(outcome: Outcome, spec: SchemaSpec) -> str:
     return Upload.Status.LOADED_WITH_ERRORS if bad else Upload.Status.LOADED
 
 
-def _store_outputs(upload: Upload, fact: pa.Table, errors: pa.Table) -> None:
-    """Keep the processed batch (parquet) and the rejected rows (CSV) beside the raw file."""
+def _store_outputs(upload: Upload, fact: pa.Table) -> None:
+    """Keep the processed batch (parquet) beside the raw file."""
     folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
     sink = io.BytesIO()
     pq.write_table(fact, sink)
     _save(f"processed/{folder}/{upload.id}.parquet", sink.getvalue())
+
+
+def _store_rejected(upload: Upload, errors: pa.Table) -> None:
+    """Keep the rejected rows' problems (row, column, value, reason) as CSV beside the raw file."""
     if errors.num_rows:
+        folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
         sink = io.BytesIO()
         pacsv.write_csv(errors, sink)
         _save(f"rejected/{folder}/{upload.id}.csv", sink.getvalue())

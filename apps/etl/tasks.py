@@ -2,13 +2,14 @@
 
 from celery import Task, shared_task
 
-from apps.etl.services import TRANSIENT_ERRORS, pipeline_run, upload_fail
+from apps.etl.services import TRANSIENT_ERRORS
+from apps.uploads.lifecycle import upload_failed, upload_run, upload_sweep
 
 
 class UploadTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         # Retries exhausted (or an unexpected error): the upload must not stay queued.
-        upload_fail(upload_id=args[0] if args else kwargs["upload_id"], message=f"Processing failed: {exc}")
+        upload_failed(upload_id=args[0] if args else kwargs["upload_id"], message=f"Processing failed: {exc}")
 
 
 @shared_task(
@@ -23,4 +24,10 @@ class UploadTask(Task):
 def process_upload(self, upload_id: str, force: bool = False) -> str:
     """Run the ETL for one upload. Safe to run twice: a finished upload is left as it is,
     and a load replaces the upload's batch rather than adding to it."""
-    return pipeline_run(upload_id=upload_id, force=force).status
+    return upload_run(upload_id=upload_id, force=force).status
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def sweep_uploads() -> int:
+    """Periodic (Celery beat): re-enqueue uploads left queued or stuck processing."""
+    return upload_sweep()

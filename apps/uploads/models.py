@@ -17,8 +17,13 @@ class Upload(models.Model):
         LOADED_WITH_ERRORS = "loaded_with_errors", "Done, with rejected rows"
         REJECTED = "rejected", "Rejected"
         FAILED = "failed", "Failed"
+        # Same content as an earlier upload of the shop: held until the user replaces or cancels.
+        DUPLICATE = "duplicate", "Same file uploaded before"
+        CANCELLED = "cancelled", "Cancelled"
 
-    FINISHED = (Status.LOADED, Status.LOADED_WITH_ERRORS, Status.REJECTED, Status.FAILED)
+    FINISHED = (Status.LOADED, Status.LOADED_WITH_ERRORS, Status.REJECTED, Status.FAILED, Status.CANCELLED)
+    # Ended with its rows in the warehouse: what a replacement or a duplicate refers to.
+    IN_WAREHOUSE = (Status.LOADED, Status.LOADED_WITH_ERRORS)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="uploads")
@@ -38,6 +43,25 @@ class Upload(models.Model):
     rows_loaded = models.PositiveIntegerField(null=True, blank=True)
     rows_rejected = models.PositiveIntegerField(null=True, blank=True)
     rows_dropped = models.PositiveIntegerField(null=True, blank=True, help_text="Duplicates dropped.")
+    rows_processed = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Rows through the current stage, for the progress bar."
+    )
+    replaces = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replacements",
+        help_text="The upload whose rows this one replaces in the warehouse once it is loaded.",
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The earlier upload of the same content for the same shop, when there was one.",
+    )
     report = models.JSONField(default=dict, blank=True, help_text="Mapping, date order, first errors.")
 
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
@@ -53,3 +77,34 @@ class Upload(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def awaits_choice(self) -> bool:
+        return self.status == self.Status.DUPLICATE
+
+
+class UploadEvent(models.Model):
+    """One line of an upload's history: who did what to it, and when (the audit trail)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Uploaded"
+        DUPLICATE = "duplicate", "Held as a duplicate"
+        REPLACE = "replace", "Chosen to replace an earlier upload"
+        CANCELLED = "cancelled", "Cancelled"
+        REQUEUED = "requeued", "Queued again by the sweep"
+        FINISHED = "finished", "Processing ended"
+        REPLACED = "replaced", "Replaced by a later upload"
+        NOTIFIED = "notified", "Uploader emailed"
+        RAW_DOWNLOADED = "raw_downloaded", "Raw file downloaded"
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()}"

@@ -1,14 +1,40 @@
 """Reads for uploads, always within the viewer's scope."""
 
-from django.db.models import QuerySet
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, QuerySet
 from django.shortcuts import get_object_or_404
 
 from apps.accounts.access import Scope
+from apps.accounts.models import Shop
 from apps.uploads.models import Upload
 
+# The stages a user sees, in order, and the share of the progress bar each one takes
+# (reading and validating dominate on big files; the load is one commit).
+STAGES = (("queued", 0.0), ("reading", 0.05), ("validating", 0.4), ("loading", 0.8), ("done", 1.0))
 
-def upload_list(*, scope: Scope) -> QuerySet[Upload]:
-    return scope.filter_uploads(Upload.objects.select_related("shop__region", "uploaded_by"))
+
+@dataclass(frozen=True)
+class UploadFilter:
+    status: str = ""
+    shop: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def upload_list(*, scope: Scope, filters: UploadFilter | None = None) -> QuerySet[Upload]:
+    uploads = scope.filter_uploads(Upload.objects.select_related("shop__region", "uploaded_by"))
+    f = filters or UploadFilter()
+    if f.status:
+        uploads = uploads.filter(status=f.status)
+    if f.shop:
+        uploads = uploads.filter(shop__code=f.shop)
+    if f.date_from:
+        uploads = uploads.filter(created_at__date__gte=f.date_from)
+    if f.date_to:
+        uploads = uploads.filter(created_at__date__lte=f.date_to)
+    return uploads
 
 
 def upload_get(*, scope: Scope, upload_id) -> Upload:
@@ -16,16 +42,76 @@ def upload_get(*, scope: Scope, upload_id) -> Upload:
     return get_object_or_404(upload_list(scope=scope), pk=upload_id)
 
 
+def shops_visible(*, scope: Scope) -> QuerySet[Shop]:
+    return scope.filter_shops(Shop.objects.select_related("region"))
+
+
+def upload_current_of_content(*, shop: Shop, sha256: str) -> Upload | None:
+    """The latest upload of this content for this shop that still counts: not cancelled,
+    not itself a held duplicate, and not replaced by a loaded upload since."""
+    replaced = Upload.objects.filter(replaces=OuterRef("pk"), status__in=Upload.IN_WAREHOUSE)
+    candidates = Upload.objects.filter(shop=shop, sha256=sha256).exclude(
+        status__in=(Upload.Status.CANCELLED, Upload.Status.DUPLICATE)
+    )
+    return candidates.filter(~Exists(replaced)).select_related("uploaded_by").order_by("-created_at").first()
+
+
+def upload_replaced_by(upload: Upload) -> Upload | None:
+    """The loaded upload that took this one's place in the warehouse, if any."""
+    return upload.replacements.filter(status__in=Upload.IN_WAREHOUSE).order_by("-created_at").first()
+
+
+def upload_progress(upload: Upload) -> dict:
+    """Where the upload is: its stage among STAGES and a fraction for the progress bar."""
+    if upload.is_finished:
+        return {"stage": "done", "fraction": 1.0, "rows_processed": upload.rows_processed}
+    stage = upload.stage if upload.status == Upload.Status.PROCESSING else "queued"
+    names = [name for name, _ in STAGES]
+    index = names.index(stage) if stage in names else 0
+    start, end = STAGES[index][1], STAGES[min(index + 1, len(STAGES) - 1)][1]
+    within = 0.0
+    if upload.rows_read and upload.rows_processed is not None:
+        within = min(1.0, upload.rows_processed / upload.rows_read)
+    fraction = round(start + (end - start) * within, 3)
+    return {"stage": names[index], "fraction": fraction, "rows_processed": upload.rows_processed}
+
+
 def upload_status(upload: Upload) -> dict:
+    progress = upload_progress(upload)
     return {
         "id": str(upload.id),
         "status": upload.status,
         "status_label": upload.get_status_display(),
         "stage": upload.stage,
         "finished": upload.is_finished,
+        "awaits_choice": upload.awaits_choice,
         "message": upload.message,
         "rows_read": upload.rows_read,
         "rows_loaded": upload.rows_loaded,
         "rows_rejected": upload.rows_rejected,
         "rows_dropped": upload.rows_dropped,
+        "rows_processed": progress["rows_processed"],
+        "progress_stage": progress["stage"],
+        "progress": progress["fraction"],
+        "created_at": upload.created_at.isoformat(),
+        "started_at": upload.started_at.isoformat() if upload.started_at else None,
+        "finished_at": upload.finished_at.isoformat() if upload.finished_at else None,
+        "timings": upload.report.get("timings", {}),
     }
+
+
+def rejected_downloads(upload: Upload) -> dict[str, str]:
+    """The rejected-rows files that exist for this upload, by format (csv, xlsx). The CSV
+    falls back to the problems list when the original rows could not be written."""
+    from django.core.files.storage import default_storage
+
+    from apps.uploads.exports import problems_path, rows_csv_path, rows_xlsx_path
+
+    if not upload.rows_rejected or not upload.raw_path:
+        return {}
+    found = {}
+    for fmt, paths in (("csv", (rows_csv_path(upload), problems_path(upload))), ("xlsx", (rows_xlsx_path(upload),))):
+        path = next((p for p in paths if default_storage.exists(p)), None)
+        if path:
+            found[fmt] = path
+    return found

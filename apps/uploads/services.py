@@ -1,25 +1,35 @@
-"""Writes for uploads: store the raw file, record the upload, enqueue its ETL."""
+"""Writes for uploads: store the raw file, record the upload, enqueue its ETL, and the
+user's choices on a duplicate (replace the earlier upload, or cancel)."""
 
 import hashlib
 import logging
 from pathlib import PurePath
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Shop
-from apps.uploads.models import Upload
+from apps.uploads.audit import event_record
+from apps.uploads.checks import HEAD_BYTES, check_content, check_name, check_size
+from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.selectors import upload_current_of_content
 
 log = logging.getLogger(__name__)
-ALLOWED_SUFFIXES = {".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls"}
 CHUNK = 1024 * 1024
+ON_DUPLICATE = ("ask", "replace", "cancel")
+
+
+class DuplicateUpload(ValidationError):
+    """Refused because the shop already has an upload of the same content (on_duplicate=cancel)."""
+
+    def __init__(self, message: str, *, earlier: Upload) -> None:
+        super().__init__(message)
+        self.earlier = earlier
 
 
 def safe_file_name(name: str) -> str:
@@ -37,40 +47,124 @@ def raw_path_for(upload: Upload, *, name: str) -> str:
     return f"raw/{country}/{day:%Y/%m/%d}/{upload.id}/{safe_file_name(name)}"
 
 
-def upload_create(*, scope: Scope, user, shop: Shop, file: File, name: str, enqueue: bool = True) -> Upload:
-    """Store the file raw, record it as queued, and enqueue the ETL once committed."""
+def file_checked(*, file: File, name: str) -> str:
+    """Refuse what cannot be a sales file, from its name, size and first bytes; its SHA-256.
+
+    The digest comes from the upload handler when the file arrived over HTTP (it hashed the
+    bytes on their way to disk); otherwise the file is read once, in chunks."""
+    check_name(name)
+    check_size(name, file.size or 0)
+    file.seek(0)
+    check_content(name, file.read(HEAD_BYTES))
+    file.seek(0)
+    digest = getattr(file, "sha256", None)
+    if digest is None:
+        hasher = hashlib.sha256()
+        for chunk in file.chunks(CHUNK):
+            hasher.update(chunk)
+        file.seek(0)
+        digest = hasher.hexdigest()
+    return digest
+
+
+def upload_create(
+    *,
+    scope: Scope,
+    user,
+    shop: Shop,
+    file: File,
+    name: str,
+    enqueue: bool = True,
+    replaces: Upload | None = None,
+    on_duplicate: str = "ask",
+) -> Upload:
+    """Store the file raw, record it, and enqueue the ETL once committed.
+
+    Same content as a current upload of the shop: `ask` holds it (status duplicate) until
+    the user chooses, `replace` makes it the earlier upload's replacement, `cancel` refuses it.
+    """
     if shop.code not in scope.upload_shop_codes:
         raise PermissionDenied(f"You cannot upload for shop {shop.code}.")
-    suffix = PurePath(name).suffix.lower()
-    if suffix not in ALLOWED_SUFFIXES:
-        raise ValidationError(f"'{name}' is not a CSV or Excel file. Accepted: {', '.join(sorted(ALLOWED_SUFFIXES))}.")
-    size = file.size if file.size is not None else 0
-    if size == 0:
-        raise ValidationError(f"'{name}' is empty.")
-    if size > settings.UPLOAD_MAX_BYTES:
-        limit = settings.UPLOAD_MAX_BYTES
-        raise ValidationError(f"'{name}' is {filesizeformat(size)}; the limit is {filesizeformat(limit)}.")
-    digest = hashlib.sha256()
-    for chunk in file.chunks(CHUNK):
-        digest.update(chunk)
-    file.seek(0)
+    if on_duplicate not in ON_DUPLICATE:
+        raise ValueError(on_duplicate)
+    sha256 = file_checked(file=file, name=name)
+    if replaces is not None:
+        replacement_check(scope=scope, old=replaces, shop=shop)
+    earlier = None if replaces else upload_current_of_content(shop=shop, sha256=sha256)
+    if earlier is not None and on_duplicate == "cancel":
+        raise DuplicateUpload(f"'{name}' {duplicate_sentence(earlier)} Nothing was stored.", earlier=earlier)
+    if earlier is not None and on_duplicate == "replace":
+        replacement_check(scope=scope, old=earlier, shop=shop)
+        replaces, earlier = earlier, None
 
     with transaction.atomic():
-        upload = Upload(shop=shop, uploaded_by=user, original_name=name[:255], size_bytes=size)
-        upload.sha256 = digest.hexdigest()
+        upload = Upload(shop=shop, uploaded_by=user, original_name=name[:255], size_bytes=file.size)
+        upload.sha256, upload.replaces, upload.duplicate_of = sha256, replaces, earlier
+        if earlier is not None:
+            upload.status = Upload.Status.DUPLICATE
         upload.raw_path = default_storage.save(raw_path_for(upload, name=name), file)
         upload.save(force_insert=True)
-        if enqueue:
+        event_record(upload=upload, kind=UploadEvent.Kind.CREATED, actor=user, detail=_created_detail(upload))
+        if earlier is not None:
+            event_record(upload=upload, kind=UploadEvent.Kind.DUPLICATE, actor=user, detail=str(earlier.id))
+        elif enqueue:
             transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
+    return upload
+
+
+def _created_detail(upload: Upload) -> str:
+    detail = f"{upload.original_name} for {upload.shop.code}, {upload.size_bytes} bytes, sha256 {upload.sha256}"
+    return detail + (f"; replaces {upload.replaces_id}" if upload.replaces_id else "")
+
+
+def duplicate_sentence(earlier: Upload) -> str:
+    who = earlier.uploaded_by.username if earlier.uploaded_by else "a command-line job"
+    when = timezone.localtime(earlier.created_at)
+    return f"has the same content as '{earlier.original_name}', uploaded by {who} on {when:%Y-%m-%d at %H:%M}."
+
+
+def replacement_check(*, scope: Scope, old: Upload, shop: Shop) -> None:
+    """A replacement is for the same shop, of an upload that has ended and is still current."""
+    if old.shop_id != shop.id or shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("A replacement must be uploaded for the same shop, by someone who may upload for it.")
+    if not old.is_finished or old.status == Upload.Status.CANCELLED:
+        raise ValidationError(f"'{old.original_name}' is still {old.get_status_display().lower()}; wait until it ends.")
+    newer = old.replacements.filter(status__in=Upload.IN_WAREHOUSE).first()
+    if newer is not None:
+        raise ValidationError(f"'{old.original_name}' was replaced by '{newer.original_name}'; replace that one.")
+
+
+def upload_decide(*, scope: Scope, user, upload: Upload, choice: str) -> Upload:
+    """The user's answer to a duplicate: replace the earlier upload with this one, or cancel it."""
+    if upload.shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("You cannot decide for this shop's uploads.")
+    if choice not in ("replace", "cancel"):
+        raise ValidationError("Choose replace or cancel.")
+    with transaction.atomic():
+        held = Upload.objects.select_for_update().filter(pk=upload.pk, status=Upload.Status.DUPLICATE)
+        if not held.exists():
+            raise ValidationError("This upload is not waiting for a choice any more.")
+        if choice == "cancel":
+            held.update(status=Upload.Status.CANCELLED, finished_at=timezone.now(), stage="")
+            event_record(upload=upload, kind=UploadEvent.Kind.CANCELLED, actor=user)
+            raw_path = upload.raw_path
+            transaction.on_commit(lambda: default_storage.delete(raw_path))  # nothing of it is kept but the record
+        else:
+            if upload.duplicate_of is not None:
+                replacement_check(scope=scope, old=upload.duplicate_of, shop=upload.shop)
+            held.update(status=Upload.Status.QUEUED, replaces=upload.duplicate_of)
+            event_record(upload=upload, kind=UploadEvent.Kind.REPLACE, actor=user, detail=str(upload.duplicate_of_id))
+            transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
+    upload.refresh_from_db()
     return upload
 
 
 def upload_enqueue(*, upload_id) -> None:
     """Hand the upload to a worker. If the broker is unreachable the upload stays queued
-    (the file and its record are safe) and is picked up when it is enqueued again."""
+    (the file and its record are safe) and the periodic sweep enqueues it again."""
     from apps.etl.tasks import process_upload
 
     try:
         process_upload.delay(str(upload_id))
     except Exception:
-        log.exception("could not enqueue upload %s; it stays queued", upload_id)
+        log.exception("could not enqueue upload %s; it stays queued for the sweep", upload_id)

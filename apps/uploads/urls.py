@@ -1,10 +1,13 @@
 from django.urls import path
 
-from apps.uploads import views
+from apps.uploads import downloads, views
 
 app_name = "uploads"
 urlpatterns = [
     path("", views.upload_index, name="index"),
     path("<uuid:upload_id>/", views.upload_detail, name="detail"),
     path("<uuid:upload_id>/status.json", views.upload_status, name="status"),
+    path("<uuid:upload_id>/decision", views.upload_decision, name="decision"),
+    path("<uuid:upload_id>/raw", downloads.upload_raw, name="raw"),
+    path("<uuid:upload_id>/rejected.<str:fmt>", downloads.upload_rejected, name="rejected"),
 ]

@@ -1,15 +1,28 @@
+"""/uploads/: the form and the list, an upload's live page and status, the choice on a duplicate."""
+
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.access import scope_for
+from apps.accounts.access import Scope, scope_for
 from apps.accounts.models import Shop
 from apps.uploads import selectors
-from apps.uploads.forms import UploadForm
-from apps.uploads.services import upload_create
+from apps.uploads.checks import ALLOWED_SUFFIXES
+from apps.uploads.forms import DecisionForm, UploadFilterForm, UploadForm
+from apps.uploads.models import Upload
+from apps.uploads.services import duplicate_sentence, upload_create, upload_decide
+
+PAGE_SIZE = 25
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
 
 
 @login_required
@@ -17,34 +30,92 @@ from apps.uploads.services import upload_create
 def upload_index(request: HttpRequest) -> HttpResponse:
     scope = scope_for(request.user)
     shops = Shop.objects.filter(code__in=scope.upload_shop_codes)
-    form = UploadForm(request.POST or None, request.FILES or None, shops=shops)
-    if request.method == "POST":
+    posted = request.method == "POST"
+    form = UploadForm(request.POST if posted else None, request.FILES if posted else None, shops=shops)
+    if posted:
         if not scope.upload_shop_codes:
             raise PermissionDenied("Your role cannot upload files.")
-        if form.is_valid():
-            file = form.cleaned_data["file"]
-            try:
-                upload = upload_create(
-                    scope=scope, user=request.user, shop=form.cleaned_data["shop"], file=file, name=file.name
-                )
-            except ValidationError as exc:
-                form.add_error("file", exc)
-            else:
-                return redirect("uploads:detail", upload_id=upload.id)
+        upload = _create_from_form(request, scope, form)
+        if upload is not None:
+            url = reverse("uploads:detail", args=[upload.id])
+            if _wants_json(request):
+                return JsonResponse({"id": str(upload.id), "url": url, "status": upload.status}, status=201)
+            return redirect(url)
+        if _wants_json(request):
+            if _refused(request):
+                return JsonResponse({"errors": [_refused(request)]}, status=413)
+            errors = [str(e) for errors in form.errors.values() for e in errors]
+            return JsonResponse({"errors": errors}, status=400)
+    filter_form = UploadFilterForm(request.GET or None, shop_codes=_visible_shop_codes(scope), auto_id="filter_%s")
+    page = Paginator(selectors.upload_list(scope=scope, filters=filter_form.filters()), PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("page", None)
     context = {
         "form": form,
+        "filter_form": filter_form,
         "can_upload": bool(scope.upload_shop_codes),
-        "uploads": selectors.upload_list(scope=scope)[:50],
+        "page": page.get_page(request.GET.get("page")),
+        "query": query.urlencode(),
+        "max_bytes": settings.UPLOAD_MAX_BYTES,
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+        "suffixes": sorted(ALLOWED_SUFFIXES),
     }
     return render(request, "uploads/index.html", context, status=400 if form.errors else 200)
+
+
+def _refused(request: HttpRequest) -> str:
+    """The upload handler's reason, when it stopped a body over the size limit unread."""
+    return getattr(request, "upload_refused", "")
+
+
+def _create_from_form(request: HttpRequest, scope: Scope, form: UploadForm) -> Upload | None:
+    if _refused(request):
+        form.is_valid()  # a refused body leaves the fields empty; say why, not "required"
+        form.errors.clear()
+        form.add_error(None, _refused(request))
+        return None
+    if not form.is_valid():
+        return None
+    replaces = None
+    if form.cleaned_data["replaces"]:
+        replaces = selectors.upload_get(scope=scope, upload_id=form.cleaned_data["replaces"])
+    file = form.cleaned_data["file"]
+    try:
+        return upload_create(
+            scope=scope,
+            user=request.user,
+            shop=form.cleaned_data["shop"],
+            file=file,
+            name=file.name,
+            replaces=replaces,
+            on_duplicate=form.cleaned_data["on_duplicate"] or "ask",
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        form.add_error("file", ValidationError(getattr(exc, "messages", [str(exc)])))
+        return None
+
+
+def _visible_shop_codes(scope: Scope) -> list[str]:
+    return list(selectors.shops_visible(scope=scope).values_list("code", flat=True))
 
 
 @login_required
 @require_GET
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
-    upload = selectors.upload_get(scope=scope_for(request.user), upload_id=upload_id)
-    return render(request, "uploads/detail.html", {"upload": upload, "status": selectors.upload_status(upload)})
+    scope = scope_for(request.user)
+    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    context = {
+        "upload": upload,
+        "status": selectors.upload_status(upload),
+        "stages": [name for name, _ in selectors.STAGES],
+        "replaced_by": selectors.upload_replaced_by(upload),
+        "events": upload.events.select_related("actor"),
+        "duplicate_note": duplicate_sentence(upload.duplicate_of) if upload.duplicate_of else "",
+        "can_act": upload.shop.code in scope.upload_shop_codes,
+        "downloads": selectors.rejected_downloads(upload),
+        "max_bytes": settings.UPLOAD_MAX_BYTES,
+    }
+    return render(request, "uploads/detail.html", context)
 
 
 @login_required
@@ -52,3 +123,22 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
 def upload_status(request: HttpRequest, upload_id) -> JsonResponse:
     upload = selectors.upload_get(scope=scope_for(request.user), upload_id=upload_id)
     return JsonResponse(selectors.upload_status(upload))
+
+
+@login_required
+@require_POST
+def upload_decision(request: HttpRequest, upload_id) -> HttpResponse:
+    scope = scope_for(request.user)
+    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose replace or cancel.")
+        return redirect("uploads:detail", upload_id=upload.id)
+    try:
+        upload = upload_decide(scope=scope, user=request.user, upload=upload, choice=form.cleaned_data["choice"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        done = "It replaces the earlier upload once loaded." if upload.replaces_id else "Nothing will be loaded."
+        messages.success(request, f"{upload.get_status_display()}. {done}")
+    return redirect("uploads:detail", upload_id=upload.id)

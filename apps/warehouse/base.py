@@ -14,8 +14,10 @@ class Warehouse(Protocol):
     def ensure_schema(self, *, views: Sequence[ViewSpec]) -> list[str]:
         """Create or upgrade the fact table and the views; return what changed."""
 
-    def replace_batch(self, *, upload_id: str, table: pa.Table) -> int:
-        """Atomically make `table` the rows of this upload (running it twice changes nothing)."""
+    def replace_batch(self, *, upload_id: str, table: pa.Table, retire: Sequence[str] = ()) -> int:
+        """Atomically make `table` the rows of this upload (running it twice changes nothing).
+        The batches of the uploads in `retire` are removed in the same commit: a corrected
+        upload replaces its predecessor without a moment where both, or neither, are counted."""
 
     def delete_batch(self, *, upload_id: str) -> int:
         """Remove this upload's rows; return how many were removed."""

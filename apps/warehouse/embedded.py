@@ -35,9 +35,10 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _batch_predicate(upload_id: str) -> str:
-    # The id is a UUID (validated here), so it can be written into the Delta predicate.
-    return f"upload_id = '{uuid.UUID(str(upload_id))}'"
+def _batch_predicate(upload_id: str, *also: str) -> str:
+    # The ids are UUIDs (validated here), so they can be written into the Delta predicate.
+    ids = [f"'{uuid.UUID(str(u))}'" for u in (upload_id, *also)]
+    return f"upload_id = {ids[0]}" if len(ids) == 1 else f"upload_id IN ({', '.join(ids)})"
 
 
 class EmbeddedWarehouse:
@@ -68,8 +69,8 @@ class EmbeddedWarehouse:
             changes += [f"view {v['name']}" for v in wanted if v not in current]
         return changes
 
-    def replace_batch(self, *, upload_id: str, table: pa.Table) -> int:
-        predicate = _batch_predicate(upload_id)
+    def replace_batch(self, *, upload_id: str, table: pa.Table, retire: Sequence[str] = ()) -> int:
+        predicate = _batch_predicate(upload_id, *retire)
         data = table.cast(FACT_SCHEMA)
         self._commit(lambda: write_deltalake(self.table_uri, data, mode="overwrite", predicate=predicate))
         return data.num_rows

@@ -93,8 +93,8 @@ def upload_and_follow(s: Session, path: Path, shop: str):
     upload has finished, without reloading: the page's own polling must get it there."""
     page = s.page
     s.goto("/uploads/")
-    page.get_by_label("Shop").select_option(label=shop)
-    page.get_by_label("File").set_input_files(path)
+    page.locator("#upload-form").get_by_label("Shop").select_option(label=shop)
+    page.locator("#upload-form").get_by_label("File").set_input_files(path)
     page.get_by_role("button", name="Upload").click()
     page.wait_for_url(UUID_PATH)
     status_url = page.url

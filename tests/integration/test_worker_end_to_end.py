@@ -27,7 +27,7 @@ def etl_runs_here(monkeypatch) -> list:
         runs.append(kwargs)
         raise AssertionError("the ETL ran in the test process, not in the worker")
 
-    monkeypatch.setattr(tasks, "pipeline_run", refuse)
+    monkeypatch.setattr(tasks, "upload_run", refuse)
     return runs
 
 

@@ -162,6 +162,14 @@ STATUS_FIELDS = {
     "rows_loaded",
     "rows_rejected",
     "rows_dropped",
+    "rows_processed",
+    "awaits_choice",
+    "progress_stage",
+    "progress",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "timings",
 }
 
 
@@ -178,11 +186,19 @@ def test_status_json_of_a_queued_upload(client_of, cast, sample):
         "status_label": "Queued",
         "stage": "",
         "finished": False,
+        "awaits_choice": False,
         "message": "",
         "rows_read": None,
         "rows_loaded": None,
         "rows_rejected": None,
         "rows_dropped": None,
+        "rows_processed": None,
+        "progress_stage": "queued",
+        "progress": 0.0,
+        "created_at": upload.created_at.isoformat(),
+        "started_at": None,
+        "finished_at": None,
+        "timings": {},
     }
 
 

@@ -12,7 +12,7 @@ from apps.accounts.demo import USERS
 
 
 class Command(BaseCommand):
-    help = "Run the web server and a separate Celery worker process; Ctrl-C stops both."
+    help = "Run the web server and a separate Celery worker (with beat) process; Ctrl-C stops both."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=settings.WEB_PORT)
@@ -36,6 +36,9 @@ class Command(BaseCommand):
                 f"--concurrency={settings.CELERY_WORKER_CONCURRENCY}",
                 "--without-gossip",
                 "--without-mingle",
+                # Beat inside the worker runs the periodic upload sweep (one machine, one beat).
+                "--beat",
+                f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
             ],
         )
         web = subprocess.Popen(

@@ -9,10 +9,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.access import scope_for, scope_for_operator
 from apps.accounts.models import Shop
-from apps.etl.services import pipeline_run
+from apps.uploads.checks import ALLOWED_SUFFIXES
+from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload
 from apps.uploads.selectors import upload_status
-from apps.uploads.services import upload_create
+from apps.uploads.services import DuplicateUpload, upload_create
 
 SUMMARY_FIELDS = ["upload_id", "file", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped"]
 
@@ -21,13 +22,20 @@ class Command(BaseCommand):
     help = "Upload sales files from the command line; the ETL runs in the worker (or --inline)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("files", nargs="+", type=Path)
+        parser.add_argument("files", nargs="+", type=Path, help="Files, or folders: every CSV/TSV/XLSX/XLS in them.")
         parser.add_argument("--shop", required=True, help="Shop code, e.g. US-NYC.")
         parser.add_argument("--user", help="Upload as this user (their scope applies).")
         parser.add_argument("--wait", action="store_true", help="Wait until each upload ends.")
         parser.add_argument("--inline", action="store_true", help="Run the ETL in this process.")
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds --wait waits.")
         parser.add_argument("--json", action="store_true", help="One JSON summary object per file.")
+        parser.add_argument(
+            "--on-duplicate",
+            choices=["skip", "replace", "ask"],
+            default="skip",
+            help="A file the shop already uploaded (same content): skip it (default), replace the earlier "
+            "upload, or hold it for someone to choose on the web.",
+        )
 
     def handle(self, *args, **options) -> None:
         shop = Shop.objects.filter(code=options["shop"]).select_related("region").first()
@@ -36,23 +44,34 @@ class Command(BaseCommand):
                 f"No shop {options['shop']!r}. Shops: {', '.join(Shop.objects.values_list('code', flat=True))}"
             )
         user, scope = self._user_and_scope(options["user"])
-        missing = [str(p) for p in options["files"] if not p.is_file()]
+        missing = [str(p) for p in options["files"] if not p.exists()]
         if missing:
-            raise CommandError(f"{', '.join(missing)}: no such file")
+            raise CommandError(f"{', '.join(missing)}: no such file or folder")
+        on_duplicate = {"skip": "cancel"}.get(options["on_duplicate"], options["on_duplicate"])
         failed, refused = False, []
-        for path in options["files"]:
+        for path in files_in(options["files"]):
             try:
                 with path.open("rb") as fh:
                     upload = upload_create(
-                        scope=scope, user=user, shop=shop, file=File(fh), name=path.name, enqueue=not options["inline"]
+                        scope=scope,
+                        user=user,
+                        shop=shop,
+                        file=File(fh),
+                        name=path.name,
+                        enqueue=not options["inline"],
+                        on_duplicate=on_duplicate,
                     )
+            except DuplicateUpload as exc:
+                # Scheduled jobs see the same folder again: an already-uploaded file is not an error.
+                self.stdout.write(f"{path}: skipped, {exc.messages[0].split(' ', 1)[1]}")
+                continue
             except (ValidationError, PermissionDenied) as exc:
                 # Refused before anything was stored: say why, and go on with the other files.
                 refused.append(f"{path}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
                 self.stderr.write(refused[-1])
                 continue
-            if options["inline"]:
-                upload = pipeline_run(upload_id=upload.id)
+            if options["inline"] and upload.status == Upload.Status.QUEUED:
+                upload = upload_run(upload_id=upload.id)
             elif options["wait"]:
                 upload = self._wait(upload, options["timeout"])
             failed |= upload.status in (Upload.Status.FAILED, Upload.Status.REJECTED)
@@ -90,3 +109,16 @@ class Command(BaseCommand):
             )
             line = f"{upload.original_name}: {upload.get_status_display()} ({upload.id}) {counts} {upload.message}"
             self.stdout.write(line.rstrip())
+
+
+def files_in(paths: list[Path]) -> list[Path]:
+    """The files given, with each folder replaced by its CSV/TSV/XLSX/XLS files (sorted, not
+    recursive, hidden files left out), so a scheduled job can point at a drop folder."""
+    found = []
+    for path in paths:
+        if path.is_dir():
+            wanted = (p for p in path.iterdir() if p.suffix.lower() in ALLOWED_SUFFIXES)
+            found += sorted(p for p in wanted if p.is_file() and not p.name.startswith("."))
+        else:
+            found.append(path)
+    return found

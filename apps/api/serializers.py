@@ -1,0 +1,55 @@
+"""What the API takes and gives; the shapes also make the OpenAPI schema."""
+
+from rest_framework import serializers
+
+from apps.uploads.models import Upload
+
+
+class UploadCreateSerializer(serializers.Serializer):
+    shop = serializers.CharField(help_text="Shop code, e.g. US-NYC: one you may upload for.")
+    file = serializers.FileField(help_text="CSV, TSV, XLSX or XLS, sent as multipart/form-data.")
+    replaces = serializers.UUIDField(required=False, help_text="Id of an upload this corrected file replaces.")
+    on_duplicate = serializers.ChoiceField(
+        choices=["ask", "replace", "cancel"],
+        default="ask",
+        help_text="Same content as a current upload of the shop: hold it for a choice (ask), replace that "
+        "upload, or refuse it (cancel, 409).",
+    )
+
+
+class DecisionSerializer(serializers.Serializer):
+    choice = serializers.ChoiceField(choices=["replace", "cancel"])
+
+
+class UploadStatusSerializer(serializers.Serializer):
+    """upload_status() plus who, what and where, and the links a client follows."""
+
+    id = serializers.UUIDField()
+    file = serializers.CharField()
+    shop = serializers.CharField()
+    uploaded_by = serializers.CharField(allow_null=True)
+    size_bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    status = serializers.ChoiceField(choices=Upload.Status.choices)
+    status_label = serializers.CharField()
+    stage = serializers.CharField()
+    finished = serializers.BooleanField()
+    awaits_choice = serializers.BooleanField()
+    message = serializers.CharField()
+    rows_read = serializers.IntegerField(allow_null=True)
+    rows_loaded = serializers.IntegerField(allow_null=True)
+    rows_rejected = serializers.IntegerField(allow_null=True)
+    rows_dropped = serializers.IntegerField(allow_null=True)
+    rows_processed = serializers.IntegerField(allow_null=True)
+    progress_stage = serializers.CharField()
+    progress = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    timings = serializers.DictField(child=serializers.FloatField())
+    replaces = serializers.UUIDField(allow_null=True)
+    duplicate_of = serializers.UUIDField(allow_null=True)
+    errors_by_reason = serializers.DictField(child=serializers.IntegerField())
+    status_url = serializers.URLField()
+    page_url = serializers.URLField()
+    rejected_csv_url = serializers.URLField(allow_null=True)

@@ -1,0 +1,138 @@
+"""/api/: programmatic uploads with a per-user token. Every endpoint starts with scope_for,
+and reads and writes go through the same selectors and services as the web pages."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts.access import scope_for
+from apps.accounts.models import Shop
+from apps.api.serializers import DecisionSerializer, UploadCreateSerializer, UploadStatusSerializer
+from apps.uploads import selectors
+from apps.uploads.downloads import rejected_response
+from apps.uploads.models import Upload
+from apps.uploads.services import DuplicateUpload, upload_create, upload_decide
+
+PAGE_SIZE = 100
+
+
+def upload_body(request: Request, upload: Upload) -> dict:
+    def url(name: str, *args) -> str:
+        return request.build_absolute_uri(reverse(name, args=args))
+
+    downloads = selectors.rejected_downloads(upload)
+    return {
+        **selectors.upload_status(upload),
+        "file": upload.original_name,
+        "shop": upload.shop.code,
+        "uploaded_by": upload.uploaded_by.username if upload.uploaded_by else None,
+        "size_bytes": upload.size_bytes,
+        "sha256": upload.sha256,
+        "replaces": upload.replaces_id,
+        "duplicate_of": upload.duplicate_of_id,
+        "errors_by_reason": upload.report.get("errors_by_reason", {}),
+        "status_url": url("api:upload", upload.id),
+        "page_url": url("uploads:detail", upload.id),
+        "rejected_csv_url": url("api:upload-rejected", upload.id) if "csv" in downloads else None,
+    }
+
+
+def _error(message: str, code: int) -> Response:
+    return Response({"detail": message}, status=code)
+
+
+@extend_schema(
+    methods=["POST"],
+    request={"multipart/form-data": UploadCreateSerializer},
+    responses={
+        201: UploadStatusSerializer,
+        400: OpenApiTypes.OBJECT,
+        409: OpenApiTypes.OBJECT,
+        413: OpenApiTypes.OBJECT,
+    },
+    description="Upload a file. 201 with its status URL; the ETL runs in a worker. Poll status_url.",
+)
+@extend_schema(methods=["GET"], responses={200: UploadStatusSerializer(many=True)}, description="Uploads in scope.")
+@api_view(["GET", "POST"])
+@parser_classes([MultiPartParser, FormParser])
+def uploads(request: Request) -> Response:
+    scope = scope_for(request.user)
+    if request.method == "GET":
+        found = selectors.upload_list(scope=scope)[:PAGE_SIZE]
+        return Response([upload_body(request, u) for u in found])
+    if not scope.upload_shop_codes:
+        return _error("Your role cannot upload files.", status.HTTP_403_FORBIDDEN)
+    data = UploadCreateSerializer(data=request.data)  # parses the body: the handler may refuse it
+    refused = getattr(request._request, "upload_refused", "")
+    if refused:
+        return _error(refused, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    data.is_valid(raise_exception=True)
+    return _create(request, scope, data.validated_data)
+
+
+def _create(request: Request, scope, data: dict) -> Response:
+    shop = Shop.objects.filter(code=data["shop"], code__in=scope.upload_shop_codes).select_related("region").first()
+    if shop is None:
+        return Response({"shop": [f"No shop {data['shop']!r} that you may upload for."]}, status=400)
+    replaces = selectors.upload_get(scope=scope, upload_id=data["replaces"]) if data.get("replaces") else None
+    file = data["file"]
+    try:
+        upload = upload_create(
+            scope=scope,
+            user=request.user,
+            shop=shop,
+            file=file,
+            name=file.name,
+            replaces=replaces,
+            on_duplicate=data["on_duplicate"],
+        )
+    except DuplicateUpload as exc:
+        body = {"detail": exc.messages[0], "duplicate_of": str(exc.earlier.id)}
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    except PermissionDenied as exc:
+        return _error(str(exc), status.HTTP_403_FORBIDDEN)
+    except ValidationError as exc:
+        return _error(" ".join(exc.messages), status.HTTP_400_BAD_REQUEST)
+    body = upload_body(request, upload)
+    return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["status_url"]})
+
+
+@extend_schema(responses={200: UploadStatusSerializer, 404: OpenApiTypes.OBJECT})
+@api_view(["GET"])
+def upload(request: Request, upload_id) -> Response:
+    found = selectors.upload_get(scope=scope_for(request.user), upload_id=upload_id)
+    return Response(upload_body(request, found))
+
+
+@extend_schema(
+    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="Original rows + errors")},
+    description="The rejected rows: the file's original rows with an `errors` column.",
+)
+@api_view(["GET"])
+def upload_rejected(request: Request, upload_id) -> FileResponse:
+    found = selectors.upload_get(scope=scope_for(request.user), upload_id=upload_id)
+    return rejected_response(upload=found, fmt="csv")
+
+
+@extend_schema(request=DecisionSerializer, responses={200: UploadStatusSerializer})
+@api_view(["POST"])
+@parser_classes([JSONParser, FormParser])
+def upload_decision(request: Request, upload_id) -> Response:
+    scope = scope_for(request.user)
+    found = selectors.upload_get(scope=scope, upload_id=upload_id)
+    data = DecisionSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    try:
+        decided = upload_decide(scope=scope, user=request.user, upload=found, choice=data.validated_data["choice"])
+    except PermissionDenied as exc:
+        return _error(str(exc), status.HTTP_403_FORBIDDEN)
+    except ValidationError as exc:
+        return _error(" ".join(exc.messages), status.HTTP_409_CONFLICT)
+    return Response(upload_body(request, decided))

@@ -1,0 +1,82 @@
+"""What happens around an upload's ETL run, in the worker: the run itself, then its
+history, the rejected-rows files, and the email to the uploader; and the periodic sweep
+that re-enqueues uploads a broker outage or a dead worker left behind."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from apps.uploads.audit import event_record
+from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.notify import upload_notify
+
+log = logging.getLogger(__name__)
+
+
+def upload_run(*, upload_id, force: bool = False) -> Upload:
+    """Run the ETL for one upload, then record and announce how it ended (once per ending)."""
+    from apps.etl.services import local_copy, pipeline_run
+
+    already_finished = Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).exists()
+    upload = pipeline_run(upload_id=upload_id, force=force)
+    if not upload.is_finished or (already_finished and not force):
+        return upload  # another run did (or does) the rest
+    event_record(upload=upload, kind=UploadEvent.Kind.FINISHED, detail=_result(upload))
+    if upload.replaces_id and upload.status in Upload.IN_WAREHOUSE:
+        event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
+    if upload.rows_rejected:
+        from apps.uploads.exports import rejected_exports_write
+
+        try:
+            with local_copy(upload.raw_path) as path:
+                rejected_exports_write(upload=upload, path=path)
+        except Exception:
+            # The load stands; only the convenience files are missing (the problems CSV is kept).
+            log.exception("could not write the rejected-rows files of upload %s", upload.id)
+    upload_notify(upload=upload)
+    return upload
+
+
+def upload_failed(*, upload_id, message: str) -> None:
+    """The task gave up: mark the upload failed (unless it ended) and tell the uploader."""
+    from apps.etl.services import upload_fail
+
+    upload_fail(upload_id=upload_id, message=message)
+    upload = Upload.objects.select_related("uploaded_by", "shop").filter(pk=upload_id).first()
+    if upload is not None and upload.status == Upload.Status.FAILED:
+        event_record(upload=upload, kind=UploadEvent.Kind.FINISHED, detail=_result(upload))
+        upload_notify(upload=upload)
+
+
+def _result(upload: Upload) -> str:
+    counts = f"read {upload.rows_read}, loaded {upload.rows_loaded}, rejected {upload.rows_rejected}"
+    return f"{upload.get_status_display()}: {counts}, duplicates dropped {upload.rows_dropped}. {upload.message}"
+
+
+def uploads_to_sweep() -> list[Upload]:
+    """Uploads queued for longer than UPLOAD_SWEEP_QUEUED_AFTER and not re-enqueued since
+    (the broker lost them or was down), and uploads processing past the task's hard time
+    limit (their worker died). The claim lets only one run of each go ahead."""
+    now = timezone.now()
+    waited = now - timedelta(seconds=settings.UPLOAD_SWEEP_QUEUED_AFTER)
+    died = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    recent = UploadEvent.objects.filter(upload=OuterRef("pk"), kind=UploadEvent.Kind.REQUEUED, at__gte=waited)
+    queued = Q(status=Upload.Status.QUEUED, created_at__lt=waited)
+    left = queued | Q(status=Upload.Status.PROCESSING, started_at__lt=died)
+    return list(Upload.objects.filter(left).filter(~Exists(recent)))
+
+
+def upload_sweep() -> int:
+    """Enqueue again what `uploads_to_sweep` finds; how many. Safe to run any time."""
+    from apps.uploads.services import upload_enqueue
+
+    found = uploads_to_sweep()
+    for upload in found:
+        event_record(upload=upload, kind=UploadEvent.Kind.REQUEUED, detail=f"was {upload.status}")
+        upload_enqueue(upload_id=upload.id)
+    if found:
+        log.info("sweep re-enqueued %s upload(s)", len(found))
+    return len(found)

@@ -1,0 +1,113 @@
+"""Around the ETL run: the sweep re-enqueues what a broker outage or a dead worker left,
+nothing is loaded twice, the uploader is emailed when rows were rejected or it failed,
+and the live page's progress comes from the stage and the rows through it."""
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from apps.etl.services import upload_claim, upload_set_stage
+from apps.uploads.lifecycle import upload_failed, upload_run, upload_sweep, uploads_to_sweep
+from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.selectors import upload_progress
+from apps.warehouse.services import warehouse
+from tests.factories import upload_of
+
+from .helpers import SOME_BAD
+
+
+def _aged(upload: Upload, **fields) -> Upload:
+    Upload.objects.filter(pk=upload.pk).update(**fields)
+    upload.refresh_from_db()
+    return upload
+
+
+@pytest.fixture
+def usa(cast, sample) -> Upload:
+    return upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
+
+
+def test_sweep_leaves_a_fresh_queued_upload_to_its_message(usa):
+    assert uploads_to_sweep() == []
+
+
+def test_upload_left_queued_by_a_broker_outage_is_swept_once_and_loaded_once(usa, worker_inline, settings):
+    _aged(usa, created_at=timezone.now() - dt.timedelta(seconds=settings.UPLOAD_SWEEP_QUEUED_AFTER + 1))
+
+    with worker_inline():
+        assert upload_sweep() == 1
+    assert upload_sweep() == 0  # it ended; and a requeued upload waits a full period anyway
+
+    usa.refresh_from_db()
+    assert usa.status == Upload.Status.LOADED
+    assert warehouse().query('SELECT count(*) FROM "orders-cleaned"').column(0)[0].as_py() == 291
+    assert usa.events.filter(kind=UploadEvent.Kind.REQUEUED).count() == 1
+
+
+def test_upload_processing_past_the_time_limit_is_swept_but_a_live_one_is_not(usa, settings):
+    upload_claim(usa.id)
+    assert uploads_to_sweep() == []
+
+    _aged(usa, started_at=timezone.now() - dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1))
+
+    assert uploads_to_sweep() == [usa]
+
+
+def test_a_second_run_of_a_swept_upload_loads_nothing_twice(usa):
+    upload_run(upload_id=usa.id)
+    again = upload_run(upload_id=usa.id)
+
+    assert again.status == Upload.Status.LOADED
+    assert warehouse().query('SELECT count(*) FROM "orders-cleaned"').column(0)[0].as_py() == 291
+    assert usa.events.filter(kind=UploadEvent.Kind.FINISHED).count() == 1
+
+
+def test_uploader_is_emailed_once_when_rows_are_rejected(cast, tmp_path, settings):
+    settings.SITE_URL = "https://sales.example.com"
+    path = tmp_path / "some_bad.csv"
+    path.write_text(SOME_BAD)
+    upload = upload_of(cast["mgr_us_nyc"], "US-NYC", path)
+
+    upload_run(upload_id=upload.id)
+    upload_run(upload_id=upload.id)
+
+    assert len(mail.outbox) == 1
+    sent = mail.outbox[0]
+    assert sent.to == ["mgr_us_nyc@example.com"]
+    assert sent.subject == "[Sales] some_bad.csv: Done, with rejected rows"
+    assert f"https://sales.example.com/uploads/{upload.id}/" in sent.body
+    assert "rejected 2" in sent.body
+
+
+def test_no_email_when_everything_loaded(usa):
+    upload_run(upload_id=usa.id)
+
+    assert mail.outbox == []
+
+
+def test_uploader_is_emailed_when_the_task_gives_up(usa):
+    upload_claim(usa.id)
+
+    upload_failed(upload_id=usa.id, message="Processing failed: warehouse unreachable")
+
+    usa.refresh_from_db()
+    assert usa.status == Upload.Status.FAILED
+    assert [m.subject for m in mail.outbox] == ["[Sales] bernasiakk_usa.csv: Failed"]
+    assert "warehouse unreachable" in mail.outbox[0].body
+
+
+def test_progress_follows_the_stage_and_the_rows_through_it(usa):
+    assert upload_progress(usa) == {"stage": "queued", "fraction": 0.0, "rows_processed": None}
+    upload_claim(usa.id)
+    usa.refresh_from_db()
+    assert upload_progress(usa)["stage"] == "reading"
+
+    upload_set_stage(usa.id, "validating", rows_read=1000, rows_processed=500)
+    usa.refresh_from_db()
+
+    assert upload_progress(usa) == {"stage": "validating", "fraction": 0.6, "rows_processed": 500}
+    done = upload_run(upload_id=_aged(usa, status=Upload.Status.QUEUED).id)
+    assert upload_progress(done)["fraction"] == 1.0
+    assert set(done.report["timings"]) == {"read", "validate", "load"}
