@@ -1,5 +1,7 @@
 """Reads for the reports: scoped queries against the warehouse's views.
 
+The SQL is the portable subset every warehouse backend runs (see apps/warehouse/base.py).
+
 The scope's predicate is always ANDed in; identifiers come from code or from validated
 Region rows, and every value is a bound parameter.
 """
@@ -42,14 +44,17 @@ def kpi_totals(*, scope: Scope, report: ReportFilter) -> dict:
 
 def revenue_by_month_country(*, scope: Scope, report: ReportFilter) -> list[dict]:
     where, params = _where(scope)
-    return (
+    # Portable SQL (apps/warehouse/base.py): substr of the ISO date is the month on
+    # every backend; the sum stays exact in SQL and becomes a float here.
+    rows = (
         warehouse()
         .query(
-            f"""SELECT strftime(date_trunc('month', order_date), '%Y-%m') AS month, country_code,
-                   CAST(sum(revenue_reporting) AS DOUBLE) AS revenue
+            f"""SELECT substr(CAST(order_date AS STRING), 1, 7) AS month, country_code,
+                   sum(revenue_reporting) AS revenue
             FROM "{report.view}" WHERE {where}
-            GROUP BY ALL ORDER BY month, country_code""",
+            GROUP BY 1, 2 ORDER BY month, country_code""",
             params,
         )
         .to_pylist()
     )
+    return [{**row, "revenue": float(row["revenue"] or 0)} for row in rows]

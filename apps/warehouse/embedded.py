@@ -53,22 +53,25 @@ class EmbeddedWarehouse:
         self._snapshot: tuple[int, float] | None = None
 
     # -- writes ---------------------------------------------------------------------------
-    def ensure_schema(self, *, views: Sequence[ViewSpec]) -> list[str]:
+    def ensure_schema(self, *, views: Sequence[ViewSpec], dry_run: bool = False) -> list[str]:
         changes = []
-        self.root.mkdir(parents=True, exist_ok=True)
         if not DeltaTable.is_deltatable(self.table_uri):
-            DeltaTable.create(self.table_uri, schema=FACT_SCHEMA, mode="ignore", name=FACT_TABLE)
-            changes.append(f"created table {FACT_TABLE}")
+            changes.append(f"create table {FACT_TABLE}")
+            if not dry_run:
+                self.root.mkdir(parents=True, exist_ok=True)
+                DeltaTable.create(self.table_uri, schema=FACT_SCHEMA, mode="ignore", name=FACT_TABLE)
         wanted = [{"name": v.name, "country_code": v.country_code} for v in views]
         current = json.loads(self.views_file.read_text()) if self.views_file.exists() else []
         if wanted != current:
-            tmp = self.views_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(wanted, indent=2))
-            tmp.replace(self.views_file)  # atomic: readers see the old or the new list
-            changes += [f"view {v['name']}" for v in wanted if v not in current]
+            changes += [f"create or replace view {v['name']}" for v in wanted if v not in current]
+            changes += [f"drop view {v['name']}" for v in current if v not in wanted]
+            if not dry_run:
+                tmp = self.views_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(wanted, indent=2))
+                tmp.replace(self.views_file)  # atomic: readers see the old or the new list
         return changes
 
-    def replace_batch(self, *, upload_id: str, table: pa.Table) -> int:
+    def replace_batch(self, *, upload_id: str, table: pa.Table, source_uri: str | None = None) -> int:
         predicate = _batch_predicate(upload_id)
         data = table.cast(FACT_SCHEMA)
         self._commit(lambda: write_deltalake(self.table_uri, data, mode="overwrite", predicate=predicate))
@@ -100,6 +103,9 @@ class EmbeddedWarehouse:
             return cursor.sql(sql, params=dict(params or {})).to_arrow_table()
         finally:
             cursor.close()
+
+    def ping(self) -> None:
+        self.query("SELECT count(*) FROM " + _quote(FACT_TABLE) + " WHERE FALSE")
 
     def version(self) -> int:
         return DeltaTable(self.table_uri).version()
