@@ -106,12 +106,12 @@ def bigquery_emulator_venv() -> Path:
 
 def _emulator_home(venv: Path, home: Path) -> None:
     """DuckDB looks for extensions under $HOME and cannot download them here: copy the
-    icu, ducklake and spatial extensions from their PyPI packages into place."""
+    icu, ducklake, spatial and httpfs (for gs:// URIs) extensions from their PyPI packages into place."""
     arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
     target = home / ".duckdb" / "extensions" / DUCKDB_VERSION / f"linux_{arch}"
     target.mkdir(parents=True, exist_ok=True)
     found = list(venv.glob(f"lib/python3.13/site-packages/duckdb_extension_*/extensions/{DUCKDB_VERSION}/*"))
-    assert {p.name for p in found} >= {f"{n}.duckdb_extension" for n in ("icu", "ducklake", "spatial")}, found
+    assert {p.name for p in found} >= {f"{n}.duckdb_extension" for n in ("icu", "ducklake", "spatial", "httpfs")}, found
     for ext in found:
         shutil.copy2(ext, target / ext.name)
 
