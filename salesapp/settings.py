@@ -159,6 +159,10 @@ WAREHOUSE = env("WAREHOUSE", "embedded")
 if WAREHOUSE not in {"embedded", "bigquery"}:
     raise ImproperlyConfigured("WAREHOUSE must be 'embedded' or 'bigquery'.")
 WAREHOUSE_DIR = DATA_DIR / "warehouse"
+# Embedded warehouse compaction: on load once the table has this many files (0: off),
+# and every WAREHOUSE_COMPACT_EVERY seconds from Celery beat (0: off).
+WAREHOUSE_COMPACT_FILES = env_int("WAREHOUSE_COMPACT_FILES", 200)
+WAREHOUSE_COMPACT_EVERY = env_int("WAREHOUSE_COMPACT_EVERY", 15 * 60)
 BIGQUERY_PROJECT = env("BIGQUERY_PROJECT")
 BIGQUERY_DATASET = env("BIGQUERY_DATASET", "sales")
 BIGQUERY_API_ENDPOINT = env("BIGQUERY_API_ENDPOINT")
@@ -167,8 +171,19 @@ REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD").upper()
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that needs no server.
 REDIS_URL = env("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
+# Named queues on Redis, so each kind of work gets its own workers: parsing files
+# (ingest), warehouse writes such as compaction (load), report work (reports).
+CELERY_QUEUE_NAMES = ("ingest", "load", "reports")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_TASK_DEFAULT_QUEUE = "ingest"
+    CELERY_TASK_ROUTES = {
+        "apps.etl.tasks.*": {"queue": "ingest"},
+        "apps.uploads.tasks.*": {"queue": "ingest"},
+        "apps.warehouse.tasks.*": {"queue": "load"},
+        "apps.reports.tasks.*": {"queue": "reports"},
+    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -186,6 +201,12 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 5 * 60
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {}
+if WAREHOUSE == "embedded" and WAREHOUSE_COMPACT_EVERY:
+    CELERY_BEAT_SCHEDULE["warehouse-compact"] = {
+        "task": "apps.warehouse.tasks.compact_warehouse",
+        "schedule": WAREHOUSE_COMPACT_EVERY,
+    }
 
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo-pass-2026")
 WEB_PORT = env_int("WEB_PORT", 8000)

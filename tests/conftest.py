@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from apps.accounts.demo import demo_seed
 from apps.warehouse.services import warehouse_sync
-from tests.emulators.servers import bigquery_emulator, gcs_emulator, redis_url  # noqa: F401 (fixtures)
+from tests.emulators.servers import bigquery_emulator, gcs_emulator, postgres_url, redis_url  # noqa: F401 (fixtures)
 
 TEST_DATA = Path(__file__).parent / "data"
 PASSWORD = "correct-horse-battery-1"

@@ -29,6 +29,8 @@ from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
 
 log = logging.getLogger(__name__)
 COMMIT_ATTEMPTS = 8
+# Files an old snapshot may still be reading are kept this long after a compaction.
+VACUUM_RETENTION_HOURS = 1
 
 
 def _quote(identifier: str) -> str:
@@ -43,8 +45,10 @@ def _batch_predicate(upload_id: str) -> str:
 class EmbeddedWarehouse:
     name = "embedded"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, compact_files: int = 0) -> None:
         self.root = Path(root)
+        # Compact after a load once the table has this many files (0: never on load).
+        self.compact_files = compact_files
         self.table_uri = str(self.root / FACT_TABLE)
         self.views_file = self.root / "views.json"
         self._lock = threading.Lock()
@@ -75,6 +79,8 @@ class EmbeddedWarehouse:
         predicate = _batch_predicate(upload_id)
         data = table.cast(FACT_SCHEMA)
         self._commit(lambda: write_deltalake(self.table_uri, data, mode="overwrite", predicate=predicate))
+        if self.compact_files and len(DeltaTable(self.table_uri).file_uris()) >= self.compact_files:
+            self.compact()
         return data.num_rows
 
     def delete_batch(self, *, upload_id: str) -> int:
@@ -82,6 +88,28 @@ class EmbeddedWarehouse:
         metrics: dict = {}
         self._commit(lambda: metrics.update(DeltaTable(self.table_uri).delete(predicate)))
         return int(metrics.get("num_deleted_rows", 0))
+
+    def compact(self, *, retention_hours: float = VACUUM_RETENTION_HOURS) -> dict[str, int]:
+        """Rewrite many small files into few large ones, checkpoint the log, and delete the
+        files no snapshot younger than `retention_hours` needs.
+
+        Every upload is a commit of its own file(s); 2,000 small uploads are 2,000 parquet
+        files that each report query would open. Compaction is a commit like any other
+        (retried on conflict), and readers never see a partial result."""
+        metrics: dict = {}
+        self._commit(lambda: metrics.update(DeltaTable(self.table_uri).optimize.compact()))
+        table = DeltaTable(self.table_uri)
+        table.create_checkpoint()
+        table.cleanup_metadata()
+        removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False)
+        result = {
+            "files_added": int(metrics.get("numFilesAdded", 0)),
+            "files_removed": int(metrics.get("numFilesRemoved", 0)),
+            "files_vacuumed": len(removed),
+            "files_now": len(table.file_uris()),
+        }
+        log.info("warehouse compaction: %s", result)
+        return result
 
     def _commit(self, write) -> None:
         """Run a Delta commit, retrying when another process committed first."""

@@ -10,14 +10,14 @@ from apps.warehouse.fact import MASTER_VIEW, ViewSpec
 
 
 @cache
-def _warehouse(kind: str, root: str, project: str, dataset: str, endpoint: str) -> Warehouse:
+def _warehouse(kind: str, root: str, project: str, dataset: str, endpoint: str, compact_files: int) -> Warehouse:
     if kind == "bigquery":
         from apps.warehouse.bigquery import BigQueryWarehouse
 
         return BigQueryWarehouse(project=project, dataset=dataset, api_endpoint=endpoint)
     from apps.warehouse.embedded import EmbeddedWarehouse
 
-    return EmbeddedWarehouse(root)
+    return EmbeddedWarehouse(root, compact_files=compact_files)
 
 
 def warehouse() -> Warehouse:
@@ -28,6 +28,7 @@ def warehouse() -> Warehouse:
         settings.BIGQUERY_PROJECT,
         settings.BIGQUERY_DATASET,
         settings.BIGQUERY_API_ENDPOINT,
+        settings.WAREHOUSE_COMPACT_FILES,
     )
 
 
@@ -40,3 +41,9 @@ def warehouse_sync(*, dry_run: bool = False) -> list[str]:
     """Create or upgrade the fact table and one view per region plus the master view
     (with dry_run, only say what would change)."""
     return warehouse().ensure_schema(views=view_specs(), dry_run=dry_run)
+
+
+def warehouse_compact() -> dict[str, int]:
+    """Compact the embedded warehouse's files; BigQuery manages its own storage."""
+    compact = getattr(warehouse(), "compact", None)
+    return compact() if compact else {}

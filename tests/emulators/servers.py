@@ -3,7 +3,8 @@
 - gcp-storage-emulator (Google Cloud Storage, in this venv), in memory;
 - local-bigquery (BigQuery REST API on DuckDB) in its own Python 3.13 venv, built once
   by scripts/bigquery-emulator-venv.sh; it reads gs:// URIs from the GCS emulator;
-- redis-server and PostgreSQL from Debian's packages (.ci/run installs them).
+- redis-server and PostgreSQL from Debian's packages (.ci/run installs them), PostgreSQL
+  in a throw-away cluster owned by the `postgres` user when the tests run as root.
 
 Each fixture is session-scoped and starts only when a test asks for it.
 """
@@ -47,9 +48,9 @@ def wait_listening(port: int, proc: subprocess.Popen, log: Path, timeout: float 
     raise RuntimeError(f"nothing listens on {port} after {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, sig)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -169,3 +170,46 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(proc)
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.fail("PostgreSQL is not installed (apt-get install postgresql; .ci/run does it)")
+    # PostgreSQL refuses to run as root: as root, the cluster belongs to `postgres`, in a
+    # folder that user can reach (pytest's own temp folders are private to root).
+    work = Path(tempfile.mkdtemp(prefix="salesapp-pg-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(work, "postgres", "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    port, log = free_port(), work / "postgres.log"
+    subprocess.run(
+        [*as_owner, str(bindir / "initdb"), "-D", str(work / "data"), "-U", "sales", "--auth=trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    args = [str(bindir / "postgres"), "-D", str(work / "data"), "-h", "127.0.0.1", "-p", str(port)]
+    args += ["-k", str(work), "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    proc = start([*as_owner, *args], log=log)
+    try:
+        wait_listening(port, proc, log)
+        url = f"postgres://sales@127.0.0.1:{port}/sales"
+        for _ in range(50):  # listening is not yet accepting connections
+            done = subprocess.run(
+                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "sales", "sales"],
+                capture_output=True,
+            )
+            if done.returncode == 0:
+                break
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop(proc, signal.SIGINT)  # SIGINT is PostgreSQL's fast shutdown; SIGTERM waits for clients
+        shutil.rmtree(work, ignore_errors=True)

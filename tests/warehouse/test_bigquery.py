@@ -13,7 +13,6 @@ import datetime as dt
 import decimal
 import uuid
 
-import pyarrow as pa
 import pytest
 from django.core.management import call_command
 from google.api_core import exceptions as gexc
@@ -21,38 +20,12 @@ from google.api_core import exceptions as gexc
 from apps.warehouse.base import WarehouseBusy, WarehouseError
 from apps.warehouse.bigquery import BigQueryWarehouse
 from apps.warehouse.bigquery_dialect import is_transient, to_googlesql
-from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, MASTER_VIEW, ViewSpec
+from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW, ViewSpec
 from apps.warehouse.services import warehouse
+from tests.warehouse.factories import fact_rows
 
 pytestmark = pytest.mark.integration
 VIEWS = [ViewSpec("USA_Sales_View", "US"), ViewSpec("UK_Sales_View", "GB"), ViewSpec(MASTER_VIEW)]
-
-
-def fact_rows(upload_id: str, n: int, *, country: str = "US", day: int = 1) -> pa.Table:
-    rows = [
-        {
-            "upload_id": upload_id,
-            "source_row": i + 1,
-            "order_id": f"O{i}",
-            "order_date": dt.date(2024, 1, day),
-            "order_ts": dt.datetime(2024, 1, day, 10, i % 60),
-            "country_code": country,
-            "store_id": "S1",
-            "product_id": f"P{i % 3}",
-            "product_name": "thing",
-            "category": None,
-            "quantity": 2,
-            "unit_price": decimal.Decimal("1.25"),
-            "currency": "USD",
-            "revenue": decimal.Decimal("2.5"),
-            "revenue_reporting": decimal.Decimal("2.5"),
-            "customer_id": None,
-            "is_return": False,
-            "loaded_at": dt.datetime(2024, 2, 1, tzinfo=dt.UTC),
-        }
-        for i in range(n)
-    ]
-    return pa.Table.from_pylist(rows, schema=FACT_SCHEMA)
 
 
 def count(where: str = "TRUE", **params) -> int:
