@@ -36,6 +36,7 @@ from apps.etl.pipeline.validate import validate
 from apps.uploads.models import Upload
 from apps.warehouse.base import WarehouseBusy, WarehouseError
 from apps.warehouse.services import warehouse
+from salesapp.logs import upload_log_context
 
 log = logging.getLogger(__name__)
 FIRST_ERRORS = 50
@@ -96,7 +97,16 @@ def upload_set_stage(upload_id, stage: str) -> None:
 
 
 def pipeline_run(*, upload_id, force: bool = False) -> Upload:
-    """Run the ETL for one upload and record how it ended."""
+    """Run the ETL for one upload and record how it ended (every log line carries its id)."""
+    with upload_log_context(upload_id):
+        upload = _pipeline_run(upload_id=upload_id, force=force)
+        log.info(
+            "upload ended %s: %s rows loaded, %s rejected", upload.status, upload.rows_loaded, upload.rows_rejected
+        )
+        return upload
+
+
+def _pipeline_run(*, upload_id, force: bool) -> Upload:
     if force:
         Upload.objects.filter(pk=upload_id).update(status=Upload.Status.QUEUED)
     if not upload_claim(upload_id):

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
@@ -97,7 +97,10 @@ class EmbeddedWarehouse:
         files that each report query would open. Compaction is a commit like any other
         (retried on conflict), and readers never see a partial result."""
         metrics: dict = {}
-        self._commit(lambda: metrics.update(DeltaTable(self.table_uri).optimize.compact()))
+        # Snappy, as write_deltalake writes: optimize's default (zstd) made the compacted
+        # file 2.5x slower to scan than the same rows written by one load.
+        snappy = WriterProperties(compression="SNAPPY")
+        self._commit(lambda: metrics.update(DeltaTable(self.table_uri).optimize.compact(writer_properties=snappy)))
         table = DeltaTable(self.table_uri)
         table.create_checkpoint()
         table.cleanup_metadata()
@@ -161,7 +164,11 @@ class EmbeddedWarehouse:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             source = f"read_parquet([{listed}])"
         else:
-            con.register("_empty_fact", FACT_SCHEMA.empty_table())
+            # A table, not a registered Arrow object: queries run on cursors, which see the
+            # database's tables but not objects registered on the parent connection.
+            con.register("_empty_arrow", FACT_SCHEMA.empty_table())
+            con.execute("CREATE OR REPLACE TABLE _empty_fact AS SELECT * FROM _empty_arrow")
+            con.unregister("_empty_arrow")
             source = "_empty_fact"
         cols = ", ".join(_quote(n) for n in FACT_SCHEMA.names)
         con.execute(f"CREATE OR REPLACE VIEW {_quote(FACT_TABLE)} AS SELECT {cols} FROM {source}")

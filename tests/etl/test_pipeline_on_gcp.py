@@ -48,3 +48,9 @@ def test_upload_lands_in_gcs_and_loads_into_bigquery_from_the_gs_uri(gcs_storage
     assert f"gs://{gcs_storage.name}/processed/{folder}/{upload.id}.parquet" in {
         u for j in loads for u in j.source_uris
     }
+
+
+def test_readyz_reaches_gcs_and_bigquery(gcs_storage, bigquery, cast, client):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["storage"] == response.json()["checks"]["warehouse"] == "ok"

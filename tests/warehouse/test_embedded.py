@@ -1,4 +1,4 @@
-"""Embedded compaction: many small uploads become few files, with the same answers."""
+"""The embedded warehouse: compaction of many small uploads, and an empty table."""
 
 import uuid
 
@@ -41,3 +41,11 @@ def test_loads_compact_once_the_table_has_many_files(tmp_path):
 
     assert len(DeltaTable(wh.table_uri).file_uris()) < 5
     assert wh.query(f'SELECT count(*) FROM "{FACT_TABLE}"').column(0)[0].as_py() == 36
+
+
+def test_an_empty_warehouse_answers_queries(tmp_path):
+    # Was a CatalogException: the empty table was registered on the connection only.
+    wh = EmbeddedWarehouse(tmp_path)
+    wh.ensure_schema(views=[ViewSpec(MASTER_VIEW)])
+    assert wh.query(f'SELECT count(*) FROM "{MASTER_VIEW}"').column(0)[0].as_py() == 0
+    wh.ping()
