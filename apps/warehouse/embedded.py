@@ -158,7 +158,7 @@ class EmbeddedWarehouse:
     def _latest_table(self) -> DeltaTable:
         """The table at its latest version. Loading a DeltaTable replays its checkpoint
         (after a compaction, with a tombstone per replaced file) on every query; keeping
-        it and reading only the new commits costs a fraction of that."""
+        it and reading only new commits costs a fraction of that."""
         if self._table is None:
             try:
                 self._table = DeltaTable(self.table_uri)
@@ -166,7 +166,9 @@ class EmbeddedWarehouse:
                 raise RuntimeError(
                     "The embedded warehouse has no table yet: run `python manage.py warehouse_sync`."
                 ) from exc
-        else:
+        elif (Path(self.table_uri) / "_delta_log" / f"{self._table.version() + 1:020d}.json").exists():
+            # A Delta commit is the atomic creation of the next numbered log file: if it
+            # is not there, nothing changed, and the log folder need not be listed.
             self._table.update_incremental()
         return self._table
 

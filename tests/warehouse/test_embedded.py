@@ -49,3 +49,16 @@ def test_an_empty_warehouse_answers_queries(tmp_path):
     wh.ensure_schema(views=[ViewSpec(MASTER_VIEW)])
     assert wh.query(f'SELECT count(*) FROM "{MASTER_VIEW}"').column(0)[0].as_py() == 0
     wh.ping()
+
+
+def test_a_reader_sees_every_commit_of_another_writer(tmp_path):
+    # As the web process reads while worker processes load: separate instances, one folder.
+    writer, reader = EmbeddedWarehouse(tmp_path), EmbeddedWarehouse(tmp_path)
+    ids = load_small_uploads(writer, 2)
+    count = f'SELECT count(*) FROM "{FACT_TABLE}"'
+    assert reader.query(count).column(0)[0].as_py() == 6
+    writer.replace_batch(upload_id=ids[0], table=fact_rows(ids[0], 5))
+    assert reader.query(count).column(0)[0].as_py() == 8
+    writer.compact()
+    writer.delete_batch(upload_id=ids[1])
+    assert reader.query(count).column(0)[0].as_py() == 5
