@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv run test lint clean clean-data
+.PHONY: help venv emulators run test lint clean clean-data
 
 help: ## Show this help
 	@echo "Targets:"
@@ -45,7 +45,10 @@ run: venv ## Migrate, load demo data, start web + worker (Ctrl-C stops both)
 	$(PY) manage.py seed_demo && \
 	exec $(PY) manage.py serve
 
-test: venv ## Run the test suite (extra pytest args: PYTEST_ARGS="...")
+emulators: ## Build the BigQuery emulator's own Python 3.13 venv under .cache/ (once)
+	@scripts/bigquery-emulator-venv.sh >/dev/null
+
+test: venv emulators ## Run the test suite (extra pytest args: PYTEST_ARGS="...")
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then \
 	  echo "make test: pytest collected no tests; treating that as a failure" >&2; \
@@ -56,8 +59,8 @@ test: venv ## Run the test suite (extra pytest args: PYTEST_ARGS="...")
 lint: venv ## ruff check + ruff format --check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-clean: ## Remove .venv
-	rm -rf $(VENV)
+clean: ## Remove .venv and the emulator venv cache
+	rm -rf $(VENV) .cache/bigquery-emulator
 
 clean-data: ## DELETE local data: var/ (SQLite db, uploads, warehouse, broker)
 	@echo "Deleting local data in var/ (database, uploads, warehouse files, broker queue)"

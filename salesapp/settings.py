@@ -183,6 +183,10 @@ WAREHOUSE = env("WAREHOUSE", "embedded")
 if WAREHOUSE not in {"embedded", "bigquery"}:
     raise ImproperlyConfigured("WAREHOUSE must be 'embedded' or 'bigquery'.")
 WAREHOUSE_DIR = DATA_DIR / "warehouse"
+# Embedded warehouse compaction: on load once the table has this many files (0: off),
+# and every WAREHOUSE_COMPACT_EVERY seconds from Celery beat (0: off).
+WAREHOUSE_COMPACT_FILES = env_int("WAREHOUSE_COMPACT_FILES", 200)
+WAREHOUSE_COMPACT_EVERY = env_int("WAREHOUSE_COMPACT_EVERY", 15 * 60)
 BIGQUERY_PROJECT = env("BIGQUERY_PROJECT")
 BIGQUERY_DATASET = env("BIGQUERY_DATASET", "sales")
 BIGQUERY_API_ENDPOINT = env("BIGQUERY_API_ENDPOINT")
@@ -191,8 +195,19 @@ REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD").upper()
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that needs no server.
 REDIS_URL = env("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
+# Named queues on Redis, so each kind of work gets its own workers: parsing files
+# (ingest), warehouse writes such as compaction (load), report work (reports).
+CELERY_QUEUE_NAMES = ("ingest", "load", "reports")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_TASK_DEFAULT_QUEUE = "ingest"
+    CELERY_TASK_ROUTES = {
+        "apps.etl.tasks.*": {"queue": "ingest"},
+        "apps.uploads.tasks.*": {"queue": "ingest"},
+        "apps.warehouse.tasks.*": {"queue": "load"},
+        "apps.reports.tasks.*": {"queue": "reports"},
+    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -247,6 +262,11 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "sales-platform@localhost")
 # How links in emails start (the address users reach the site at).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+if WAREHOUSE == "embedded" and WAREHOUSE_COMPACT_EVERY:
+    CELERY_BEAT_SCHEDULE["warehouse-compact"] = {
+        "task": "apps.warehouse.tasks.compact_warehouse",
+        "schedule": WAREHOUSE_COMPACT_EVERY,
+    }
 
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo-pass-2026")
 WEB_PORT = env_int("WEB_PORT", 8000)
@@ -274,11 +294,22 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# LOG_FORMAT=json: one JSON object per line. Either way, lines logged during an upload's
+# ETL carry its upload_id (salesapp/logs.py).
+LOG_FORMAT = env("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be 'plain' or 'json'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"upload_id": {"()": "salesapp.logs.UploadIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [upload=%(upload_id)s] %(message)s"},
+        "json": {"()": "salesapp.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["upload_id"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -1,5 +1,6 @@
 """Shared fixtures: an isolated data folder per test, and the demo cast of users."""
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ from django.contrib.auth import get_user_model
 
 from apps.accounts.demo import demo_seed
 from apps.warehouse.services import warehouse_sync
+from tests.emulators.servers import bigquery_emulator, gcs_emulator, postgres_url, redis_url  # noqa: F401 (fixtures)
 
 TEST_DATA = Path(__file__).parent / "data"
 PASSWORD = "correct-horse-battery-1"
@@ -56,3 +58,32 @@ def sample() -> "callable":
         return found
 
     return path
+
+
+@pytest.fixture
+def bigquery(settings, bigquery_emulator):  # noqa: F811
+    """WAREHOUSE=bigquery against the local emulator, in a dataset of this test's own."""
+    settings.WAREHOUSE = "bigquery"
+    settings.BIGQUERY_PROJECT = bigquery_emulator.project
+    settings.BIGQUERY_DATASET = f"sales_{uuid.uuid4().hex[:10]}"
+    settings.BIGQUERY_API_ENDPOINT = bigquery_emulator.endpoint
+    return bigquery_emulator
+
+
+@pytest.fixture
+def gcs_storage(settings, monkeypatch, gcs_emulator):  # noqa: F811
+    """GCS_BUCKET set: files go through django-storages' GoogleCloudStorage backend and the
+    real google-cloud-storage client to the emulator, in a bucket of this test's own."""
+    from google.cloud import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator.url)
+    bucket = storage.Client(project="test").create_bucket(f"sales-{uuid.uuid4().hex[:12]}")
+    settings.GCS_BUCKET = bucket.name
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+            "OPTIONS": {"bucket_name": bucket.name, "project_id": "test", "file_overwrite": False},
+        },
+    }
+    return bucket

@@ -35,12 +35,14 @@ from apps.etl.pipeline.spec import FieldSpec, SchemaSpec, UploadContext
 from apps.etl.pipeline.transform import MissingFxRate, to_fact
 from apps.etl.pipeline.validate import validate
 from apps.uploads.models import Upload
+from apps.warehouse.base import WarehouseBusy, WarehouseError
 from apps.warehouse.services import warehouse
+from salesapp.logs import upload_log_context
 
 log = logging.getLogger(__name__)
 FIRST_ERRORS = 50
 # Faults that pass: another writer committed first, the network or a service blinked.
-TRANSIENT_ERRORS = (CommitFailedError, ConnectionError, TimeoutError)
+TRANSIENT_ERRORS = (CommitFailedError, WarehouseBusy, ConnectionError, TimeoutError)
 
 
 class PipelineStop(Exception):
@@ -109,7 +111,16 @@ def upload_set_stage(upload_id, stage: str, **rows: int) -> None:
 
 
 def pipeline_run(*, upload_id, force: bool = False) -> Upload:
-    """Run the ETL for one upload and record how it ended."""
+    """Run the ETL for one upload and record how it ended (every log line carries its id)."""
+    with upload_log_context(upload_id):
+        upload = _pipeline_run(upload_id=upload_id, force=force)
+        log.info(
+            "upload ended %s: %s rows loaded, %s rejected", upload.status, upload.rows_loaded, upload.rows_rejected
+        )
+        return upload
+
+
+def _pipeline_run(*, upload_id, force: bool) -> Upload:
     if force:
         # Reprocess a finished upload; one that is running now is left to its worker.
         Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).update(status=Upload.Status.QUEUED)
@@ -126,7 +137,7 @@ def pipeline_run(*, upload_id, force: bool = False) -> Upload:
         if status == Upload.Status.REJECTED:
             warehouse().delete_batch(upload_id=str(upload.id))
             outcome.rows_loaded = 0
-    except (PipelineStop, ExtractError, MissingFxRate) as exc:
+    except (PipelineStop, ExtractError, MissingFxRate, WarehouseError) as exc:
         return _finish(upload, Upload.Status.FAILED, Outcome(), message=str(exc))
     except TRANSIENT_ERRORS:
         # The task retries with backoff; the upload waits in the queue meanwhile.
@@ -176,9 +187,11 @@ def _run_stages(upload: Upload, path: Path, spec: SchemaSpec, ctx: UploadContext
     if _final_status(outcome, spec) != Upload.Status.REJECTED:
         upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
         with _timed(timings, "load"):
-            _store_outputs(upload, fact)
+            processed = _store_outputs(upload, fact)
             retire = [str(upload.replaces_id)] if upload.replaces_id else []
-            warehouse().replace_batch(upload_id=str(upload.id), table=fact, retire=retire)
+            warehouse().replace_batch(
+                upload_id=str(upload.id), table=fact, retire=retire, source_uri=storage_uri(processed)
+            )
     outcome.report["timings"] = timings
     return outcome
 
@@ -211,12 +224,12 @@ def _final_status(outcome: Outcome, spec: SchemaSpec) -> str:
     return Upload.Status.LOADED_WITH_ERRORS if bad else Upload.Status.LOADED
 
 
-def _store_outputs(upload: Upload, fact: pa.Table) -> None:
-    """Keep the processed batch (parquet) beside the raw file."""
+def _store_outputs(upload: Upload, fact: pa.Table) -> str:
+    """Keep the processed batch (parquet) beside the raw file; return where it is."""
     folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
     sink = io.BytesIO()
     pq.write_table(fact, sink)
-    _save(f"processed/{folder}/{upload.id}.parquet", sink.getvalue())
+    return _save(f"processed/{folder}/{upload.id}.parquet", sink.getvalue())
 
 
 def _store_rejected(upload: Upload, errors: pa.Table) -> None:
@@ -228,10 +241,17 @@ def _store_rejected(upload: Upload, errors: pa.Table) -> None:
         _save(f"rejected/{folder}/{upload.id}.csv", sink.getvalue())
 
 
-def _save(path: str, data: bytes) -> None:
+def _save(path: str, data: bytes) -> str:
     if default_storage.exists(path):
         default_storage.delete(path)
-    default_storage.save(path, ContentFile(data))
+    return default_storage.save(path, ContentFile(data))
+
+
+def storage_uri(name: str) -> str | None:
+    """gs://bucket/name when files are in Google Cloud Storage (a warehouse can load from
+    there directly), else None."""
+    bucket = getattr(default_storage, "bucket_name", None)
+    return f"gs://{bucket}/{name}" if bucket else None
 
 
 def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, schema_version=None) -> Upload:

@@ -22,13 +22,15 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
 
 log = logging.getLogger(__name__)
 COMMIT_ATTEMPTS = 8
+# Files an old snapshot may still be reading are kept this long after a compaction.
+VACUUM_RETENTION_HOURS = 1
 
 
 def _quote(identifier: str) -> str:
@@ -44,35 +46,45 @@ def _batch_predicate(upload_id: str, *also: str) -> str:
 class EmbeddedWarehouse:
     name = "embedded"
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, compact_files: int = 0) -> None:
         self.root = Path(root)
+        # Compact after a load once the table has this many files (0: never on load).
+        self.compact_files = compact_files
         self.table_uri = str(self.root / FACT_TABLE)
         self.views_file = self.root / "views.json"
         self._lock = threading.Lock()
         self._pid = 0
         self._con: duckdb.DuckDBPyConnection | None = None
         self._snapshot: tuple[int, float] | None = None
+        self._table: DeltaTable | None = None
 
     # -- writes ---------------------------------------------------------------------------
-    def ensure_schema(self, *, views: Sequence[ViewSpec]) -> list[str]:
+    def ensure_schema(self, *, views: Sequence[ViewSpec], dry_run: bool = False) -> list[str]:
         changes = []
-        self.root.mkdir(parents=True, exist_ok=True)
         if not DeltaTable.is_deltatable(self.table_uri):
-            DeltaTable.create(self.table_uri, schema=FACT_SCHEMA, mode="ignore", name=FACT_TABLE)
-            changes.append(f"created table {FACT_TABLE}")
+            changes.append(f"create table {FACT_TABLE}")
+            if not dry_run:
+                self.root.mkdir(parents=True, exist_ok=True)
+                DeltaTable.create(self.table_uri, schema=FACT_SCHEMA, mode="ignore", name=FACT_TABLE)
         wanted = [{"name": v.name, "country_code": v.country_code} for v in views]
         current = json.loads(self.views_file.read_text()) if self.views_file.exists() else []
         if wanted != current:
-            tmp = self.views_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(wanted, indent=2))
-            tmp.replace(self.views_file)  # atomic: readers see the old or the new list
-            changes += [f"view {v['name']}" for v in wanted if v not in current]
+            changes += [f"create or replace view {v['name']}" for v in wanted if v not in current]
+            changes += [f"drop view {v['name']}" for v in current if v not in wanted]
+            if not dry_run:
+                tmp = self.views_file.with_suffix(".tmp")
+                tmp.write_text(json.dumps(wanted, indent=2))
+                tmp.replace(self.views_file)  # atomic: readers see the old or the new list
         return changes
 
-    def replace_batch(self, *, upload_id: str, table: pa.Table, retire: Sequence[str] = ()) -> int:
+    def replace_batch(
+        self, *, upload_id: str, table: pa.Table, retire: Sequence[str] = (), source_uri: str | None = None
+    ) -> int:
         predicate = _batch_predicate(upload_id, *retire)
         data = table.cast(FACT_SCHEMA)
         self._commit(lambda: write_deltalake(self.table_uri, data, mode="overwrite", predicate=predicate))
+        if self.compact_files and len(DeltaTable(self.table_uri).file_uris()) >= self.compact_files:
+            self.compact()
         return data.num_rows
 
     def delete_batch(self, *, upload_id: str) -> int:
@@ -80,6 +92,31 @@ class EmbeddedWarehouse:
         metrics: dict = {}
         self._commit(lambda: metrics.update(DeltaTable(self.table_uri).delete(predicate)))
         return int(metrics.get("num_deleted_rows", 0))
+
+    def compact(self, *, retention_hours: float = VACUUM_RETENTION_HOURS) -> dict[str, int]:
+        """Rewrite many small files into few large ones, checkpoint the log, and delete the
+        files no snapshot younger than `retention_hours` needs.
+
+        Every upload is a commit of its own file(s); 2,000 small uploads are 2,000 parquet
+        files that each report query would open. Compaction is a commit like any other
+        (retried on conflict), and readers never see a partial result."""
+        metrics: dict = {}
+        # Snappy, as write_deltalake writes, so a compacted file decodes like one written
+        # by a single load (optimize's own default is zstd).
+        snappy = WriterProperties(compression="SNAPPY")
+        self._commit(lambda: metrics.update(DeltaTable(self.table_uri).optimize.compact(writer_properties=snappy)))
+        table = DeltaTable(self.table_uri)
+        table.create_checkpoint()
+        table.cleanup_metadata()
+        removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False)
+        result = {
+            "files_added": int(metrics.get("numFilesAdded", 0)),
+            "files_removed": int(metrics.get("numFilesRemoved", 0)),
+            "files_vacuumed": len(removed),
+            "files_now": len(table.file_uris()),
+        }
+        log.info("warehouse compaction: %s", result)
+        return result
 
     def _commit(self, write) -> None:
         """Run a Delta commit, retrying when another process committed first."""
@@ -112,26 +149,41 @@ class EmbeddedWarehouse:
         finally:
             cursor.close()
 
+    def ping(self) -> None:
+        self.query("SELECT count(*) FROM " + _quote(FACT_TABLE) + " WHERE FALSE")
+
     def version(self) -> int:
         return DeltaTable(self.table_uri).version()
 
     def _reader(self) -> duckdb.DuckDBPyConnection:
         """An in-memory DuckDB whose views point at the latest committed snapshot."""
-        try:
-            table = DeltaTable(self.table_uri)
-        except TableNotFoundError as exc:
-            raise RuntimeError(
-                "The embedded warehouse has no table yet: run `python manage.py warehouse_sync`."
-            ) from exc
         views_mtime = self.views_file.stat().st_mtime if self.views_file.exists() else 0.0
-        snapshot = (table.version(), views_mtime)
         with self._lock:
             if self._pid != os.getpid() or self._con is None:
-                self._con, self._pid, self._snapshot = duckdb.connect(), os.getpid(), None
+                self._con, self._pid, self._snapshot, self._table = duckdb.connect(), os.getpid(), None, None
+            table = self._latest_table()
+            snapshot = (table.version(), views_mtime)
             if self._snapshot != snapshot:
                 self._define_views(self._con, table.file_uris())
                 self._snapshot = snapshot
             return self._con
+
+    def _latest_table(self) -> DeltaTable:
+        """The table at its latest version. Loading a DeltaTable replays its checkpoint
+        (after a compaction, with a tombstone per replaced file) on every query; keeping
+        it and reading only new commits costs a fraction of that."""
+        if self._table is None:
+            try:
+                self._table = DeltaTable(self.table_uri)
+            except TableNotFoundError as exc:
+                raise RuntimeError(
+                    "The embedded warehouse has no table yet: run `python manage.py warehouse_sync`."
+                ) from exc
+        elif (Path(self.table_uri) / "_delta_log" / f"{self._table.version() + 1:020d}.json").exists():
+            # A Delta commit is the atomic creation of the next numbered log file: if it
+            # is not there, nothing changed, and the log folder need not be listed.
+            self._table.update_incremental()
+        return self._table
 
     def _define_views(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
         if files:

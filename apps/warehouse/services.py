@@ -10,17 +10,26 @@ from apps.warehouse.fact import MASTER_VIEW, ViewSpec
 
 
 @cache
-def _warehouse(kind: str, root: str) -> Warehouse:
-    if kind == "embedded":
-        from apps.warehouse.embedded import EmbeddedWarehouse
+def _warehouse(kind: str, root: str, project: str, dataset: str, endpoint: str, compact_files: int) -> Warehouse:
+    if kind == "bigquery":
+        from apps.warehouse.bigquery import BigQueryWarehouse
 
-        return EmbeddedWarehouse(root)
-    raise NotImplementedError(f"WAREHOUSE={kind} is not available yet; unset WAREHOUSE to use the embedded warehouse.")
+        return BigQueryWarehouse(project=project, dataset=dataset, api_endpoint=endpoint)
+    from apps.warehouse.embedded import EmbeddedWarehouse
+
+    return EmbeddedWarehouse(root, compact_files=compact_files)
 
 
 def warehouse() -> Warehouse:
     """The warehouse the settings point at (one instance per process and configuration)."""
-    return _warehouse(settings.WAREHOUSE, str(settings.WAREHOUSE_DIR))
+    return _warehouse(
+        settings.WAREHOUSE,
+        str(settings.WAREHOUSE_DIR),
+        settings.BIGQUERY_PROJECT,
+        settings.BIGQUERY_DATASET,
+        settings.BIGQUERY_API_ENDPOINT,
+        settings.WAREHOUSE_COMPACT_FILES,
+    )
 
 
 def view_specs() -> list[ViewSpec]:
@@ -28,6 +37,13 @@ def view_specs() -> list[ViewSpec]:
     return [ViewSpec(r.view_name, r.country_code) for r in regions] + [ViewSpec(MASTER_VIEW)]
 
 
-def warehouse_sync() -> list[str]:
-    """Create or upgrade the fact table and one view per region plus the master view."""
-    return warehouse().ensure_schema(views=view_specs())
+def warehouse_sync(*, dry_run: bool = False) -> list[str]:
+    """Create or upgrade the fact table and one view per region plus the master view
+    (with dry_run, only say what would change)."""
+    return warehouse().ensure_schema(views=view_specs(), dry_run=dry_run)
+
+
+def warehouse_compact() -> dict[str, int]:
+    """Compact the embedded warehouse's files; BigQuery manages its own storage."""
+    compact = getattr(warehouse(), "compact", None)
+    return compact() if compact else {}

@@ -40,7 +40,7 @@ def test_seed_demo_twice_changes_nothing_the_second_time(db):
     assert _counts() == after_first
     assert after_first["User"] == len(USERS) == 9
     assert (after_first["Region"], after_first["Shop"], after_first["SalesSchema"]) == (4, 8, 1)
-    assert "warehouse: created table orders-cleaned" in first
+    assert "warehouse: create table orders-cleaned" in first
     assert "warehouse" not in second.splitlines()[0]  # nothing left to create
 
 
@@ -208,12 +208,12 @@ def test_warehouse_sync_reports_up_to_date_on_the_second_run(db):
     second = _run("warehouse_sync")
 
     assert first.splitlines() == [
-        "created table orders-cleaned",
-        "view Aus_Sales_View",
-        "view France_Sales_View",
-        "view UK_Sales_View",
-        "view USA_Sales_View",
-        "view Master_Sales_View",
+        "create table orders-cleaned",
+        "create or replace view Aus_Sales_View",
+        "create or replace view France_Sales_View",
+        "create or replace view UK_Sales_View",
+        "create or replace view USA_Sales_View",
+        "create or replace view Master_Sales_View",
     ]
     assert second.strip() == "Warehouse is up to date."
 
@@ -223,7 +223,7 @@ def test_warehouse_sync_adds_the_view_of_a_new_region(cast):
         name="Germany", country_code="DE", currency="EUR", date_order="DMY", view_name="DE_Sales_View"
     )
 
-    assert _run("warehouse_sync").strip() == "view DE_Sales_View"
+    assert _run("warehouse_sync").strip() == "create or replace view DE_Sales_View"
     assert _run("warehouse_sql", 'SELECT count(*) AS n FROM "DE_Sales_View"', "--json").strip() == '[{"n": 0}]'
 
 

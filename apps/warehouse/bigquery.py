@@ -1,0 +1,271 @@
+"""The BigQuery warehouse: dataset `sales`, table `orders-cleaned`, one view per region.
+
+A batch is loaded as the seed's Cloud Function did (a load job from parquet), but into a
+staging table first; one multi-statement transaction then swaps the upload's rows, so a
+reader sees the old batch or the new one, never half, and running it again changes nothing.
+
+Google's clients are not fork-safe: the client is made on first use in each process.
+"""
+
+import io
+import logging
+import os
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from google.api_core import exceptions as gexc
+
+from apps.warehouse.base import WarehouseBusy, WarehouseError
+from apps.warehouse.bigquery_dialect import (
+    error_reason,
+    is_transient,
+    query_parameters,
+    schema_fields,
+    to_googlesql,
+)
+from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PARTITION_FIELD = "order_date"
+CLUSTERING_FIELDS = ["country_code", "store_id", "product_id"]
+STAGING_TTL = timedelta(days=1)  # a staging table left by a killed worker expires by itself
+ATTEMPTS = 6
+
+
+class BigQueryWarehouse:
+    name = "bigquery"
+
+    def __init__(self, *, project: str, dataset: str, api_endpoint: str = "", retry_delay: float = 1.0) -> None:
+        self._project = project
+        self.dataset = dataset
+        self.api_endpoint = api_endpoint
+        self.retry_delay = retry_delay
+        self._pid = 0
+        self._client_obj = None
+
+    # -- plumbing -------------------------------------------------------------------------
+    def client(self):
+        if self._client_obj is None or self._pid != os.getpid():
+            from google.cloud import bigquery
+
+            kwargs: dict[str, Any] = {}
+            if self.api_endpoint:
+                # An emulator: no Google credentials exist or are needed.
+                from google.api_core.client_options import ClientOptions
+                from google.auth.credentials import AnonymousCredentials
+
+                kwargs = {
+                    "client_options": ClientOptions(api_endpoint=self.api_endpoint),
+                    "credentials": AnonymousCredentials(),
+                }
+            # Otherwise Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS).
+            self._client_obj = bigquery.Client(project=self._project or None, **kwargs)
+            self._pid = os.getpid()
+        return self._client_obj
+
+    @property
+    def project(self) -> str:
+        return self._project or self.client().project
+
+    def table_id(self, name: str) -> str:
+        return f"{self.project}.{self.dataset}.{name}"
+
+    def _ref(self, name: str) -> str:
+        return f"`{self.table_id(name)}`"
+
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+        """Run `call`, retrying transient faults with jittered backoff; permanent faults
+        become a WarehouseError whose message is BigQuery's reason."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return call()
+            except WarehouseError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    if isinstance(exc, gexc.GoogleAPIError):
+                        raise WarehouseError(f"BigQuery {what} failed: {error_reason(exc)}") from exc
+                    raise
+                if attempt == ATTEMPTS:
+                    reason = error_reason(exc)
+                    raise WarehouseBusy(f"BigQuery {what}: still failing after {ATTEMPTS} tries: {reason}") from exc
+                delay = min(30.0, self.retry_delay * 2 ** (attempt - 1)) * (0.5 + random.random())
+                log.warning("BigQuery %s: %s; retry %s in %.1fs", what, error_reason(exc), attempt, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _get(self, table_id: str):
+        try:
+            return self.client().get_table(table_id)
+        except gexc.NotFound:
+            return None
+
+    # -- schema ---------------------------------------------------------------------------
+    def ensure_schema(self, *, views: Sequence[ViewSpec], dry_run: bool = False) -> list[str]:
+        return self._retrying("schema sync", lambda: self._ensure_schema(views, dry_run))
+
+    def _ensure_schema(self, views: Sequence[ViewSpec], dry_run: bool) -> list[str]:
+        from google.cloud import bigquery
+
+        client, changes = self.client(), []
+        dataset_id = f"{self.project}.{self.dataset}"
+        try:
+            client.get_dataset(dataset_id)
+        except gexc.NotFound:
+            changes.append(f"create dataset {dataset_id}")
+            if not dry_run:
+                client.create_dataset(bigquery.Dataset(dataset_id), exists_ok=True)
+        changes += self._ensure_fact_table(dry_run)
+        for view in views:
+            wanted = self._view_sql(view)
+            current = self._get(self.table_id(view.name))
+            if current is not None and _same_sql(current.view_query or "", wanted):
+                continue
+            changes.append(f"{'create' if current is None else 'replace'} view {view.name}")
+            if not dry_run:
+                client.query_and_wait(f"CREATE OR REPLACE VIEW {self._ref(view.name)} AS {wanted}")
+        return changes
+
+    def _ensure_fact_table(self, dry_run: bool) -> list[str]:
+        from google.cloud import bigquery
+
+        client, fact_id = self.client(), self.table_id(FACT_TABLE)
+        table = self._get(fact_id)
+        if table is None:
+            if not dry_run:
+                table = bigquery.Table(fact_id, schema=schema_fields(FACT_SCHEMA))
+                table.time_partitioning = bigquery.TimePartitioning(
+                    type_=bigquery.TimePartitioningType.DAY, field=PARTITION_FIELD
+                )
+                table.clustering_fields = CLUSTERING_FIELDS
+                client.create_table(table, exists_ok=True)
+            return [f"create table {FACT_TABLE} (partitioned by {PARTITION_FIELD}, clustered by {CLUSTERING_FIELDS})"]
+        partitioning = table.time_partitioning
+        if partitioning is None or partitioning.field != PARTITION_FIELD or partitioning.type_ != "DAY":
+            raise WarehouseError(
+                f"Table {fact_id} is not partitioned by day on {PARTITION_FIELD}, and BigQuery cannot change "
+                "partitioning in place: copy it into a new table created by warehouse_sync."
+            )
+        changes, fields = [], list(table.schema)
+        have = {f.name for f in fields}
+        for field in schema_fields(FACT_SCHEMA):
+            if field.name not in have:
+                changes.append(f"add column {field.name} {field.field_type} to {FACT_TABLE}")
+                fields.append(field)
+        updates = []
+        if len(fields) != len(table.schema):
+            table.schema, updates = fields, [*updates, "schema"]
+        if list(table.clustering_fields or []) != CLUSTERING_FIELDS:
+            changes.append(f"cluster {FACT_TABLE} by {CLUSTERING_FIELDS}")
+            table.clustering_fields, updates = CLUSTERING_FIELDS, [*updates, "clustering_fields"]
+        if updates and not dry_run:
+            client.update_table(table, updates)
+        return changes
+
+    def _view_sql(self, view: ViewSpec) -> str:
+        # ViewSpec has validated the country code, so it can be written into the DDL.
+        where = "" if view.country_code is None else f" WHERE country_code = '{view.country_code}'"
+        return f"SELECT * FROM {self._ref(FACT_TABLE)}{where}"
+
+    # -- writes ---------------------------------------------------------------------------
+    def replace_batch(
+        self, *, upload_id: str, table: pa.Table, retire: Sequence[str] = (), source_uri: str | None = None
+    ) -> int:
+        upload_id = str(uuid.UUID(str(upload_id)))
+        retired = [str(uuid.UUID(str(r))) for r in retire]
+        staging = self.table_id(f"_staging_{upload_id.replace('-', '')}_{uuid.uuid4().hex[:8]}")
+        try:
+            rows = self._retrying(f"load of upload {upload_id}", lambda: self._load(staging, table, source_uri))
+            self._retrying(f"swap of upload {upload_id}", lambda: self._swap(upload_id, staging, retired))
+        finally:
+            try:
+                self.client().delete_table(staging, not_found_ok=True)
+            except Exception:  # the staging table expires by itself anyway
+                log.warning("could not drop staging table %s", staging, exc_info=True)
+        return rows
+
+    def _load(self, staging: str, table: pa.Table, source_uri: str | None) -> int:
+        from google.cloud import bigquery
+
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        )
+        client = self.client()
+        if source_uri:
+            job = client.load_table_from_uri(source_uri, staging, job_config=config)
+        else:
+            sink = io.BytesIO()
+            pq.write_table(table.cast(FACT_SCHEMA), sink)
+            sink.seek(0)
+            job = client.load_table_from_file(sink, staging, job_config=config, rewind=True)
+        job.result()
+        staged = client.get_table(staging)
+        staged.expires = datetime.now(UTC) + STAGING_TTL
+        client.update_table(staged, ["expires"])
+        return int(job.output_rows or 0)
+
+    def _swap(self, upload_id: str, staging: str, retired: list[str]) -> None:
+        from google.cloud import bigquery
+
+        # Staged types follow the parquet file (a naive time is DATETIME there): cast each
+        # column to the fact table's type.
+        columns = ", ".join(f"`{f.name}`" for f in FACT_SCHEMA)
+        casts = ", ".join(f"CAST(`{f.name}` AS {f.field_type}) AS `{f.name}`" for f in schema_fields(FACT_SCHEMA))
+        sql = f"""BEGIN TRANSACTION;
+DELETE FROM {self._ref(FACT_TABLE)} WHERE upload_id = @upload_id OR upload_id IN UNNEST(@retired);
+INSERT INTO {self._ref(FACT_TABLE)} ({columns})
+SELECT {casts} FROM `{staging}` WHERE upload_id = @upload_id;
+COMMIT TRANSACTION;"""
+        params = query_parameters({"upload_id": upload_id, "retired": retired})
+        self.client().query_and_wait(sql, job_config=bigquery.QueryJobConfig(query_parameters=params))
+
+    def delete_batch(self, *, upload_id: str) -> int:
+        from google.cloud import bigquery
+
+        upload_id = str(uuid.UUID(str(upload_id)))
+        config = bigquery.QueryJobConfig(query_parameters=query_parameters({"upload_id": upload_id}))
+        sql = f"DELETE FROM {self._ref(FACT_TABLE)} WHERE upload_id = @upload_id"
+
+        def run() -> int:
+            job = self.client().query(sql, job_config=config)
+            job.result()
+            return int(job.num_dml_affected_rows or 0)
+
+        return self._retrying(f"delete of upload {upload_id}", run)
+
+    # -- reads ----------------------------------------------------------------------------
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(
+            default_dataset=f"{self.project}.{self.dataset}",
+            query_parameters=query_parameters(dict(params or {})),
+        )
+        text = to_googlesql(sql)
+        return self._retrying(
+            "query",
+            lambda: self.client().query_and_wait(text, job_config=config).to_arrow(create_bqstorage_client=False),
+        )
+
+    def query_batches(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        # The REST API pages results anyway; an export is bounded by what is on screen.
+        yield from self.query(sql, params).to_batches(max_chunksize=batch_rows)
+
+    def ping(self) -> None:
+        self._retrying("ping", lambda: self.client().get_table(self.table_id(FACT_TABLE)))
+
+
+def _same_sql(a: str, b: str) -> bool:
+    return re.sub(r"\s+", " ", a).strip() == re.sub(r"\s+", " ", b).strip()
