@@ -5,39 +5,38 @@ the admin's schema, records progress on the Upload row, stores the outputs and l
 the batch (a replace, so running it twice leaves the same rows).
 """
 
-import io
 import logging
 import shutil
 import tempfile
 import time
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+import pyarrow.dataset as ds
 from deltalake.exceptions import CommitFailedError
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.etl.models import CountryAlias, FxRate, SalesSchema
-from apps.etl.pipeline.clean import drop_duplicates, normalise
+from apps.etl.pipeline.clean import drop_duplicates, finish
+from apps.etl.pipeline.engine import work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
-from apps.etl.pipeline.mapping import map_columns
+from apps.etl.pipeline.mapping import create_mapped, map_columns
+from apps.etl.pipeline.report import build_report, write_rejected
 from apps.etl.pipeline.spec import FieldSpec, SchemaSpec, UploadContext
-from apps.etl.pipeline.transform import MissingFxRate, to_fact
+from apps.etl.pipeline.transform import CANONICAL_INPUTS, MissingFxRate, fact_schema, fact_sql, rate_months
 from apps.etl.pipeline.validate import validate
 from apps.uploads.models import Upload
+from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
 
 log = logging.getLogger(__name__)
-FIRST_ERRORS = 50
 # Faults that pass: another writer committed first, the network or a service blinked.
 TRANSIENT_ERRORS = (CommitFailedError, ConnectionError, TimeoutError)
 
@@ -94,25 +93,29 @@ def upload_set_stage(upload_id, stage: str) -> None:
     Upload.objects.filter(pk=upload_id).update(stage=stage)
 
 
-def pipeline_run(*, upload_id, force: bool = False) -> Upload:
-    """Run the ETL for one upload and record how it ended."""
+def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None) -> Upload:
+    """Run the ETL for one upload and record how it ended.
+
+    `sheet` names the workbook sheet to read; by default the data sheet is found by its header.
+    """
     if force:
         Upload.objects.filter(pk=upload_id).update(status=Upload.Status.QUEUED)
     if not upload_claim(upload_id):
         log.info("upload %s already finished; nothing to do", upload_id)
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.select_related("shop__region").get(pk=upload_id)
+    spec = None
     try:
         spec = schema_spec_active()
         ctx = upload_context(upload)
-        with local_copy(upload.raw_path) as path:
-            outcome = _run_stages(upload, path, spec, ctx)
+        with local_copy(upload.raw_path) as path, _work_dir() as work_dir:
+            outcome = run_stages(upload, path, spec, ctx, work_dir=work_dir, sheet=sheet)
         status = _final_status(outcome, spec)
         if status == Upload.Status.REJECTED:
             warehouse().delete_batch(upload_id=str(upload.id))
             outcome.rows_loaded = 0
     except (PipelineStop, ExtractError, MissingFxRate) as exc:
-        return _finish(upload, Upload.Status.FAILED, Outcome(), message=str(exc))
+        return _finish(upload, Upload.Status.FAILED, Outcome(), message=str(exc), schema_version=spec and spec.version)
     except TRANSIENT_ERRORS:
         # The task retries with backoff; the upload waits in the queue meanwhile.
         Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.QUEUED, stage="retrying")
@@ -130,57 +133,82 @@ def pipeline_run(*, upload_id, force: bool = False) -> Upload:
     return _finish(upload, status, outcome, message=message, schema_version=spec.version)
 
 
-def _run_stages(upload: Upload, path: Path, spec: SchemaSpec, ctx: UploadContext) -> Outcome:
+def run_stages(
+    upload: Upload, path: Path, spec: SchemaSpec, ctx: UploadContext, *, work_dir: Path, sheet: str | None = None
+) -> Outcome:
+    """The stages over one file, then its outputs stored and its batch loaded in one commit."""
     timings: dict[str, float] = {}
+    con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT)
     with _timed(timings, "read"):
-        extracted = extract(path, file_name=upload.original_name)
-        mapped = map_columns(extracted.table, spec)
+        extracted = extract(
+            con, path, file_name=upload.original_name, work_dir=work_dir, header_score=spec.header_score, sheet=sheet
+        )
+        mapped = map_columns(extracted.columns, spec)
     if mapped.missing_required:
-        found = ", ".join(extracted.headers)
         raise PipelineStop(
             f"Required columns not found: {', '.join(mapped.missing_required)}. The file's headers are: "
-            f"{found}. An admin can add aliases for them to the sales schema."
+            f"{', '.join(extracted.headers)}. An admin can add aliases for them to the sales schema."
         )
     upload_set_stage(upload.id, "validating")
+    present = list(mapped.mapping)
     with _timed(timings, "validate"):
-        rows, dropped = drop_duplicates(mapped.table)
-        checked = validate(rows, spec, default_date_order=ctx.date_order)
-        clean = normalise(checked.rows, spec, default_country=ctx.country_code)
-        fact = to_fact(clean, ctx, loaded_at=timezone.now())
-    rejected_rows = len({*checked.errors["source_row"].to_pylist()}) + len(extracted.bad_records)
+        unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
+        checked = validate(con, unique, spec, present=present, default_date_order=ctx.date_order)
+        cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)
     outcome = Outcome(
         rows_read=extracted.rows_read,
-        rows_loaded=fact.num_rows,
-        rows_rejected=rejected_rows,
+        rows_rejected=checked.rows_rejected + extracted.bad_count,
         rows_dropped=dropped,
     )
-    outcome.report = _report(extracted, mapped, checked)
+    outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
+    outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)
     if _final_status(outcome, spec) != Upload.Status.REJECTED:
         upload_set_stage(upload.id, "loading")
+        with _timed(timings, "transform"):
+            rate_months(con, cleaned.table, ctx, present=present)
+            extras = extra_fields(spec)
+            sql, params = fact_sql(cleaned.table, ctx, present=present, extras=extras, loaded_at=timezone.now())
+            fact_file = work_dir / "fact.parquet"
+            con.execute(f"COPY ({sql}) TO '{fact_file}' (FORMAT parquet, ROW_GROUP_SIZE 122880)", params)
         with _timed(timings, "load"):
-            _store_outputs(upload, fact, checked.errors)
-            warehouse().replace_batch(upload_id=str(upload.id), table=fact)
+            outcome.rows_loaded = _store_and_load(upload, con, fact_file, fact_schema(extras), work_dir)
+    con.close()
+    outcome.report["counts"] = {
+        "read": outcome.rows_read,
+        "loaded": outcome.rows_loaded,
+        "rejected": outcome.rows_rejected,
+        "duplicates_dropped": outcome.rows_dropped,
+    }
     outcome.report["timings"] = timings
     return outcome
 
 
-def _report(extracted, mapped, checked) -> dict:
-    errors = checked.errors.slice(0, FIRST_ERRORS).to_pylist()
-    errors += [
-        {"source_row": b.source_row, "column": "", "value": b.text, "reason": b.reason}
-        for b in extracted.bad_records[:FIRST_ERRORS]
-    ]
-    by_reason = Counter(checked.errors["reason"].to_pylist())
-    by_reason.update(b.reason.split(" where")[0] for b in extracted.bad_records)
-    return {
-        "file": extracted.details,
-        "mapping": mapped.mapping,
-        "unmapped": list(mapped.unmapped),
-        "date_order": checked.date_order,
-        "date_order_note": checked.date_order_note,
-        "errors_by_reason": dict(by_reason.most_common()),
-        "first_errors": errors[:FIRST_ERRORS],
-    }
+def _store_and_load(upload: Upload, con, fact_file: Path, schema: pa.Schema, work_dir: Path) -> int:
+    """Keep the processed batch (parquet) and the rejected rows (CSV) beside the raw file,
+    then replace the upload's batch in the warehouse, streaming from the parquet file."""
+    folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
+    _save(f"processed/{folder}/{upload.id}.parquet", fact_file)
+    rejected_file = work_dir / "rejected.csv"
+    if write_rejected(con, rejected_file):
+        _save(f"rejected/{folder}/{upload.id}.csv", rejected_file)
+
+    def batches() -> pa.RecordBatchReader:
+        scanner = ds.dataset(fact_file, format="parquet").scanner(batch_size=128 * 1024)
+        return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in scanner.to_batches()))
+
+    return warehouse().replace_batch(upload_id=str(upload.id), table=batches)
+
+
+def _save(path: str, local: Path) -> None:
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    with open(local, "rb") as fh:
+        default_storage.save(path, File(fh))
+
+
+def extra_fields(spec: SchemaSpec) -> dict[str, str]:
+    """The admin's fields beyond the canonical ones: extra nullable columns of the fact table."""
+    return {f.name: f.data_type for f in spec.fields if f.name not in CANONICAL_INPUTS | set(FACT_SCHEMA.names)}
 
 
 def _final_status(outcome: Outcome, spec: SchemaSpec) -> str:
@@ -190,24 +218,6 @@ def _final_status(outcome: Outcome, spec: SchemaSpec) -> str:
     if outcome.rows_read and bad == outcome.rows_read:
         return Upload.Status.REJECTED
     return Upload.Status.LOADED_WITH_ERRORS if bad else Upload.Status.LOADED
-
-
-def _store_outputs(upload: Upload, fact: pa.Table, errors: pa.Table) -> None:
-    """Keep the processed batch (parquet) and the rejected rows (CSV) beside the raw file."""
-    folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
-    sink = io.BytesIO()
-    pq.write_table(fact, sink)
-    _save(f"processed/{folder}/{upload.id}.parquet", sink.getvalue())
-    if errors.num_rows:
-        sink = io.BytesIO()
-        pacsv.write_csv(errors, sink)
-        _save(f"rejected/{folder}/{upload.id}.csv", sink.getvalue())
-
-
-def _save(path: str, data: bytes) -> None:
-    if default_storage.exists(path):
-        default_storage.delete(path)
-    default_storage.save(path, ContentFile(data))
 
 
 def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, schema_version=None) -> Upload:
@@ -240,6 +250,13 @@ def local_copy(storage_path: str):
         with default_storage.open(storage_path, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
         yield target
+
+
+@contextmanager
+def _work_dir():
+    """A private folder for DuckDB's spill files and the outputs before they are stored."""
+    with tempfile.TemporaryDirectory(prefix="etl-", dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+        yield Path(tmp)
 
 
 @contextmanager

@@ -25,6 +25,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from apps.warehouse.base import BatchSource
 from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ def _quote(identifier: str) -> str:
 def _batch_predicate(upload_id: str) -> str:
     # The id is a UUID (validated here), so it can be written into the Delta predicate.
     return f"upload_id = '{uuid.UUID(str(upload_id))}'"
+
+
+def _column_names(table: DeltaTable) -> list[str]:
+    """The table's columns now: the canonical ones, then any an admin's field added."""
+    return [f.name for f in table.schema().fields]
 
 
 class EmbeddedWarehouse:
@@ -68,11 +74,32 @@ class EmbeddedWarehouse:
             changes += [f"view {v['name']}" for v in wanted if v not in current]
         return changes
 
-    def replace_batch(self, *, upload_id: str, table: pa.Table) -> int:
+    def replace_batch(self, *, upload_id: str, table: "pa.Table | BatchSource") -> int:
+        """One Delta commit replaces the upload's rows, however many batches stream in.
+
+        schema_mode="merge" lets an admin's new field add a nullable column; older files
+        simply lack it and read as NULL.
+        """
         predicate = _batch_predicate(upload_id)
-        data = table.cast(FACT_SCHEMA)
-        self._commit(lambda: write_deltalake(self.table_uri, data, mode="overwrite", predicate=predicate))
-        return data.num_rows
+        counted = {"rows": 0}
+
+        def stream() -> pa.RecordBatchReader:
+            reader = table() if callable(table) else pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+            counted["rows"] = 0
+
+            def batches():
+                for batch in reader:
+                    counted["rows"] += batch.num_rows
+                    yield batch
+
+            return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+        self._commit(
+            lambda: write_deltalake(
+                self.table_uri, stream(), mode="overwrite", predicate=predicate, schema_mode="merge"
+            )
+        )
+        return counted["rows"]
 
     def delete_batch(self, *, upload_id: str) -> int:
         predicate = _batch_predicate(upload_id)
@@ -118,18 +145,20 @@ class EmbeddedWarehouse:
             if self._pid != os.getpid() or self._con is None:
                 self._con, self._pid, self._snapshot = duckdb.connect(), os.getpid(), None
             if self._snapshot != snapshot:
-                self._define_views(self._con, table.file_uris())
+                self._define_views(self._con, table.file_uris(), _column_names(table))
                 self._snapshot = snapshot
             return self._con
 
-    def _define_views(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
+    def _define_views(self, con: duckdb.DuckDBPyConnection, files: list[str], names: list[str]) -> None:
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            source = f"read_parquet([{listed}])"
+            # Files written before a column was added lack it: union by name reads it as NULL.
+            source = f"read_parquet([{listed}], union_by_name = true)"
         else:
             con.register("_empty_fact", FACT_SCHEMA.empty_table())
             source = "_empty_fact"
-        cols = ", ".join(_quote(n) for n in FACT_SCHEMA.names)
+            names = FACT_SCHEMA.names
+        cols = ", ".join(_quote(n) for n in names)
         con.execute(f"CREATE OR REPLACE VIEW {_quote(FACT_TABLE)} AS SELECT {cols} FROM {source}")
         views = json.loads(self.views_file.read_text()) if self.views_file.exists() else []
         for view in views:

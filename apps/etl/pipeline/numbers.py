@@ -1,0 +1,50 @@
+"""Numbers as files write them: `1234.56`, `1,234.56`, `1.234,56`, `1 234,56`.
+
+The decimal mark is decided per column from its values: only values that read one way
+vote (`1,234` reads both ways and does not). SQL expressions only, so they run vectorised.
+"""
+
+import duckdb
+
+DOT = "."
+COMMA = ","
+# Group separators: space, no-break space, narrow no-break space, apostrophe (Swiss).
+# (written as RE2 escapes: the pattern goes inside SQL string literals).
+_GROUP = r"[ \x{a0}\x{202f}\x27]"
+_PLAIN = r"[-+]?\d+"
+PATTERNS = {
+    DOT: rf"[-+]?(\d{{1,3}}((,|{_GROUP})\d{{3}})+|\d*)(\.\d+)?",
+    COMMA: rf"[-+]?(\d{{1,3}}((\.|{_GROUP})\d{{3}})+|\d*)(,\d+)?",
+}
+MONEY_SQL = "DECIMAL(18, 4)"
+
+
+def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[str, str]:
+    """(mark, how it was decided) for one column."""
+    v = f"trim({column})"
+    only_comma = f"regexp_full_match({v}, '{PATTERNS[COMMA]}') AND NOT regexp_full_match({v}, '{PATTERNS[DOT]}')"
+    only_dot = f"regexp_full_match({v}, '{PATTERNS[DOT]}') AND NOT regexp_full_match({v}, '{PATTERNS[COMMA]}')"
+    commas, dots = con.execute(
+        f"SELECT count(*) FILTER (WHERE {only_comma}), count(*) FILTER (WHERE {only_dot}) "
+        f"FROM {table} WHERE {v} SIMILAR TO '.*[,.].*'"
+    ).fetchall()[0]
+    if commas > dots:
+        return COMMA, f"decimal comma ({commas} values read only that way)"
+    if dots:
+        return DOT, f"decimal point ({dots} values read only that way)"
+    return DOT, "decimal point (no value decided it)"
+
+
+def decimal_expression(column: str, mark: str) -> str:
+    """SQL reading a text column as DECIMAL(18, 4); NULL when it is not a number in `mark`."""
+    v = f"trim({column})"
+    if mark == COMMA:
+        cleaned = f"replace(regexp_replace({v}, '[.]|{_GROUP}', '', 'g'), ',', '.')"
+    else:
+        cleaned = f"regexp_replace({v}, ',|{_GROUP}', '', 'g')"
+    # Most cells are plain (`3.95`, `12`): one cast, no regex.
+    plain = r"[-+]?\d+(\.\d+)?" if mark == DOT else _PLAIN
+    return (
+        f"CASE WHEN regexp_full_match({v}, '{plain}') THEN TRY_CAST({v} AS {MONEY_SQL}) "
+        f"WHEN regexp_full_match({v}, '{PATTERNS[mark]}') THEN TRY_CAST({cleaned} AS {MONEY_SQL}) END"
+    )
