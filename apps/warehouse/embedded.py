@@ -155,7 +155,11 @@ class EmbeddedWarehouse:
             # Files written before a column was added lack it: union by name reads it as NULL.
             source = f"read_parquet([{listed}], union_by_name = true)"
         else:
-            con.register("_empty_fact", FACT_SCHEMA.empty_table())
+            # A table, not a registered Arrow object: queries run on cursors, which do not
+            # see objects registered on their parent connection.
+            con.register("_empty_arrow", FACT_SCHEMA.empty_table())
+            con.execute("CREATE OR REPLACE TABLE _empty_fact AS SELECT * FROM _empty_arrow")
+            con.unregister("_empty_arrow")
             source = "_empty_fact"
             names = FACT_SCHEMA.names
         cols = ", ".join(_quote(n) for n in names)
