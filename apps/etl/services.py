@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-import pyarrow as pa
-import pyarrow.dataset as ds
 from deltalake.exceptions import CommitFailedError
 from django.conf import settings
 from django.core.files import File
@@ -30,7 +28,14 @@ from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.report import build_report, write_rejected
 from apps.etl.pipeline.spec import FieldSpec, SchemaSpec, UploadContext
-from apps.etl.pipeline.transform import CANONICAL_INPUTS, MissingFxRate, fact_schema, fact_sql, rate_months
+from apps.etl.pipeline.transform import (
+    CANONICAL_INPUTS,
+    MissingFxRate,
+    fact_schema,
+    fact_sql,
+    fact_stream,
+    rate_months,
+)
 from apps.etl.pipeline.validate import validate
 from apps.uploads.models import Upload
 from apps.warehouse.fact import FACT_SCHEMA
@@ -168,10 +173,10 @@ def run_stages(
             rate_months(con, cleaned.table, ctx, present=present)
             extras = extra_fields(spec)
             sql, params = fact_sql(cleaned.table, ctx, present=present, extras=extras, loaded_at=timezone.now())
-            fact_file = work_dir / "fact.parquet"
-            con.execute(f"COPY ({sql}) TO '{fact_file}' (FORMAT parquet, ROW_GROUP_SIZE 122880)", params)
         with _timed(timings, "load"):
-            outcome.rows_loaded = _store_and_load(upload, con, fact_file, fact_schema(extras), work_dir)
+            stream = fact_stream(con, sql, params, schema=fact_schema(extras), copy_to=work_dir / "fact.parquet")
+            outcome.rows_loaded = warehouse().replace_batch(upload_id=str(upload.id), table=stream)
+            _store_outputs(upload, con, work_dir)
     con.close()
     outcome.report["counts"] = {
         "read": outcome.rows_read,
@@ -183,20 +188,13 @@ def run_stages(
     return outcome
 
 
-def _store_and_load(upload: Upload, con, fact_file: Path, schema: pa.Schema, work_dir: Path) -> int:
-    """Keep the processed batch (parquet) and the rejected rows (CSV) beside the raw file,
-    then replace the upload's batch in the warehouse, streaming from the parquet file."""
+def _store_outputs(upload: Upload, con, work_dir: Path) -> None:
+    """Keep the processed batch (parquet) and the rejected rows (CSV) beside the raw file."""
     folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
-    _save(f"processed/{folder}/{upload.id}.parquet", fact_file)
+    _save(f"processed/{folder}/{upload.id}.parquet", work_dir / "fact.parquet")
     rejected_file = work_dir / "rejected.csv"
     if write_rejected(con, rejected_file):
         _save(f"rejected/{folder}/{upload.id}.csv", rejected_file)
-
-    def batches() -> pa.RecordBatchReader:
-        scanner = ds.dataset(fact_file, format="parquet").scanner(batch_size=128 * 1024)
-        return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in scanner.to_batches()))
-
-    return warehouse().replace_batch(upload_id=str(upload.id), table=batches)
 
 
 def _save(path: str, local: Path) -> None:

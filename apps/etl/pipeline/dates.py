@@ -17,9 +17,8 @@ EXCEL_EPOCH = "TIMESTAMP '1899-12-30'"
 SERIAL = r"^\d{1,7}(\.\d+)?$"
 
 
-def date_expression(column: str, order: str) -> str:
-    """SQL reading a text column as a TIMESTAMP: ISO, the given day/month order, or a serial."""
-    v = f"trim({column})"
+def date_expression(v: str, order: str) -> str:
+    """SQL reading trimmed text `v` as a TIMESTAMP: ISO, the given day/month order, or a serial."""
     fmts = ORDER_FORMATS[order]
     return (
         f"CASE WHEN regexp_matches({v}, '^\\d{{4}}[-/]') THEN try_strptime({v}, {sql_list(ISO_FORMATS)}) "
@@ -31,9 +30,9 @@ def date_expression(column: str, order: str) -> str:
     )
 
 
-def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str, order: str) -> str:
-    """`date_expression`, led by the one format most of a sample reads with: files use one
-    format throughout, so most rows take one strptime rather than a list of them."""
+def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str, order: str, *, value: str) -> str:
+    """`date_expression` of `value` (trimmed `column`), led by the one format most of a sample
+    reads with: files use one format throughout, so most rows take one strptime, not a list."""
     candidates = [*ISO_FORMATS, *ORDER_FORMATS[order]["%Y"], *ORDER_FORMATS[order]["%y"]]
     # `%Y` reads `19/4/11` as the year 11: only plausible years count, here and below.
     counts = ", ".join(f"count(*) FILTER (WHERE year(try_strptime(v, '{f}')) >= 1000)" for f in candidates)
@@ -41,10 +40,10 @@ def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str
         f"SELECT {counts} FROM (SELECT trim({column}) AS v FROM {table} WHERE trim({column}) <> '' LIMIT 2000)"
     ).fetchall()[0]
     best = max(range(len(candidates)), key=lambda i: row[i])
-    full = date_expression(column, order)
+    full = date_expression(value, order)
     if row[best] == 0:
         return full
-    primary = f"try_strptime(trim({column}), '{candidates[best]}')"
+    primary = f"try_strptime({value}, '{candidates[best]}')"
     return f"CASE WHEN year({primary}) >= 1000 THEN {primary} ELSE {full} END"
 
 

@@ -31,6 +31,7 @@ HEADER_SEARCH_LINES = 50
 # short row are NULL, and an empty field stays ''.
 NULL_TEXT = "\x01"
 EXTRA = "__extra_fields"
+BAD = "__bad_record"
 FIRST_BAD_RECORDS = 50
 
 # How many schema fields a header row names: used to find the header and the data sheet.
@@ -94,51 +95,52 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
     _read_csv_into_raw(con, path, columns=columns, delimiter=delimiter, skip=header_index + 1)
     create_bad_records(con, columns)
     bad_count, bad = _bad_summary(con)
-    _drop_blank_and_bad(con, columns)
     details = {"encoding": encoding, "delimiter": delimiter, "header_row": str(header_index + 1)}
-    return Extracted(headers, columns, scalar(con, f"SELECT count(*) FROM {RAW}") + bad_count, bad, bad_count, details)
+    good = scalar(con, f"SELECT count(*) FROM {RAW}")
+    return Extracted(headers, columns, good + bad_count, bad, bad_count, details)
 
 
 def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int):
-    # A sentinel last column catches surplus fields; missing fields are padded with NULL.
-    # Serial reading keeps the file's order for row numbers and allows quoted newlines.
+    """All records, numbered, as text; rows of empty cells are not records and are left out.
+
+    A sentinel last column catches surplus fields; missing fields are padded with NULL, so
+    `BAD` marks both. Serial reading keeps the file's order and allows quoted newlines.
+    """
     spec = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in [*columns, EXTRA])
+    blank = " AND ".join(f"coalesce(trim({ident(c)}), '') = ''" for c in columns)
     con.execute(
         f"""CREATE OR REPLACE TABLE {RAW} AS
-            SELECT *, CAST(row_number() OVER () AS BIGINT) + {skip} AS {SOURCE_ROW}
-            FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
-                          columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
-                          nullstr = $null_text, parallel = false)""",
+            SELECT * FROM (
+                SELECT *, CAST(row_number() OVER () AS BIGINT) + {skip} AS {SOURCE_ROW},
+                       ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
+                FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
+                              columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
+                              nullstr = $null_text, parallel = false))
+            WHERE NOT ({blank})""",
         {"path": str(path), "delim": delimiter, "null_text": NULL_TEXT},
     )
 
 
 def create_bad_records(con: duckdb.DuckDBPyConnection, columns: list[str] | None = None) -> None:
-    """Rows with more or fewer fields than the header: refused whole, with the reason."""
-    if columns is None:
-        con.execute(f"CREATE OR REPLACE TABLE {BAD_RECORDS} ({SOURCE_ROW} BIGINT, text VARCHAR, reason VARCHAR)")
+    """Rows with more or fewer fields than the header: moved out of `raw`, with the reason."""
+    con.execute(f"CREATE OR REPLACE TABLE {BAD_RECORDS} ({SOURCE_ROW} BIGINT, text VARCHAR, reason VARCHAR)")
+    if columns is None or not scalar(con, f"SELECT count(*) FROM {RAW} WHERE {BAD}"):
         return
     cells = " || ',' || ".join(f"coalesce({ident(c)}, '')" for c in [*columns, EXTRA])
     con.execute(
-        f"""CREATE OR REPLACE TABLE {BAD_RECORDS} AS
+        f"""INSERT INTO {BAD_RECORDS}
             SELECT {SOURCE_ROW}, left({cells}, 500) AS text,
                    'has ' || CASE WHEN {ident(EXTRA)} IS NOT NULL THEN 'more' ELSE 'fewer' END
                    || ' fields than the header''s {len(columns)}' AS reason
-            FROM {RAW} WHERE {ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL"""
+            FROM {RAW} WHERE {BAD}"""
     )
+    con.execute(f"DELETE FROM {RAW} WHERE {BAD}")
 
 
 def _bad_summary(con: duckdb.DuckDBPyConnection) -> tuple[int, list[BadRecord]]:
     count = scalar(con, f"SELECT count(*) FROM {BAD_RECORDS}")
     rows = con.execute(f"SELECT * FROM {BAD_RECORDS} ORDER BY {SOURCE_ROW} LIMIT {FIRST_BAD_RECORDS}").fetchall()
     return count, [BadRecord(*row) for row in rows]
-
-
-def _drop_blank_and_bad(con: duckdb.DuckDBPyConnection, columns: list[str]) -> None:
-    blank = " AND ".join(f"coalesce(trim({ident(c)}), '') = ''" for c in columns)
-    bad = f"{ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL"
-    con.execute(f"DELETE FROM {RAW} WHERE ({blank}) OR {bad}")
-    con.execute(f"ALTER TABLE {RAW} DROP COLUMN {ident(EXTRA)}")
 
 
 def detect_encoding(head: bytes) -> str:

@@ -35,9 +35,8 @@ def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str)
     return DOT, "decimal point (no value decided it)"
 
 
-def decimal_expression(column: str, mark: str) -> str:
-    """SQL reading a text column as DECIMAL(18, 4); NULL when it is not a number in `mark`."""
-    v = f"trim({column})"
+def decimal_expression(v: str, mark: str) -> str:
+    """SQL reading trimmed text `v` as DECIMAL(18, 4); NULL when it is not a number in `mark`."""
     if mark == COMMA:
         cleaned = f"replace(regexp_replace({v}, '[.]|{_GROUP}', '', 'g'), ',', '.')"
     else:

@@ -5,10 +5,14 @@ rate in force for the order's month: the latest rate set for a month at or befor
 ("as of"), so a rate entered once holds until a newer one is entered.
 """
 
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from apps.etl.pipeline.engine import ident
 from apps.etl.pipeline.extract import SOURCE_ROW
@@ -87,7 +91,8 @@ def fact_sql(
             CAST(quantity * unit_price AS DECIMAL(18, 4)) AS revenue,
             CAST(quantity * unit_price * r.rate AS DECIMAL(18, 4)) AS revenue_reporting,
             -- Spreadsheet exports turn the customer id 16764 into 16764.0.
-            regexp_replace({opt["customer_id"]}, '^(\\d+)\\.0+$', '\\1') AS customer_id,
+            CASE WHEN {opt["customer_id"]} LIKE '%.0' THEN regexp_replace({opt["customer_id"]}, '^(\\d+)\\.0+$', '\\1')
+                 ELSE {opt["customer_id"]} END AS customer_id,
             is_return, $loaded_at AS loaded_at{added}
         FROM {clean} c JOIN {RATES} r
           ON r.currency = {_currency(present, "c.")} AND r.month = CAST(date_trunc('month', c.order_date) AS DATE)"""
@@ -114,3 +119,34 @@ def fact_schema(extras: dict[str, str]) -> pa.Schema:
     for name, data_type in extras.items():
         schema = schema.append(pa.field(name, ARROW_TYPES[data_type], nullable=True))
     return schema
+
+
+BATCH_ROWS = 128 * 1024
+
+
+def fact_stream(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict, *, schema: pa.Schema, copy_to: Path
+) -> Callable[[], pa.RecordBatchReader]:
+    """Opens the fact rows as a stream, writing them to `copy_to` (parquet) on the way.
+
+    The first call streams from DuckDB (no second copy of the batch in memory); a retried
+    commit calls again and reads the finished parquet copy instead.
+    """
+    done = {"complete": False}
+
+    def from_duckdb() -> Iterator[pa.RecordBatch]:
+        reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
+        with pq.ParquetWriter(copy_to, schema) as writer:
+            for batch in reader:
+                batch = batch.cast(schema)
+                writer.write_batch(batch)
+                yield batch
+        done["complete"] = True
+
+    def open_stream() -> pa.RecordBatchReader:
+        if done["complete"]:
+            scanner = ds.dataset(copy_to, format="parquet").scanner(batch_size=BATCH_ROWS)
+            return pa.RecordBatchReader.from_batches(schema, scanner.to_batches())
+        return pa.RecordBatchReader.from_batches(schema, from_duckdb())
+
+    return open_stream

@@ -37,6 +37,16 @@ class Validated:
     cells_trimmed: int = 0
 
 
+def text_expression(v: str) -> str:
+    """Trimmed text `v` with inner runs of white space made one space; '' becomes NULL.
+
+    The regex runs only on cells that need it: on every cell it costs a third of a
+    second per column per million rows.
+    """
+    collapsed = f"regexp_replace({v}, '\\s+', ' ', 'g')"
+    return f"NULLIF(CASE WHEN regexp_matches({v}, '\\s\\s|[\\t\\n\\r]') THEN {collapsed} ELSE {v} END, '')"
+
+
 def raw(name: str) -> str:
     return ident(f"raw${name}")
 
@@ -44,39 +54,48 @@ def raw(name: str) -> str:
 def validate(
     con: duckdb.DuckDBPyConnection, source: str, spec: SchemaSpec, *, present: list[str], default_date_order: str
 ) -> Validated:
+    """Three stacked SELECTs, one pass: trim each cell once; type it; check it."""
     fields = [f for f in spec.fields if f.name in present]
     out = Validated(TYPED, 0, {}, [])
     typed_exprs = []
     for f in fields:
-        col = ident(f.name)
+        col, value = ident(f.name), raw(f.name)
         if f.data_type == DataType.DATETIME:
             out.date_order, out.date_order_note = decide_date_order(con, source, col, default_date_order)
-            expr = fast_date_expression(con, source, col, out.date_order)
+            expr = fast_date_expression(con, source, col, out.date_order, value=value)
         elif f.data_type in (DataType.INTEGER, DataType.DECIMAL):
             mark, out.number_notes[f.name] = decide_decimal_mark(con, source, col)
-            expr = decimal_expression(col, mark)
+            expr = decimal_expression(value, mark)
         else:
-            expr = f"NULLIF(regexp_replace(trim({col}), '\\s+', ' ', 'g'), '')"
+            expr = text_expression(value)
         typed_exprs.append(f"{expr} AS {col}")
     has_country = "country" in present
     _register_countries(con, spec)
-    raws = ", ".join(f"s.{ident(f.name)} AS {raw(f.name)}" for f in fields)
-    join = "LEFT JOIN country_aliases a ON a.alias = upper(trim(s.country))" if has_country else ""
-    inner = (
-        f"SELECT s.{SOURCE_ROW}, {raws}, {', '.join(typed_exprs)}"
-        f"{', a.code AS country_code' if has_country else ''} FROM {source} s {join}"
+    texts = [f for f in fields if f.data_type == DataType.STRING]
+    trimmed = " + ".join(f"CAST(length(s.{ident(f.name)}) <> length({raw(f.name)}) AS INT)" for f in texts)
+    trimmed_src = (
+        f"SELECT s.{SOURCE_ROW}, {', '.join(f'trim(s.{ident(f.name)}) AS {raw(f.name)}' for f in fields)}, "
+        f"{trimmed or '0'} AS trimmed FROM {source} s"
     )
-    problems = [p for f in fields for p in _checks(f, present)]
-    listed = "list_filter([" + ", ".join(problems) + "], lambda x: x IS NOT NULL)" if problems else "[]"
-    outs = ", ".join(_output(f) for f in fields)
-    trimmed = " + ".join(
-        f"CAST(coalesce({ident(f.name)}, '') <> {raw(f.name)} AS INT)" for f in fields if f.data_type == "string"
+    join = f"LEFT JOIN country_aliases a ON a.alias = upper({raw('country')})" if has_country else ""
+    typed_src = (
+        f"SELECT t.*, {', '.join(typed_exprs)}{', a.code AS country_code' if has_country else ''} "
+        f"FROM ({trimmed_src}) t {join}"
     )
+    checks = [c for f in fields for c in _checks(f, present)]
+    listed = "[]"
+    if checks:
+        # Most rows pass: test the conditions first, build the list only for rows that fail.
+        failing = " OR ".join(f"coalesce({condition}, false)" for _, condition, _ in checks)
+        problems = ", ".join(_problem(*check) for check in checks)
+        listed = f"CASE WHEN {failing} THEN list_filter([{problems}], lambda x: x IS NOT NULL) ELSE [] END"
+    # Inner white space collapsed also counts as trimmed.
+    collapsed = " + ".join(f"CAST({ident(f.name)} <> {raw(f.name)} AS INT)" for f in texts)
     con.execute(
         f"""CREATE OR REPLACE TABLE {TYPED} AS
-            SELECT {SOURCE_ROW}, {outs}{", country_code" if has_country else ""},
-                   {listed} AS problems, {trimmed or "0"} AS trimmed
-            FROM ({inner})"""
+            SELECT {SOURCE_ROW}, {", ".join(_output(f) for f in fields)}{", country_code" if has_country else ""},
+                   {listed} AS problems, trimmed + {collapsed or "0"} AS trimmed
+            FROM ({typed_src})"""
     )
     _summarise(con, out)
     return out
@@ -101,29 +120,29 @@ def _problem(column: str, condition: str, reason: str) -> str:
     )
 
 
-def _checks(f: FieldSpec, present: list[str]) -> list[str]:
+def _checks(f: FieldSpec, present: list[str]) -> list[tuple[str, str, str]]:
     """The SQL checks of one field: type, requiredness, the admin's constraints, business rules."""
-    col, r = ident(f.name), f"trim({raw(f.name)})"
+    col, r = ident(f.name), raw(f.name)
     checks = []
     if f.required:
-        checks.append(_problem(f.name, f"{r} = ''", "required value is missing"))
+        checks.append((f.name, f"{r} = ''", "required value is missing"))
     if f.data_type in KINDS:
         unreadable = f"{r} <> '' AND {col} IS NULL"
         if f.data_type == DataType.INTEGER:
             unreadable = f"{r} <> '' AND ({col} IS NULL OR {col} <> trunc({col}))"
         reason = "unreadable date" if f.data_type == DataType.DATETIME else f"cannot be read as {KINDS[f.data_type]}"
-        checks.append(_problem(f.name, unreadable, reason))
+        checks.append((f.name, unreadable, reason))
     if f.allowed_values:
         allowed = sql_list([v.upper() for v in f.allowed_values])
-        checks.append(_problem(f.name, f"upper({col}) NOT IN (SELECT unnest({allowed}))", "not an allowed value"))
+        checks.append((f.name, f"upper({col}) NOT IN (SELECT unnest({allowed}))", "not an allowed value"))
     if f.min_value is not None:
-        checks.append(_problem(f.name, f"{_number(f, col)} < {f.min_value}", f"below the minimum {f.min_value}"))
+        checks.append((f.name, f"{_number(f, col)} < {f.min_value}", f"below the minimum {f.min_value}"))
     if f.max_value is not None:
-        checks.append(_problem(f.name, f"{_number(f, col)} > {f.max_value}", f"above the maximum {f.max_value}"))
+        checks.append((f.name, f"{_number(f, col)} > {f.max_value}", f"above the maximum {f.max_value}"))
     if f.pattern:
         pattern = literal(f.pattern)
         checks.append(
-            _problem(f.name, f"NOT regexp_full_match(CAST({col} AS VARCHAR), {pattern})", "does not match the pattern")
+            (f.name, f"NOT regexp_full_match(CAST({col} AS VARCHAR), {pattern})", "does not match the pattern")
         )
     checks += _business_checks(f, present)
     return checks
@@ -138,18 +157,16 @@ def _number(f: FieldSpec, col: str) -> str:
     return col
 
 
-def _business_checks(f: FieldSpec, present: list[str]) -> list[str]:
+def _business_checks(f: FieldSpec, present: list[str]) -> list[tuple[str, str, str]]:
     if f.name == "order_date" and f.data_type == DataType.DATETIME:
-        return [
-            _problem("order_date", f"year({ident(f.name)}) NOT BETWEEN 1900 AND 2100", "date out of range (1900-2100)")
-        ]
+        return [("order_date", f"year({ident(f.name)}) NOT BETWEEN 1900 AND 2100", "date out of range (1900-2100)")]
     if f.name == "quantity" and "unit_price" in present:
-        return [_problem("quantity", "quantity = 0", "quantity is zero")]
+        return [("quantity", "quantity = 0", "quantity is zero")]
     if f.name == "unit_price" and "quantity" in present:
-        return [_problem("unit_price", "quantity > 0 AND unit_price <= 0", "price must be above 0 on a sale")]
+        return [("unit_price", "quantity > 0 AND unit_price <= 0", "price must be above 0 on a sale")]
     if f.name == "country":
-        condition = f"trim({raw('country')}) <> '' AND country_code IS NULL"
-        return [_problem("country", condition, "unknown country")]
+        condition = f"{raw('country')} <> '' AND country_code IS NULL"
+        return [("country", condition, "unknown country")]
     return []
 
 
