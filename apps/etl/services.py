@@ -12,7 +12,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 from deltalake.exceptions import CommitFailedError
 from django.conf import settings
@@ -21,13 +20,13 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.etl.models import CountryAlias, FxRate, SalesSchema
+from apps.etl.models import FxRate
 from apps.etl.pipeline.clean import drop_duplicates, finish
 from apps.etl.pipeline.engine import work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.report import build_report, write_rejected
-from apps.etl.pipeline.spec import FieldSpec, SchemaSpec, UploadContext
+from apps.etl.pipeline.spec import SchemaSpec, UploadContext
 from apps.etl.pipeline.transform import (
     CANONICAL_INPUTS,
     MissingFxRate,
@@ -37,6 +36,7 @@ from apps.etl.pipeline.transform import (
     rate_months,
 )
 from apps.etl.pipeline.validate import validate
+from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads.models import Upload
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
@@ -57,19 +57,6 @@ class Outcome:
     rows_rejected: int = 0
     rows_dropped: int = 0
     report: dict = field(default_factory=dict)
-
-
-def schema_spec_active() -> SchemaSpec:
-    schema = SalesSchema.objects.filter(is_active=True).prefetch_related("fields").first()
-    if schema is None:
-        raise PipelineStop("No active sales schema: an admin must activate one in /admin/.")
-    aliases = {a.alias.strip().upper(): a.country_code for a in CountryAlias.objects.all()}
-    return SchemaSpec(
-        version=schema.version,
-        fields=tuple(FieldSpec(f.name, f.data_type, f.required, f.alias_list) for f in schema.fields.all()),
-        country_aliases=MappingProxyType(aliases),
-        max_bad_row_pct=schema.max_bad_row_pct,
-    )
 
 
 def upload_context(upload: Upload) -> UploadContext:
@@ -119,7 +106,7 @@ def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None) ->
         if status == Upload.Status.REJECTED:
             warehouse().delete_batch(upload_id=str(upload.id))
             outcome.rows_loaded = 0
-    except (PipelineStop, ExtractError, MissingFxRate) as exc:
+    except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate) as exc:
         return _finish(upload, Upload.Status.FAILED, Outcome(), message=str(exc), schema_version=spec and spec.version)
     except TRANSIENT_ERRORS:
         # The task retries with backoff; the upload waits in the queue meanwhile.
