@@ -130,7 +130,8 @@ def run_stages(
 ) -> Outcome:
     """The stages over one file, then its outputs stored and its batch loaded in one commit."""
     timings: dict[str, float] = {}
-    con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT)
+    big = path.stat().st_size > settings.ETL_IN_MEMORY_MAX_BYTES
+    con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT, on_disk=big)
     with _timed(timings, "read"):
         extracted = extract(
             con, path, file_name=upload.original_name, work_dir=work_dir, header_score=spec.header_score, sheet=sheet

@@ -88,3 +88,24 @@ def test_the_real_sfc_workbook_reads_excel_dates_and_float_noise(tmp_path, sampl
     assert rows(con, "SELECT order_date, unit_price FROM clean WHERE source_row = 2") == [
         (datetime(2010, 12, 1, 8, 26), __import__("decimal").Decimal("2.55"))
     ]
+
+
+def test_rows_keep_their_sheet_numbers_when_the_sheet_starts_lower_down(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for col, value in enumerate(HEADER, start=2):  # from column B, row 4
+        ws.cell(row=4, column=col, value=value)
+    row = ["536365", "85123A", "WHITE HEART", 6, datetime(2010, 12, 1, 8, 26), 2.55, "France"]
+    for col, value in enumerate(row, start=2):
+        ws.cell(row=5, column=col, value=value)
+        ws.cell(row=7, column=col, value=value if col != 4 else "OTHER")
+    path = tmp_path / "low.xlsx"
+    wb.save(path)
+
+    result = run(path, tmp_path)
+
+    assert result["extracted"].details["header_row"] == "4"
+    assert rows(result["con"], "SELECT source_row, product_name FROM clean ORDER BY 1") == [
+        (5, "WHITE HEART"),
+        (7, "OTHER"),
+    ]

@@ -18,19 +18,32 @@ CLEAN = "clean"
 def drop_duplicates(con: duckdb.DuckDBPyConnection, source: str, *, columns: list[str]) -> tuple[str, int]:
     """Keep the first of each set of rows identical in every mapped column.
 
-    One hash aggregation over the whole file, which DuckDB spills to disk when it outgrows
-    memory: duplicates are found across the whole file, however it is read.
+    A hash of each row finds the few candidates in one pass (no copy of the rows); only
+    those are compared column by column. DuckDB spills both steps to disk when needed,
+    so duplicates are found across the whole file however big it is.
     """
     if not columns:
         return source, 0
     key = ", ".join(ident(c) for c in columns)
     con.execute(
-        f"""CREATE OR REPLACE TABLE {UNIQUE} AS
-            SELECT {key}, min({SOURCE_ROW}) AS {SOURCE_ROW} FROM {source} GROUP BY {key}"""
+        f"""CREATE OR REPLACE TABLE dup_hashes AS
+            SELECT h FROM (SELECT hash({key}) AS h FROM {source}) GROUP BY h HAVING count(*) > 1"""
     )
-    total = con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
-    kept = con.execute(f"SELECT count(*) FROM {UNIQUE}").fetchall()[0][0]
-    return UNIQUE, total - kept
+    con.execute(
+        f"""CREATE OR REPLACE TABLE dropped_rows AS
+            SELECT {SOURCE_ROW} FROM (
+                SELECT {SOURCE_ROW}, row_number() OVER (PARTITION BY {key} ORDER BY {SOURCE_ROW}) AS copy
+                FROM {source} WHERE hash({key}) IN (SELECT h FROM dup_hashes))
+            WHERE copy > 1"""
+    )
+    dropped = con.execute("SELECT count(*) FROM dropped_rows").fetchall()[0][0]
+    if not dropped:
+        return source, 0
+    con.execute(
+        f"""CREATE OR REPLACE VIEW {UNIQUE} AS
+            SELECT * FROM {source} WHERE {SOURCE_ROW} NOT IN (SELECT {SOURCE_ROW} FROM dropped_rows)"""
+    )
+    return UNIQUE, dropped
 
 
 @dataclass(frozen=True)
