@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from apps.warehouse.base import BatchSource
@@ -96,7 +96,13 @@ class EmbeddedWarehouse:
 
         self._commit(
             lambda: write_deltalake(
-                self.table_uri, stream(), mode="overwrite", predicate=predicate, schema_mode="merge"
+                self.table_uri,
+                stream(),
+                mode="overwrite",
+                predicate=predicate,
+                schema_mode="merge",
+                # Snappy: a third faster to write than delta-rs's default, for slightly larger files.
+                writer_properties=WriterProperties(compression="SNAPPY"),
             )
         )
         return counted["rows"]

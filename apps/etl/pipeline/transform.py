@@ -32,7 +32,8 @@ class MissingFxRate(Exception):
 
 
 def _optional(present: list[str], name: str) -> str:
-    return name if name in present else "NULL"
+    # Typed, so the stream's schema is the fact table's and needs no cast.
+    return name if name in present else "CAST(NULL AS VARCHAR)"
 
 
 def _currency(present: list[str], prefix: str = "") -> str:
@@ -79,7 +80,10 @@ def fact_sql(
     `extras` are the admin's added fields (name -> data type): they ride along as nullable
     columns after the canonical ones.
     """
-    added = "".join(f", {ident(name)}" if name in present else f", NULL AS {ident(name)}" for name in extras)
+    added = "".join(
+        f", {ident(name)}" if name in present else f", CAST(NULL AS {SQL_TYPES[data_type]}) AS {ident(name)}"
+        for name, data_type in extras.items()
+    )
     opt = {name: _optional(present, name) for name in ("product_id", "product_name", "category", "customer_id")}
     sql = f"""
         SELECT $upload_id AS upload_id, {SOURCE_ROW}, {_optional(present, "order_id")} AS order_id,
@@ -113,6 +117,14 @@ ARROW_TYPES = {
 }
 
 
+SQL_TYPES = {
+    DataType.STRING: "VARCHAR",
+    DataType.INTEGER: "BIGINT",
+    DataType.DECIMAL: "DECIMAL(18, 4)",
+    DataType.DATETIME: "TIMESTAMP",
+}
+
+
 def fact_schema(extras: dict[str, str]) -> pa.Schema:
     """The fact table's schema with the admin's added fields appended (all nullable)."""
     schema = FACT_SCHEMA
@@ -138,7 +150,8 @@ def fact_stream(
         reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
         with pq.ParquetWriter(copy_to, schema) as writer:
             for batch in reader:
-                batch = batch.cast(schema)
+                if batch.schema.types != schema.types:
+                    batch = batch.cast(schema)
                 writer.write_batch(batch)
                 yield batch
         done["complete"] = True
