@@ -127,3 +127,14 @@ def test_the_upload_records_the_schema_version_it_ran_with(cast, sample):
     upload = run_file(cast, "US-NYC", sample("bernasiakk_usa.csv"))
 
     assert upload.schema_version == 7
+
+
+def test_the_upload_page_shows_each_cleaning_rule_count(cast, sample, client):
+    upload = run_file(cast, "US-NYC", sample("bernasiakk_usa.csv"))
+    client.force_login(cast["mgr_us_nyc"])
+
+    page = client.get(f"/uploads/{upload.id}/").content.decode()
+
+    assert "Returns flagged</dt><dd>112</dd>" in page
+    assert "Duplicates dropped</dt><dd>0</dd>" in page
+    assert "header on row 1" in page
