@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("uploads/", include("apps.uploads.urls")),
     path("reports/", include("apps.reports.urls")),
+    path("etl/", include("apps.etl.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -3,6 +3,7 @@
 import re
 
 import duckdb
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -134,3 +135,20 @@ class FxRate(models.Model):
     def clean(self) -> None:
         if self.month:
             self.month = self.month.replace(day=1)
+
+
+class ColumnMapping(models.Model):
+    """A shop's confirmed mapping for one header layout, applied by itself next time."""
+
+    shop = models.ForeignKey("accounts.Shop", on_delete=models.CASCADE, related_name="column_mappings")
+    layout_hash = models.CharField(max_length=64, help_text="SHA-256 of the normalised header layout.")
+    columns = models.JSONField(default=list, help_text="The file's columns, as the shop's file names them.")
+    mapping = models.JSONField(default=dict, help_text="Canonical field -> the file's column.")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "layout_hash"], name="one_mapping_per_layout")]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id}: {', '.join(f'{c} -> {f}' for f, c in self.mapping.items())}"

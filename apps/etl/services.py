@@ -20,12 +20,13 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.etl.mappings import column_mapping_saved
 from apps.etl.models import FxRate
 from apps.etl.pipeline.clean import drop_duplicates, finish
 from apps.etl.pipeline.engine import work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
-from apps.etl.pipeline.report import build_report, write_rejected
+from apps.etl.pipeline.report import build_report, mapping_needed_report, write_rejected
 from apps.etl.pipeline.spec import SchemaSpec, UploadContext
 from apps.etl.pipeline.transform import (
     CANONICAL_INPUTS,
@@ -48,6 +49,10 @@ TRANSIENT_ERRORS = (CommitFailedError, ConnectionError, TimeoutError)
 
 class PipelineStop(Exception):
     """The upload cannot be loaded, for a reason the user can act on."""
+
+    def __init__(self, message: str, *, report: dict | None = None) -> None:
+        super().__init__(message)
+        self.report = report or {}
 
 
 @dataclass
@@ -107,7 +112,8 @@ def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None) ->
             warehouse().delete_batch(upload_id=str(upload.id))
             outcome.rows_loaded = 0
     except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate) as exc:
-        return _finish(upload, Upload.Status.FAILED, Outcome(), message=str(exc), schema_version=spec and spec.version)
+        stopped = Outcome(report=getattr(exc, "report", {}))
+        return _finish(upload, Upload.Status.FAILED, stopped, message=str(exc), schema_version=spec and spec.version)
     except TRANSIENT_ERRORS:
         # The task retries with backoff; the upload waits in the queue meanwhile.
         Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.QUEUED, stage="retrying")
@@ -136,11 +142,13 @@ def run_stages(
         extracted = extract(
             con, path, file_name=upload.original_name, work_dir=work_dir, header_score=spec.header_score, sheet=sheet
         )
-        mapped = map_columns(extracted.columns, spec)
+        saved = column_mapping_saved(shop_id=upload.shop_id, columns=extracted.columns)
+        mapped = map_columns(extracted.columns, spec, saved=saved)
     if mapped.missing_required:
         raise PipelineStop(
             f"Required columns not found: {', '.join(mapped.missing_required)}. The file's headers are: "
-            f"{', '.join(extracted.headers)}. An admin can add aliases for them to the sales schema."
+            f"{', '.join(extracted.headers)}. Match them in the mapping step, or an admin can add aliases.",
+            report=mapping_needed_report(extracted, mapped),
         )
     upload_set_stage(upload.id, "validating")
     present = list(mapped.mapping)

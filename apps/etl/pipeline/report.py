@@ -54,3 +54,16 @@ def write_rejected(con: duckdb.DuckDBPyConnection, target: Path) -> int:
     if count:
         con.execute(f"COPY ({sql} ORDER BY {SOURCE_ROW}) TO '{target}' (HEADER, DELIMITER ',')")
     return count
+
+
+def mapping_needed_report(extracted: Extracted, mapped: Mapping) -> dict:
+    """What the mapping step shows: the file's columns, what matched, what is suggested."""
+    return {
+        "needs_mapping": True,
+        "file": extracted.details,
+        "columns": extracted.columns,
+        "mapping": mapped.mapping,
+        "missing": list(mapped.missing_required),
+        "suggestions": {k: list(v) for k, v in mapped.suggestions.items()},
+        "unmapped": list(mapped.unmapped),
+    }
