@@ -115,3 +115,14 @@ def test_bom_alone_is_recognised(tmp_path):
 
     assert result["mapped"].mapping["order_id"] == "InvoiceNo"
     assert rows(result["con"], "SELECT order_date FROM clean") == [(datetime(2011, 4, 19, 8, 26),)]
+
+
+def test_a_column_its_values_leave_open_follows_the_files_other_numbers(tmp_path):
+    text = "InvoiceNo;StockCode;Quantity;InvoiceDate;UnitPrice\n1;A;1.200;2011-04-19;2,55\n2;B;3;2011-04-19;1,5\n"
+    result = run(_write(tmp_path, text), tmp_path)
+
+    assert result["checked"].number_notes["quantity"].startswith("decimal comma, as the file's other numbers")
+    assert rows(result["con"], "SELECT quantity, unit_price FROM clean ORDER BY source_row") == [
+        (1200, Decimal("2.55")),
+        (3, Decimal("1.5")),
+    ]

@@ -77,7 +77,7 @@ def _peek(path: Path, reader, names: list[str]) -> Peeks:
     For .xlsx openpyxl streams just those rows (calamine would parse every sheet whole);
     other formats are peeked through calamine, counting from row 1 (skip_rows=0).
     """
-    if path.suffix.lower() in (".xlsx", ".xlsm") or _is_zip(path):
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
         import openpyxl
 
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -96,11 +96,6 @@ def _peek(path: Path, reader, names: list[str]) -> Peeks:
             peek = reader.load_sheet(name, header_row=None, skip_rows=0, n_rows=PEEK_ROWS, dtypes="string")
             peeks[name] = [list(r.values()) for r in peek.to_arrow().to_pylist()]
     return peeks
-
-
-def _is_zip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(4) == b"PK\x03\x04"
 
 
 def _filled(value) -> bool:

@@ -6,6 +6,8 @@ vote (`1,234` reads both ways and does not). SQL expressions only, so they run v
 
 import duckdb
 
+from apps.etl.pipeline.engine import ident
+
 DOT = "."
 COMMA = ","
 # Group separators: space, no-break space, narrow no-break space, apostrophe (Swiss).
@@ -19,8 +21,8 @@ PATTERNS = {
 MONEY_SQL = "DECIMAL(18, 4)"
 
 
-def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[str, str]:
-    """(mark, how it was decided) for one column."""
+def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[str | None, str]:
+    """(mark, how it was decided) for one column; no mark when no value decides it."""
     v = f"trim({column})"
     only_comma = f"regexp_full_match({v}, '{PATTERNS[COMMA]}') AND NOT regexp_full_match({v}, '{PATTERNS[DOT]}')"
     only_dot = f"regexp_full_match({v}, '{PATTERNS[DOT]}') AND NOT regexp_full_match({v}, '{PATTERNS[COMMA]}')"
@@ -32,7 +34,20 @@ def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str)
         return COMMA, f"decimal comma ({commas} values read only that way)"
     if dots:
         return DOT, f"decimal point ({dots} values read only that way)"
-    return DOT, "decimal point (no value decided it)"
+    return None, "no value decided it"
+
+
+def decide_decimal_marks(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> dict[str, tuple[str, str]]:
+    """Each numeric column's mark. A column its own values leave open (`1.200` in a whole
+    number column) follows the file's other numbers, else the decimal point."""
+    decided = {c: decide_decimal_mark(con, table, ident(c)) for c in columns}
+    marks = [mark for mark, _ in decided.values() if mark]
+    fallback = max(set(marks), key=marks.count) if marks else DOT
+    name = "decimal comma" if fallback == COMMA else "decimal point"
+    return {
+        c: (mark, note) if mark else (fallback, f"{name}, as the file's other numbers ({note})")
+        for c, (mark, note) in decided.items()
+    }
 
 
 def decimal_expression(v: str, mark: str) -> str:

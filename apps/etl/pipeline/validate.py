@@ -13,7 +13,7 @@ import pyarrow as pa
 from apps.etl.pipeline.dates import decide_date_order, fast_date_expression
 from apps.etl.pipeline.engine import ident, literal, sql_list
 from apps.etl.pipeline.extract import SOURCE_ROW
-from apps.etl.pipeline.numbers import decide_decimal_mark, decimal_expression
+from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
 from apps.etl.pipeline.spec import DataType, FieldSpec, SchemaSpec
 
 TYPED = "typed"
@@ -58,13 +58,15 @@ def validate(
     fields = [f for f in spec.fields if f.name in present]
     out = Validated(TYPED, 0, {}, [])
     typed_exprs = []
+    numeric = [f.name for f in fields if f.data_type in (DataType.INTEGER, DataType.DECIMAL)]
+    marks = decide_decimal_marks(con, source, numeric)
     for f in fields:
         col, value = ident(f.name), raw(f.name)
         if f.data_type == DataType.DATETIME:
             out.date_order, out.date_order_note = decide_date_order(con, source, col, default_date_order)
             expr = fast_date_expression(con, source, col, out.date_order, value=value)
         elif f.data_type in (DataType.INTEGER, DataType.DECIMAL):
-            mark, out.number_notes[f.name] = decide_decimal_mark(con, source, col)
+            mark, out.number_notes[f.name] = marks[f.name]
             expr = decimal_expression(value, mark)
         else:
             expr = text_expression(value)
