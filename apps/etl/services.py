@@ -138,42 +138,27 @@ def run_stages(
     timings: dict[str, float] = {}
     big = path.stat().st_size > settings.ETL_IN_MEMORY_MAX_BYTES
     con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT, on_disk=big)
-    with _timed(timings, "read"):
-        extracted = extract(
-            con, path, file_name=upload.original_name, work_dir=work_dir, header_score=spec.header_score, sheet=sheet
-        )
-        saved = column_mapping_saved(shop_id=upload.shop_id, columns=extracted.columns)
-        mapped = map_columns(extracted.columns, spec, saved=saved)
-    if mapped.missing_required:
-        raise PipelineStop(
-            f"Required columns not found: {', '.join(mapped.missing_required)}. The file's headers are: "
-            f"{', '.join(extracted.headers)}. Match them in the mapping step, or an admin can add aliases.",
-            report=mapping_needed_report(extracted, mapped),
-        )
-    upload_set_stage(upload.id, "validating")
-    present = list(mapped.mapping)
-    with _timed(timings, "validate"):
-        unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
-        checked = validate(con, unique, spec, present=present, default_date_order=ctx.date_order)
-        cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)
-    outcome = Outcome(
-        rows_read=extracted.rows_read,
-        rows_rejected=checked.rows_rejected + extracted.bad_count,
-        rows_dropped=dropped,
-    )
-    outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
-    outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)
-    if _final_status(outcome, spec) != Upload.Status.REJECTED:
-        upload_set_stage(upload.id, "loading")
-        with _timed(timings, "transform"):
-            rate_months(con, cleaned.table, ctx, present=present)
-            extras = extra_fields(spec)
-            sql, params = fact_sql(cleaned.table, ctx, present=present, extras=extras, loaded_at=timezone.now())
-        with _timed(timings, "load"):
-            stream = fact_stream(con, sql, params, schema=fact_schema(extras), copy_to=work_dir / "fact.parquet")
-            outcome.rows_loaded = warehouse().replace_batch(upload_id=str(upload.id), table=stream)
-            _store_outputs(upload, con, work_dir)
-    con.close()
+    try:
+        with _timed(timings, "read"):
+            extracted, mapped = _read_and_map(con, upload, path, spec, work_dir=work_dir, sheet=sheet)
+        upload_set_stage(upload.id, "validating")
+        present = list(mapped.mapping)
+        with _timed(timings, "validate"):
+            unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
+            checked = validate(con, unique, spec, present=present, default_date_order=ctx.date_order)
+            cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)
+        outcome = Outcome(extracted.rows_read, 0, checked.rows_rejected + extracted.bad_count, dropped)
+        outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
+        outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)
+        if _final_status(outcome, spec) != Upload.Status.REJECTED:
+            upload_set_stage(upload.id, "loading")
+            with _timed(timings, "load"):
+                outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned.table, present, work_dir=work_dir)
+        _store_rejected(upload, con, work_dir)
+    finally:
+        con.close()
+    if outcome.rows_loaded != outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped:
+        log.error("upload %s: rows do not add up: %s", upload.id, outcome)
     outcome.report["counts"] = {
         "read": outcome.rows_read,
         "loaded": outcome.rows_loaded,
@@ -184,13 +169,44 @@ def run_stages(
     return outcome
 
 
-def _store_outputs(upload: Upload, con, work_dir: Path) -> None:
-    """Keep the processed batch (parquet) and the rejected rows (CSV) beside the raw file."""
-    folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
-    _save(f"processed/{folder}/{upload.id}.parquet", work_dir / "fact.parquet")
+def _read_and_map(con, upload: Upload, path: Path, spec: SchemaSpec, *, work_dir: Path, sheet: str | None):
+    """The file's rows as text, and its columns matched to the schema; stops when a required
+    field has no column (the report then carries what the mapping step needs)."""
+    extracted = extract(
+        con, path, file_name=upload.original_name, work_dir=work_dir, header_score=spec.header_score, sheet=sheet
+    )
+    saved = column_mapping_saved(shop_id=upload.shop_id, columns=extracted.columns)
+    mapped = map_columns(extracted.columns, spec, saved=saved)
+    if mapped.missing_required:
+        raise PipelineStop(
+            f"Required columns not found: {', '.join(mapped.missing_required)}. The file's headers are: "
+            f"{', '.join(extracted.headers)}. Match them in the mapping step, or an admin can add aliases.",
+            report=mapping_needed_report(extracted, mapped),
+        )
+    return extracted, mapped
+
+
+def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str, present: list[str], *, work_dir):
+    """Fact rows streamed into one warehouse commit; the processed parquet kept in storage."""
+    rate_months(con, clean, ctx, present=present)
+    extras = extra_fields(spec)
+    sql, params = fact_sql(clean, ctx, present=present, extras=extras, loaded_at=timezone.now())
+    stream = fact_stream(con, sql, params, schema=fact_schema(extras), copy_to=work_dir / "fact.parquet")
+    loaded = warehouse().replace_batch(upload_id=str(upload.id), table=stream)
+    _save(f"processed/{_folder(upload)}/{upload.id}.parquet", work_dir / "fact.parquet")
+    return loaded
+
+
+def _folder(upload: Upload) -> str:
+    """<country>/<yyyy>/<mm>/<dd>/<upload id>, as under raw/."""
+    return upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
+
+
+def _store_rejected(upload: Upload, con, work_dir: Path) -> None:
+    """Every refused row, kept beside the raw file, whether or not the file was loaded."""
     rejected_file = work_dir / "rejected.csv"
     if write_rejected(con, rejected_file):
-        _save(f"rejected/{folder}/{upload.id}.csv", rejected_file)
+        _save(f"rejected/{_folder(upload)}/{upload.id}.csv", rejected_file)
 
 
 def _save(path: str, local: Path) -> None:

@@ -138,3 +138,33 @@ def test_the_upload_page_shows_each_cleaning_rule_count(cast, sample, client):
     assert "Returns flagged</dt><dd>112</dd>" in page
     assert "Duplicates dropped</dt><dd>0</dd>" in page
     assert "header on row 1" in page
+
+
+def _stored_path(kind: str, upload: Upload, suffix: str) -> str:
+    folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
+    return f"{kind}/{folder}/{upload.id}.{suffix}"
+
+
+def test_a_rejected_file_still_keeps_every_refused_row_for_the_user(cast, sample):
+    from django.core.files.storage import default_storage
+
+    SalesSchema.objects.filter(is_active=True).update(max_bad_row_pct=0.5)
+    upload = run_file(cast, "UK-LON", sample("online_retail_sample_vikash_head.csv"))
+
+    assert upload.status == Upload.Status.REJECTED
+    with default_storage.open(_stored_path("rejected", upload, "csv")) as fh:
+        lines = fh.read().decode().splitlines()
+    assert lines[0] == "source_row,column,value,reason"
+    assert lines[1] == "31,country,European Community,unknown country"
+    assert len(lines) == 1 + 3
+    assert not default_storage.exists(_stored_path("processed", upload, "parquet"))
+
+
+def test_a_loaded_file_keeps_its_processed_rows_beside_the_raw_file(cast, sample):
+    import pyarrow.parquet as pq
+    from django.core.files.storage import default_storage
+
+    upload = run_file(cast, "US-NYC", sample("bernasiakk_usa.csv"))
+
+    with default_storage.open(_stored_path("processed", upload, "parquet")) as fh:
+        assert pq.read_table(fh).num_rows == 291
