@@ -57,20 +57,7 @@ def validate(
     """Three stacked SELECTs, one pass: trim each cell once; type it; check it."""
     fields = [f for f in spec.fields if f.name in present]
     out = Validated(TYPED, 0, {}, [])
-    typed_exprs = []
-    numeric = [f.name for f in fields if f.data_type in (DataType.INTEGER, DataType.DECIMAL)]
-    marks = decide_decimal_marks(con, source, numeric)
-    for f in fields:
-        col, value = ident(f.name), raw(f.name)
-        if f.data_type == DataType.DATETIME:
-            out.date_order, out.date_order_note = decide_date_order(con, source, col, default_date_order)
-            expr = fast_date_expression(con, source, col, out.date_order, value=value)
-        elif f.data_type in (DataType.INTEGER, DataType.DECIMAL):
-            mark, out.number_notes[f.name] = marks[f.name]
-            expr = decimal_expression(value, mark)
-        else:
-            expr = text_expression(value)
-        typed_exprs.append(f"{expr} AS {col}")
+    typed_exprs = _typed_expressions(con, source, fields, out, default_date_order=default_date_order)
     has_country = "country" in present
     _register_countries(con, spec)
     texts = [f for f in fields if f.data_type == DataType.STRING]
@@ -101,6 +88,28 @@ def validate(
     )
     _summarise(con, out)
     return out
+
+
+def _typed_expressions(
+    con: duckdb.DuckDBPyConnection, source: str, fields: list[FieldSpec], out: Validated, *, default_date_order: str
+) -> list[str]:
+    """Each field's typed value from its trimmed text; the decisions taken from the file's
+    values (date order, decimal marks) are noted on `out` for the report."""
+    numeric = [f.name for f in fields if f.data_type in (DataType.INTEGER, DataType.DECIMAL)]
+    marks = decide_decimal_marks(con, source, numeric)
+    typed_exprs = []
+    for f in fields:
+        col, value = ident(f.name), raw(f.name)
+        if f.data_type == DataType.DATETIME:
+            out.date_order, out.date_order_note = decide_date_order(con, source, col, default_date_order)
+            expr = fast_date_expression(con, source, col, out.date_order, value=value)
+        elif f.data_type in (DataType.INTEGER, DataType.DECIMAL):
+            mark, out.number_notes[f.name] = marks[f.name]
+            expr = decimal_expression(value, mark)
+        else:
+            expr = text_expression(value)
+        typed_exprs.append(f"{expr} AS {col}")
+    return typed_exprs
 
 
 def _register_countries(con: duckdb.DuckDBPyConnection, spec: SchemaSpec) -> None:
