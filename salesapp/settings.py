@@ -191,6 +191,10 @@ BIGQUERY_PROJECT = env("BIGQUERY_PROJECT")
 BIGQUERY_DATASET = env("BIGQUERY_DATASET", "sales")
 BIGQUERY_API_ENDPOINT = env("BIGQUERY_API_ENDPOINT")
 REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD").upper()
+# Memory the ETL's DuckDB may use before it spills to DATA_DIR/tmp (bounds a worker's peak).
+ETL_MEMORY_LIMIT = env("ETL_MEMORY_LIMIT", "700MB")
+# Files larger than this are worked on in a DuckDB file under DATA_DIR/tmp, not in memory.
+ETL_IN_MEMORY_MAX_BYTES = env_int("ETL_IN_MEMORY_MAX_BYTES", 100 * 1024 * 1024)
 
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that needs no server.
 REDIS_URL = env("REDIS_URL")

@@ -14,5 +14,6 @@ urlpatterns = [
     path("uploads/", include("apps.uploads.urls")),
     path("reports/", include("apps.reports.urls")),
     path("api/", include("apps.api.urls")),
+    path("etl/", include("apps.etl.urls")),
     path("admin/", admin.site.urls),
 ]

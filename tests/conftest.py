@@ -40,8 +40,10 @@ def fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture
-def cast(db) -> dict:
+def cast(db, settings) -> dict:
     """The demo regions, shops, schema and users (admin, head_*, mgr_*), by username."""
+    # A deliberately slow hasher costs seconds per test on a 2-core machine; tests need none.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     demo_seed(password=PASSWORD)
     warehouse_sync()
     users = get_user_model().objects.all()

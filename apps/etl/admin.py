@@ -1,17 +1,54 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from apps.etl.models import CountryAlias, FxRate, SalesSchema, SchemaField
+from apps.etl.schemas import schema_preview, schema_version_archive, schema_version_undo
+
+PREVIEW_UPLOADS = 10
 
 
 class SchemaFieldInline(admin.TabularInline):
     model = SchemaField
     extra = 0
+    fields = ["position", "name", "data_type", "required", "aliases", "allowed_values", "min_value", "max_value"]
+    fields += ["pattern"]
 
 
 @admin.register(SalesSchema)
 class SalesSchemaAdmin(admin.ModelAdmin):
     list_display = ["name", "version", "is_active", "max_bad_row_pct", "created_at"]
+    readonly_fields = ["version"]
     inlines = [SchemaFieldInline]
+    actions = ["preview_recent_uploads"]
+
+    def save_model(self, request: HttpRequest, obj: SalesSchema, form, change: bool) -> None:
+        # Uploads name the version they ran with, so an edit of the active schema is a new one.
+        # Kept on the request: the ModelAdmin instance is shared by every request.
+        request.schema_archived = schema_version_archive(schema=obj) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        archived = getattr(request, "schema_archived", None)
+        if archived is None:
+            return
+        if not form.has_changed() and not any(fs.has_changed() for fs in formsets):
+            schema_version_undo(archived=archived, schema=form.instance)
+        else:
+            messages.info(request, f"Saved as version {form.instance.version}; version {archived.version} is kept.")
+
+    @admin.action(description=f"Preview: rows of the last {PREVIEW_UPLOADS} uploads this schema would reject")
+    def preview_recent_uploads(self, request: HttpRequest, queryset: QuerySet[SalesSchema]) -> None:
+        for schema in queryset:
+            for line in schema_preview(schema=schema, last=PREVIEW_UPLOADS):
+                reasons = ", ".join(f"{r}: {n}" for r, n in line.by_reason.items()) or "none"
+                then = "?" if line.rejected_then is None else line.rejected_then
+                text = (
+                    f"{schema}: {line.upload}: would reject {line.rejected_now} of {line.rows_read} rows "
+                    f"(rejected when loaded: {then}; reasons: {reasons}){' - ' + line.note if line.note else ''}"
+                )
+                messages.info(request, text)
 
 
 @admin.register(CountryAlias)

@@ -1,5 +1,10 @@
 """The schema contract the admin manages, country aliases, and FX rates."""
 
+import re
+
+import duckdb
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -36,6 +41,28 @@ class SchemaField(models.Model):
     aliases = models.TextField(
         blank=True, help_text="Headers that mean this field, one per line (case and spaces ignored)."
     )
+    allowed_values = models.TextField(
+        blank=True, help_text="If set, the only values accepted, one per line (case ignored)."
+    )
+    min_value = models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Lowest value accepted: the number itself, a date's year, or a text's length.",
+    )
+    max_value = models.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Highest value accepted: the number itself, a date's year, or a text's length.",
+    )
+    pattern = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="If set, a regular expression the whole value must match, e.g. [A-Z0-9]{5,7}.",
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -48,6 +75,21 @@ class SchemaField(models.Model):
     @property
     def alias_list(self) -> tuple[str, ...]:
         return tuple(a.strip() for a in self.aliases.splitlines() if a.strip())
+
+    @property
+    def allowed_list(self) -> tuple[str, ...]:
+        return tuple(v.strip() for v in self.allowed_values.splitlines() if v.strip())
+
+    def clean(self) -> None:
+        if self.pattern:
+            # The pipeline runs it in DuckDB (RE2 syntax: no look-arounds or back-references).
+            try:
+                re.compile(self.pattern)
+                duckdb.execute("SELECT regexp_full_match('', $p)", {"p": self.pattern}).fetchall()
+            except (re.error, duckdb.Error) as exc:
+                raise ValidationError({"pattern": f"Not a valid regular expression: {exc}"}) from exc
+        if self.min_value is not None and self.max_value is not None and self.min_value > self.max_value:
+            raise ValidationError({"max_value": "The maximum is below the minimum."})
 
 
 class CountryAlias(models.Model):
@@ -70,7 +112,13 @@ class FxRate(models.Model):
     quote_currency = models.CharField(
         max_length=3, validators=[currency_validator], help_text="The reporting currency."
     )
-    month = models.DateField(help_text="First day of the month from which this rate applies.")
+    month = models.DateField(
+        help_text=(
+            "First day of the month from which this rate applies. A rate holds until a later month's "
+            "rate is entered: an order uses the latest rate at or before its month (as of), and an "
+            "order older than every rate of its currency stops the upload with a message."
+        )
+    )
     rate = models.DecimalField(
         max_digits=18, decimal_places=8, help_text="Units of the reporting currency for one unit."
     )
@@ -87,3 +135,20 @@ class FxRate(models.Model):
     def clean(self) -> None:
         if self.month:
             self.month = self.month.replace(day=1)
+
+
+class ColumnMapping(models.Model):
+    """A shop's confirmed mapping for one header layout, applied by itself next time."""
+
+    shop = models.ForeignKey("accounts.Shop", on_delete=models.CASCADE, related_name="column_mappings")
+    layout_hash = models.CharField(max_length=64, help_text="SHA-256 of the normalised header layout.")
+    columns = models.JSONField(default=list, help_text="The file's columns, as the shop's file names them.")
+    mapping = models.JSONField(default=dict, help_text="Canonical field -> the file's column.")
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "layout_hash"], name="one_mapping_per_layout")]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id}: {', '.join(f'{c} -> {f}' for f, c in self.mapping.items())}"

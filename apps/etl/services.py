@@ -5,48 +5,57 @@ the admin's schema, records progress on the Upload row, stores the outputs and l
 the batch (a replace, so running it twice leaves the same rows).
 """
 
-import io
 import logging
 import shutil
 import tempfile
 import time
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from types import MappingProxyType
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from deltalake.exceptions import CommitFailedError
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.etl.models import CountryAlias, FxRate, SalesSchema
-from apps.etl.pipeline.clean import drop_duplicates, normalise
+from apps.etl.mappings import column_mapping_saved
+from apps.etl.models import FxRate
+from apps.etl.pipeline.clean import drop_duplicates, finish
+from apps.etl.pipeline.engine import work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
-from apps.etl.pipeline.mapping import map_columns
-from apps.etl.pipeline.spec import FieldSpec, SchemaSpec, UploadContext
-from apps.etl.pipeline.transform import MissingFxRate, to_fact
+from apps.etl.pipeline.mapping import create_mapped, map_columns
+from apps.etl.pipeline.report import build_report, mapping_needed_report, write_rejected
+from apps.etl.pipeline.spec import SchemaSpec, UploadContext
+from apps.etl.pipeline.transform import (
+    CANONICAL_INPUTS,
+    MissingFxRate,
+    fact_schema,
+    fact_sql,
+    fact_stream,
+    rate_months,
+)
 from apps.etl.pipeline.validate import validate
+from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads.models import Upload
 from apps.warehouse.base import WarehouseBusy, WarehouseError
+from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
 from salesapp.logs import upload_log_context
 
 log = logging.getLogger(__name__)
-FIRST_ERRORS = 50
 # Faults that pass: another writer committed first, the network or a service blinked.
 TRANSIENT_ERRORS = (CommitFailedError, WarehouseBusy, ConnectionError, TimeoutError)
 
 
 class PipelineStop(Exception):
     """The upload cannot be loaded, for a reason the user can act on."""
+
+    def __init__(self, message: str, *, report: dict | None = None) -> None:
+        super().__init__(message)
+        self.report = report or {}
 
 
 @dataclass
@@ -56,19 +65,6 @@ class Outcome:
     rows_rejected: int = 0
     rows_dropped: int = 0
     report: dict = field(default_factory=dict)
-
-
-def schema_spec_active() -> SchemaSpec:
-    schema = SalesSchema.objects.filter(is_active=True).prefetch_related("fields").first()
-    if schema is None:
-        raise PipelineStop("No active sales schema: an admin must activate one in /admin/.")
-    aliases = {a.alias.strip().upper(): a.country_code for a in CountryAlias.objects.all()}
-    return SchemaSpec(
-        version=schema.version,
-        fields=tuple(FieldSpec(f.name, f.data_type, f.required, f.alias_list) for f in schema.fields.all()),
-        country_aliases=MappingProxyType(aliases),
-        max_bad_row_pct=schema.max_bad_row_pct,
-    )
 
 
 def upload_context(upload: Upload) -> UploadContext:
@@ -110,17 +106,20 @@ def upload_set_stage(upload_id, stage: str, **rows: int) -> None:
     Upload.objects.filter(pk=upload_id).update(stage=stage, **rows)
 
 
-def pipeline_run(*, upload_id, force: bool = False) -> Upload:
-    """Run the ETL for one upload and record how it ended (every log line carries its id)."""
+def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None) -> Upload:
+    """Run the ETL for one upload and record how it ended (every log line carries its id).
+
+    `sheet` names the workbook sheet to read; by default the data sheet is found by its header.
+    """
     with upload_log_context(upload_id):
-        upload = _pipeline_run(upload_id=upload_id, force=force)
+        upload = _pipeline_run(upload_id=upload_id, force=force, sheet=sheet)
         log.info(
             "upload ended %s: %s rows loaded, %s rejected", upload.status, upload.rows_loaded, upload.rows_rejected
         )
         return upload
 
 
-def _pipeline_run(*, upload_id, force: bool) -> Upload:
+def _pipeline_run(*, upload_id, force: bool, sheet: str | None) -> Upload:
     if force:
         # Reprocess a finished upload; one that is running now is left to its worker.
         Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).update(status=Upload.Status.QUEUED)
@@ -128,17 +127,19 @@ def _pipeline_run(*, upload_id, force: bool) -> Upload:
         log.info("upload %s is finished or being processed; nothing to do", upload_id)
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.select_related("shop__region").get(pk=upload_id)
+    spec = None
     try:
         spec = schema_spec_active()
         ctx = upload_context(upload)
-        with local_copy(upload.raw_path) as path:
-            outcome = _run_stages(upload, path, spec, ctx)
+        with local_copy(upload.raw_path) as path, _work_dir() as work_dir:
+            outcome = run_stages(upload, path, spec, ctx, work_dir=work_dir, sheet=sheet)
         status = _final_status(outcome, spec)
         if status == Upload.Status.REJECTED:
             warehouse().delete_batch(upload_id=str(upload.id))
             outcome.rows_loaded = 0
-    except (PipelineStop, ExtractError, MissingFxRate, WarehouseError) as exc:
-        return _finish(upload, Upload.Status.FAILED, Outcome(), message=str(exc))
+    except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate, WarehouseError) as exc:
+        stopped = Outcome(report=getattr(exc, "report", {}))
+        return _finish(upload, Upload.Status.FAILED, stopped, message=str(exc), schema_version=spec and spec.version)
     except TRANSIENT_ERRORS:
         # The task retries with backoff; the upload waits in the queue meanwhile.
         Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.QUEUED, stage="retrying")
@@ -156,63 +157,114 @@ def _pipeline_run(*, upload_id, force: bool) -> Upload:
     return _finish(upload, status, outcome, message=message, schema_version=spec.version)
 
 
-def _run_stages(upload: Upload, path: Path, spec: SchemaSpec, ctx: UploadContext) -> Outcome:
+def run_stages(
+    upload: Upload, path: Path, spec: SchemaSpec, ctx: UploadContext, *, work_dir: Path, sheet: str | None = None
+) -> Outcome:
+    """The stages over one file, then its outputs stored and its batch loaded in one commit."""
     timings: dict[str, float] = {}
-    with _timed(timings, "read"):
-        extracted = extract(path, file_name=upload.original_name)
-        mapped = map_columns(extracted.table, spec)
-    if mapped.missing_required:
-        found = ", ".join(extracted.headers)
-        raise PipelineStop(
-            f"Required columns not found: {', '.join(mapped.missing_required)}. The file's headers are: "
-            f"{found}. An admin can add aliases for them to the sales schema."
-        )
-    upload_set_stage(upload.id, "validating", rows_read=extracted.rows_read, rows_processed=0)
-    with _timed(timings, "validate"):
-        rows, dropped = drop_duplicates(mapped.table)
-        checked = validate(rows, spec, default_date_order=ctx.date_order)
-        clean = normalise(checked.rows, spec, default_country=ctx.country_code)
-        fact = to_fact(clean, ctx, loaded_at=timezone.now())
-    rejected_rows = len({*checked.errors["source_row"].to_pylist()}) + len(extracted.bad_records)
-    outcome = Outcome(
-        rows_read=extracted.rows_read,
-        rows_loaded=fact.num_rows,
-        rows_rejected=rejected_rows,
-        rows_dropped=dropped,
-    )
-    outcome.report = _report(extracted, mapped, checked)
-    # The rejected rows are kept even when the whole file is refused: that is when the
-    # user most needs them back.
-    _store_rejected(upload, checked.errors)
-    if _final_status(outcome, spec) != Upload.Status.REJECTED:
-        upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
-        with _timed(timings, "load"):
-            processed = _store_outputs(upload, fact)
-            retire = [str(upload.replaces_id)] if upload.replaces_id else []
-            warehouse().replace_batch(
-                upload_id=str(upload.id), table=fact, retire=retire, source_uri=storage_uri(processed)
-            )
+    big = path.stat().st_size > settings.ETL_IN_MEMORY_MAX_BYTES
+    con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT, on_disk=big)
+    try:
+        with _timed(timings, "read"):
+            extracted, mapped = _read_and_map(con, upload, path, spec, work_dir=work_dir, sheet=sheet)
+        upload_set_stage(upload.id, "validating", rows_read=extracted.rows_read, rows_processed=0)
+        present = list(mapped.mapping)
+        with _timed(timings, "validate"):
+            unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
+            checked = validate(con, unique, spec, present=present, default_date_order=ctx.date_order)
+            cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)
+        outcome = Outcome(extracted.rows_read, 0, checked.rows_rejected + extracted.bad_count, dropped)
+        outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
+        outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)
+        if _final_status(outcome, spec) != Upload.Status.REJECTED:
+            upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
+            with _timed(timings, "load"):
+                outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned.table, present, work_dir=work_dir)
+        _store_rejected(upload, con, work_dir)
+    finally:
+        con.close()
+    if outcome.rows_loaded != outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped:
+        log.error("upload %s: rows do not add up: %s", upload.id, outcome)
+    outcome.report["counts"] = {
+        "read": outcome.rows_read,
+        "loaded": outcome.rows_loaded,
+        "rejected": outcome.rows_rejected,
+        "duplicates_dropped": outcome.rows_dropped,
+    }
     outcome.report["timings"] = timings
     return outcome
 
 
-def _report(extracted, mapped, checked) -> dict:
-    errors = checked.errors.slice(0, FIRST_ERRORS).to_pylist()
-    errors += [
-        {"source_row": b.source_row, "column": "", "value": b.text, "reason": b.reason}
-        for b in extracted.bad_records[:FIRST_ERRORS]
-    ]
-    by_reason = Counter(checked.errors["reason"].to_pylist())
-    by_reason.update(b.reason.split(" where")[0] for b in extracted.bad_records)
-    return {
-        "file": extracted.details,
-        "mapping": mapped.mapping,
-        "unmapped": list(mapped.unmapped),
-        "date_order": checked.date_order,
-        "date_order_note": checked.date_order_note,
-        "errors_by_reason": dict(by_reason.most_common()),
-        "first_errors": errors[:FIRST_ERRORS],
-    }
+def _read_and_map(con, upload: Upload, path: Path, spec: SchemaSpec, *, work_dir: Path, sheet: str | None):
+    """The file's rows as text, and its columns matched to the schema; stops when a required
+    field has no column (the report then carries what the mapping step needs)."""
+    extracted = extract(
+        con, path, file_name=upload.original_name, work_dir=work_dir, header_score=spec.header_score, sheet=sheet
+    )
+    saved = column_mapping_saved(shop_id=upload.shop_id, columns=extracted.columns)
+    mapped = map_columns(extracted.columns, spec, saved=saved)
+    if mapped.missing_required:
+        raise PipelineStop(
+            f"Required columns not found: {', '.join(mapped.missing_required)}. The file's headers are: "
+            f"{', '.join(extracted.headers)}. Match them in the mapping step, or an admin can add aliases.",
+            report=mapping_needed_report(extracted, mapped),
+        )
+    return extracted, mapped
+
+
+def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str, present: list[str], *, work_dir):
+    """Fact rows streamed into one warehouse commit; the processed parquet kept in storage."""
+    rate_months(con, clean, ctx, present=present)
+    extras = extra_fields(spec)
+    sql, params = fact_sql(clean, ctx, present=present, extras=extras, loaded_at=timezone.now())
+    local = work_dir / "fact.parquet"
+    stream = fact_stream(con, sql, params, schema=fact_schema(extras), copy_to=local)
+    target = f"processed/{_folder(upload)}/{upload.id}.parquet"
+    # A corrected upload takes its predecessor's place in the same commit.
+    retire = [str(upload.replaces_id)] if upload.replaces_id else []
+    if storage_uri(target) is None:
+        loaded = warehouse().replace_batch(upload_id=str(upload.id), table=stream, retire=retire)
+        _save(target, local)
+        return loaded
+    # Remote storage: the parquet is stored first, so the warehouse can load it from there
+    # (BigQuery from gs://) rather than from bytes this process sends.
+    for _ in stream():
+        pass
+    stored = _save(target, local)
+    return warehouse().replace_batch(
+        upload_id=str(upload.id), table=stream, retire=retire, source_uri=storage_uri(stored)
+    )
+
+
+def _folder(upload: Upload) -> str:
+    """<country>/<yyyy>/<mm>/<dd>/<upload id>, as under raw/."""
+    return upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
+
+
+def _store_rejected(upload: Upload, con, work_dir: Path) -> None:
+    """Every refused row, kept beside the raw file, whether or not the file was loaded."""
+    rejected_file = work_dir / "rejected.csv"
+    if write_rejected(con, rejected_file):
+        _save(f"rejected/{_folder(upload)}/{upload.id}.csv", rejected_file)
+
+
+def _save(path: str, local: Path) -> str:
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    with open(local, "rb") as fh:
+        return default_storage.save(path, File(fh))
+
+
+def storage_uri(name: str) -> str | None:
+    """gs://bucket/name when files are in Google Cloud Storage (a warehouse can load from
+    there directly), else None."""
+    bucket = getattr(default_storage, "bucket_name", None)
+    return f"gs://{bucket}/{name}" if bucket else None
+
+
+def extra_fields(spec: SchemaSpec) -> dict[str, str]:
+    """The admin's fields beyond the canonical ones: extra nullable columns of the fact table."""
+    return {f.name: f.data_type for f in spec.fields if f.name not in CANONICAL_INPUTS | set(FACT_SCHEMA.names)}
 
 
 def _final_status(outcome: Outcome, spec: SchemaSpec) -> str:
@@ -222,36 +274,6 @@ def _final_status(outcome: Outcome, spec: SchemaSpec) -> str:
     if outcome.rows_read and bad == outcome.rows_read:
         return Upload.Status.REJECTED
     return Upload.Status.LOADED_WITH_ERRORS if bad else Upload.Status.LOADED
-
-
-def _store_outputs(upload: Upload, fact: pa.Table) -> str:
-    """Keep the processed batch (parquet) beside the raw file; return where it is."""
-    folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
-    sink = io.BytesIO()
-    pq.write_table(fact, sink)
-    return _save(f"processed/{folder}/{upload.id}.parquet", sink.getvalue())
-
-
-def _store_rejected(upload: Upload, errors: pa.Table) -> None:
-    """Keep the rejected rows' problems (row, column, value, reason) as CSV beside the raw file."""
-    if errors.num_rows:
-        folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
-        sink = io.BytesIO()
-        pacsv.write_csv(errors, sink)
-        _save(f"rejected/{folder}/{upload.id}.csv", sink.getvalue())
-
-
-def _save(path: str, data: bytes) -> str:
-    if default_storage.exists(path):
-        default_storage.delete(path)
-    return default_storage.save(path, ContentFile(data))
-
-
-def storage_uri(name: str) -> str | None:
-    """gs://bucket/name when files are in Google Cloud Storage (a warehouse can load from
-    there directly), else None."""
-    bucket = getattr(default_storage, "bucket_name", None)
-    return f"gs://{bucket}/{name}" if bucket else None
 
 
 def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, schema_version=None) -> Upload:
@@ -284,6 +306,13 @@ def local_copy(storage_path: str):
         with default_storage.open(storage_path, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
         yield target
+
+
+@contextmanager
+def _work_dir():
+    """A private folder for DuckDB's spill files and the outputs before they are stored."""
+    with tempfile.TemporaryDirectory(prefix="etl-", dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+        yield Path(tmp)
 
 
 @contextmanager

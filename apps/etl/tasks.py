@@ -21,10 +21,11 @@ class UploadTask(Task):
     retry_backoff_max=120,
     max_retries=5,
 )
-def process_upload(self, upload_id: str, force: bool = False) -> str:
+def process_upload(self, upload_id: str, force: bool = False, sheet: str | None = None) -> str:
     """Run the ETL for one upload. Safe to run twice: a finished upload is left as it is,
-    and a load replaces the upload's batch rather than adding to it."""
-    return upload_run(upload_id=upload_id, force=force).status
+    and a load replaces the upload's batch rather than adding to it. `sheet` names the
+    workbook sheet to read when the user chose one."""
+    return upload_run(upload_id=upload_id, force=force, sheet=sheet).status
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)

@@ -6,11 +6,13 @@ file again is ETL work, never done in a web request); the web serves the stored 
 
 import csv
 import io
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from openpyxl import Workbook
@@ -85,18 +87,43 @@ def rejected_rows(table: pa.Table, problems: list[dict], mapping: dict[str, str]
 def rejected_exports_write(*, upload: Upload, path: Path) -> int:
     """Write the rejected rows of `upload` (whose raw file is at `path`) as CSV and XLSX in
     storage; how many rows. Nothing is written when nothing was rejected."""
-    from apps.etl.pipeline.extract import extract
-
     problems = problems_of(upload)
     if not problems:
         return 0
-    table = extract(path, file_name=upload.original_name).table
+    table = _original_rows(upload, path, sorted({e["source_row"] for e in problems}))
     rows, bad_cells = rejected_rows(table, problems, upload.report.get("mapping", {}))
     sink = io.BytesIO()
     pacsv.write_csv(rows, sink)
     _save(rows_csv_path(upload), sink.getvalue())
     _save(rows_xlsx_path(upload), _workbook(upload, rows, bad_cells))
     return rows.num_rows
+
+
+def _original_rows(upload: Upload, path: Path, wanted: list[int]) -> pa.Table:
+    """The file's rows with these numbers, read again as the ETL read them (text cells)."""
+    from apps.etl.pipeline.engine import ident, work_connection
+    from apps.etl.pipeline.extract import RAW, SOURCE_ROW, extract
+    from apps.etl.schemas import schema_spec_active
+
+    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+        con = work_connection(temp_dir=Path(tmp), memory_limit=settings.ETL_MEMORY_LIMIT)
+        try:
+            extracted = extract(
+                con,
+                path,
+                file_name=upload.original_name,
+                work_dir=Path(tmp),
+                header_score=schema_spec_active().header_score,
+                sheet=upload.report.get("file", {}).get("sheet"),
+            )
+            con.register("wanted", pa.table({"r": pa.array(wanted, pa.int64())}))
+            columns = ", ".join(ident(c) for c in extracted.columns)
+            return con.sql(
+                f"SELECT {columns}, {SOURCE_ROW} FROM {RAW} WHERE {SOURCE_ROW} IN (SELECT r FROM wanted) "
+                f"ORDER BY {SOURCE_ROW}"
+            ).to_arrow_table()
+        finally:
+            con.close()
 
 
 def _workbook(upload: Upload, rows: pa.Table, bad_cells: dict[int, set[str]]) -> bytes:

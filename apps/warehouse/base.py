@@ -7,12 +7,15 @@ Each backend translates quoting and parameters to its own dialect; the report pa
 (tests/warehouse/test_report_parity.py) is what keeps the subset honest.
 """
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import pyarrow as pa
 
 from apps.warehouse.fact import ViewSpec
+
+# Opens a fresh stream of the batch's rows: called again when a commit is retried.
+BatchSource = Callable[[], pa.RecordBatchReader]
 
 
 class WarehouseError(Exception):
@@ -30,14 +33,21 @@ class Warehouse(Protocol):
         """Create or upgrade the fact table and the views; return what changed (or would)."""
 
     def replace_batch(
-        self, *, upload_id: str, table: pa.Table, retire: Sequence[str] = (), source_uri: str | None = None
+        self,
+        *,
+        upload_id: str,
+        table: "pa.Table | BatchSource",
+        retire: Sequence[str] = (),
+        source_uri: str | None = None,
     ) -> int:
         """Atomically make `table` the rows of this upload (running it twice changes nothing).
 
-        The batches of the uploads in `retire` are removed in the same commit: a corrected
-        upload replaces its predecessor without a moment where both, or neither, are counted.
-        `source_uri` is where the same rows are stored as parquet (gs://...), for backends
-        that load faster from there than from bytes sent by this process."""
+        A big batch comes as a BatchSource, streamed in one commit; columns the table lacks
+        (fields an admin added) are added to it as nullable columns. The batches of the
+        uploads in `retire` are removed in the same commit: a corrected upload replaces its
+        predecessor without a moment where both, or neither, are counted. `source_uri` is
+        where the same rows are stored as parquet (gs://...), for backends that load faster
+        from there than from bytes sent by this process."""
 
     def delete_batch(self, *, upload_id: str) -> int:
         """Remove this upload's rows; return how many were removed."""

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.api_core import exceptions as gexc
 
-from apps.warehouse.base import WarehouseBusy, WarehouseError
+from apps.warehouse.base import BatchSource, WarehouseBusy, WarehouseError
 from apps.warehouse.bigquery_dialect import (
     error_reason,
     is_transient,
@@ -178,10 +178,17 @@ class BigQueryWarehouse:
 
     # -- writes ---------------------------------------------------------------------------
     def replace_batch(
-        self, *, upload_id: str, table: pa.Table, retire: Sequence[str] = (), source_uri: str | None = None
+        self,
+        *,
+        upload_id: str,
+        table: "pa.Table | BatchSource",
+        retire: Sequence[str] = (),
+        source_uri: str | None = None,
     ) -> int:
         upload_id = str(uuid.UUID(str(upload_id)))
         retired = [str(uuid.UUID(str(r))) for r in retire]
+        if callable(table):  # a BatchSource: one load job takes the whole batch
+            table = table().read_all()
         staging = self.table_id(f"_staging_{upload_id.replace('-', '')}_{uuid.uuid4().hex[:8]}")
         try:
             rows = self._retrying(f"load of upload {upload_id}", lambda: self._load(staging, table, source_uri))

@@ -25,6 +25,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from apps.warehouse.base import BatchSource
 from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,11 @@ def _batch_predicate(upload_id: str, *also: str) -> str:
     # The ids are UUIDs (validated here), so they can be written into the Delta predicate.
     ids = [f"'{uuid.UUID(str(u))}'" for u in (upload_id, *also)]
     return f"upload_id = {ids[0]}" if len(ids) == 1 else f"upload_id IN ({', '.join(ids)})"
+
+
+def _column_names(table: DeltaTable) -> list[str]:
+    """The table's columns now: the canonical ones, then any an admin's field added."""
+    return [f.name for f in table.schema().fields]
 
 
 class EmbeddedWarehouse:
@@ -78,14 +84,46 @@ class EmbeddedWarehouse:
         return changes
 
     def replace_batch(
-        self, *, upload_id: str, table: pa.Table, retire: Sequence[str] = (), source_uri: str | None = None
+        self,
+        *,
+        upload_id: str,
+        table: "pa.Table | BatchSource",
+        retire: Sequence[str] = (),
+        source_uri: str | None = None,
     ) -> int:
+        """One Delta commit replaces the upload's rows, however many batches stream in.
+
+        schema_mode="merge" lets an admin's new field add a nullable column; older files
+        simply lack it and read as NULL.
+        """
         predicate = _batch_predicate(upload_id, *retire)
-        data = table.cast(FACT_SCHEMA)
-        self._commit(lambda: write_deltalake(self.table_uri, data, mode="overwrite", predicate=predicate))
+        counted = {"rows": 0}
+
+        def stream() -> pa.RecordBatchReader:
+            reader = table() if callable(table) else pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+            counted["rows"] = 0
+
+            def batches():
+                for batch in reader:
+                    counted["rows"] += batch.num_rows
+                    yield batch
+
+            return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+        self._commit(
+            lambda: write_deltalake(
+                self.table_uri,
+                stream(),
+                mode="overwrite",
+                predicate=predicate,
+                schema_mode="merge",
+                # Snappy: a third faster to write than delta-rs's default, for slightly larger files.
+                writer_properties=WriterProperties(compression="SNAPPY"),
+            )
+        )
         if self.compact_files and len(DeltaTable(self.table_uri).file_uris()) >= self.compact_files:
             self.compact()
-        return data.num_rows
+        return counted["rows"]
 
     def delete_batch(self, *, upload_id: str) -> int:
         predicate = _batch_predicate(upload_id)
@@ -164,7 +202,7 @@ class EmbeddedWarehouse:
             table = self._latest_table()
             snapshot = (table.version(), views_mtime)
             if self._snapshot != snapshot:
-                self._define_views(self._con, table.file_uris())
+                self._define_views(self._con, table.file_uris(), _column_names(table))
                 self._snapshot = snapshot
             return self._con
 
@@ -185,10 +223,11 @@ class EmbeddedWarehouse:
             self._table.update_incremental()
         return self._table
 
-    def _define_views(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> None:
+    def _define_views(self, con: duckdb.DuckDBPyConnection, files: list[str], names: list[str]) -> None:
         if files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            source = f"read_parquet([{listed}])"
+            # Files written before a column was added lack it: union by name reads it as NULL.
+            source = f"read_parquet([{listed}], union_by_name = true)"
         else:
             # A registered Arrow table is seen by its own connection only, and queries run on
             # cursors: copy it into a table of the in-memory database, which cursors share.
@@ -196,7 +235,8 @@ class EmbeddedWarehouse:
             con.execute("CREATE OR REPLACE TABLE _empty_fact AS SELECT * FROM _empty_fact_arrow")
             con.unregister("_empty_fact_arrow")
             source = "_empty_fact"
-        cols = ", ".join(_quote(n) for n in FACT_SCHEMA.names)
+            names = FACT_SCHEMA.names
+        cols = ", ".join(_quote(n) for n in names)
         con.execute(f"CREATE OR REPLACE VIEW {_quote(FACT_TABLE)} AS SELECT {cols} FROM {source}")
         views = json.loads(self.views_file.read_text()) if self.views_file.exists() else []
         for view in views:

@@ -1,48 +1,78 @@
-"""Clean: drop exact duplicate rows, normalise countries, flag returns."""
+"""Clean: drop exact duplicate rows, and give each valid row its country and return flag.
+
+Trimming and country codes happen in validate's one pass (a country must be resolved to be
+checked); here the rules that need the whole file or the valid rows only.
+"""
+
+from dataclasses import dataclass
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from apps.etl.pipeline.engine import ident, literal
 from apps.etl.pipeline.extract import SOURCE_ROW
-from apps.etl.pipeline.spec import SchemaSpec
+
+UNIQUE = "unique_rows"
+CLEAN = "clean"
 
 
-def drop_duplicates(table: pa.Table) -> tuple[pa.Table, int]:
-    """Keep the first of each set of rows identical in every mapped column."""
-    columns = [c for c in table.column_names if c != SOURCE_ROW]
+def drop_duplicates(con: duckdb.DuckDBPyConnection, source: str, *, columns: list[str]) -> tuple[str, int]:
+    """Keep the first of each set of rows identical in every mapped column.
+
+    A hash of each row finds the few candidates in one pass (no copy of the rows); only
+    those are compared column by column. DuckDB spills both steps to disk when needed,
+    so duplicates are found across the whole file however big it is.
+    """
     if not columns:
-        return table, 0
-    con = duckdb.connect()
-    con.register("src", table)
-    key = ", ".join(f'"{c}"' for c in columns)
-    kept = con.sql(
-        f"SELECT * FROM src QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {SOURCE_ROW}) = 1 "
-        f"ORDER BY {SOURCE_ROW}"
-    ).to_arrow_table()
-    return kept, table.num_rows - kept.num_rows
+        return source, 0
+    key = ", ".join(ident(c) for c in columns)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE dup_hashes AS
+            SELECT h FROM (SELECT hash({key}) AS h FROM {source}) GROUP BY h HAVING count(*) > 1"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TABLE dropped_rows AS
+            SELECT {SOURCE_ROW} FROM (
+                SELECT {SOURCE_ROW}, row_number() OVER (PARTITION BY {key} ORDER BY {SOURCE_ROW}) AS copy
+                FROM {source} WHERE hash({key}) IN (SELECT h FROM dup_hashes))
+            WHERE copy > 1"""
+    )
+    dropped = con.execute("SELECT count(*) FROM dropped_rows").fetchall()[0][0]
+    if not dropped:
+        return source, 0
+    con.execute(
+        f"""CREATE OR REPLACE VIEW {UNIQUE} AS
+            SELECT * FROM {source} WHERE {SOURCE_ROW} NOT IN (SELECT {SOURCE_ROW} FROM dropped_rows)"""
+    )
+    return UNIQUE, dropped
 
 
-def normalise(rows: pa.Table, spec: SchemaSpec, *, default_country: str) -> pa.Table:
-    """Country -> ISO code through the aliases (else the shop's); returns flagged.
+@dataclass(frozen=True)
+class Cleaned:
+    table: str
+    returns: int
+    countries_from_file: int
+    countries_defaulted: int
+
+
+def finish(con: duckdb.DuckDBPyConnection, typed: str, *, present: list[str], default_country: str) -> Cleaned:
+    """The valid rows, with their ISO country (the file's, else the shop's) and `is_return`.
 
     A return is a negative quantity or a cancelled invoice (`C536379`, Online Retail's mark).
     """
-    if "country" not in rows.column_names:
-        rows = rows.append_column("country", pa.nulls(rows.num_rows, pa.string()))
-    if "customer_id" in rows.column_names:
-        # Spreadsheet exports turn the id 16764 into 16764.0.
-        fixed = pc.replace_substring_regex(rows["customer_id"], r"^(\d+)\.0+$", r"\1")
-        rows = rows.set_column(rows.column_names.index("customer_id"), "customer_id", fixed)
-    if "order_id" not in rows.column_names:
-        rows = rows.append_column("order_id", pa.nulls(rows.num_rows, pa.string()))
-    con = duckdb.connect()
-    con.register("src", rows)
-    aliases = spec.country_aliases
-    con.register("aliases", pa.table({"alias": list(aliases), "code": list(aliases.values())}))
-    return con.sql(
-        "SELECT src.* EXCLUDE (country), coalesce(a.code, $default) AS country_code, "
-        "(src.quantity < 0 OR regexp_matches(coalesce(src.order_id, ''), '^[Cc][0-9]+$')) AS is_return "
-        f"FROM src LEFT JOIN aliases a ON a.alias = upper(src.country) ORDER BY src.{SOURCE_ROW}",
-        params={"default": default_country},
-    ).to_arrow_table()
+    country = "country_code" if "country" in present else "NULL"
+    order_id = "order_id" if "order_id" in present else "NULL"
+    quantity = "quantity" if "quantity" in present else "NULL"
+    # A cancelled invoice is Online Retail's C536379 (not any id that starts with C).
+    cancelled = f"regexp_matches(coalesce({order_id}, ''), '^[Cc][0-9]+$')"
+    con.execute(
+        f"""CREATE OR REPLACE VIEW {CLEAN} AS
+            SELECT * EXCLUDE (problems, trimmed{", country, country_code" if "country" in present else ""}),
+                   coalesce({country}, {literal(default_country)}) AS country_code,
+                   {country} IS NOT NULL AS country_from_file,
+                   (coalesce({quantity} < 0, false) OR {cancelled}) AS is_return
+            FROM {typed} WHERE len(problems) = 0"""
+    )
+    returns, from_file, total = con.execute(
+        f"SELECT count(*) FILTER (WHERE is_return), count(*) FILTER (WHERE country_from_file), count(*) FROM {CLEAN}"
+    ).fetchall()[0]
+    return Cleaned(CLEAN, returns, from_file, total - from_file)

@@ -1,23 +1,41 @@
-"""Extract: a file's bytes -> an Arrow table of text cells, one row per record.
+"""Extract: a file -> the work table `raw` of text cells, one row per record.
 
 Every cell stays text here: parsing numbers and dates is the next stages' job, so that a
 bad cell becomes a reasoned rejection rather than a failed read. Each row carries
 `source_row`, its 1-based row number in the file as a spreadsheet would show it.
+
+CSV goes through DuckDB's own reader (the fastest on this machine), after the encoding,
+the header line and the delimiter are found from the file's first 64 KB. Files that are
+not UTF-8 are first re-encoded to a UTF-8 temp file in 1 MB steps, so memory stays flat.
 """
 
 import codecs
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
+import duckdb
+
+from apps.etl.pipeline.engine import ident, literal, scalar
 
 SOURCE_ROW = "source_row"
+RAW = "raw"
+BAD_RECORDS = "bad_records"
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 SNIFF_BYTES = 64 * 1024
+DELIMITERS = ",;\t|"
+HEADER_SEARCH_LINES = 50
+# Read as NULL: a text no file contains, so that only the cells the reader pads onto a
+# short row are NULL, and an empty field stays ''.
+NULL_TEXT = "\x01"
+EXTRA = "__extra_fields"
+BAD = "__bad_record"
+FIRST_BAD_RECORDS = 50
+
+# How many schema fields a header row names: used to find the header and the data sheet.
+HeaderScore = Callable[[list[str]], int]
 
 
 class ExtractError(Exception):
@@ -33,111 +51,96 @@ class BadRecord:
 
 @dataclass
 class Extracted:
-    table: pa.Table  # text columns named as in the file (made unique), plus source_row
-    headers: list[str]
+    headers: list[str]  # as in the file; the columns of `raw` are these made unique
+    columns: list[str]
     rows_read: int
-    bad_records: list[BadRecord] = field(default_factory=list)
+    bad_records: list[BadRecord] = field(default_factory=list)  # the first few
+    bad_count: int = 0
     details: dict[str, str] = field(default_factory=dict)
 
 
-def extract(path: Path, *, file_name: str) -> Extracted:
+def extract(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    file_name: str,
+    work_dir: Path,
+    header_score: HeaderScore,
+    sheet: str | None = None,
+) -> Extracted:
     suffix = Path(file_name).suffix.lower()
     if suffix in CSV_SUFFIXES:
-        return extract_csv(path)
+        return extract_csv(con, path, work_dir=work_dir, header_score=header_score)
     if suffix in EXCEL_SUFFIXES:
-        return extract_excel(path)
+        from apps.etl.pipeline.excel import extract_excel
+
+        return extract_excel(con, path, header_score=header_score, sheet=sheet)
     raise ExtractError(f"Unsupported file type '{suffix}'. Upload CSV, TSV, XLSX or XLS.")
 
 
-def extract_csv(path: Path) -> Extracted:
+def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, header_score: HeaderScore) -> Extracted:
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if not head.strip():
         raise ExtractError("The file is empty.")
     encoding = detect_encoding(head)
-    text_head = head.decode(encoding, errors="replace")
-    lines = text_head.splitlines()
-    header_index = _header_line_index(lines)
-    delimiter = _detect_delimiter("\n".join(lines[header_index : header_index + 50]))
+    if encoding not in ("utf-8", "utf-8-sig"):
+        path = transcode(path, encoding=encoding, target=work_dir / "utf8.csv")
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    lines = _complete_lines(head.decode("utf-8-sig", errors="replace"), whole=len(head) < SNIFF_BYTES)
+    header_index, delimiter = find_header(lines, header_score)
     headers = next(csv.reader([lines[header_index]], delimiter=delimiter))
-    names = unique_names(headers)
+    columns = unique_names(headers)
+    _read_csv_into_raw(con, path, columns=columns, delimiter=delimiter, skip=header_index + 1)
+    create_bad_records(con, columns)
+    bad_count, bad = _bad_summary(con)
+    details = {"encoding": encoding, "delimiter": delimiter, "header_row": str(header_index + 1)}
+    good = scalar(con, f"SELECT count(*) FROM {RAW}")
+    return Extracted(headers, columns, good + bad_count, bad, bad_count, details)
 
-    bad: list[BadRecord] = []
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad.append(
-            BadRecord(
-                source_row=row.number,
-                text=row.text[:500],
-                reason=f"has {row.actual_columns} fields where the header has {row.expected_columns}",
-            )
-        )
-        return "skip"
+def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int):
+    """All records, numbered, as text; rows of empty cells are not records and are left out.
 
-    try:
-        table = pacsv.read_csv(
-            path,
-            # One thread: only a serial read tells the invalid-row handler each row's number.
-            read_options=pacsv.ReadOptions(
-                encoding=encoding, skip_rows=header_index + 1, column_names=names, use_threads=False
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter,
-                newlines_in_values=True,
-                ignore_empty_lines=False,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False
-            ),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise ExtractError(f"The file could not be read as {encoding} CSV: {exc}") from exc
-    first_data_row = header_index + 2
-    return _finish(
-        table,
-        headers,
-        first_data_row,
-        bad,
-        {"encoding": encoding, "delimiter": delimiter, "header_row": str(header_index + 1)},
+    A sentinel last column catches surplus fields; missing fields are padded with NULL, so
+    `BAD` marks both. Serial reading keeps the file's order and allows quoted newlines.
+    """
+    spec = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in [*columns, EXTRA])
+    blank = " AND ".join(f"coalesce(trim({ident(c)}), '') = ''" for c in columns)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {RAW} AS
+            SELECT * FROM (
+                SELECT *, CAST(row_number() OVER () AS BIGINT) + {skip} AS {SOURCE_ROW},
+                       ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
+                FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
+                              columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
+                              nullstr = $null_text, parallel = false))
+            WHERE NOT ({blank})""",
+        {"path": str(path), "delim": delimiter, "null_text": NULL_TEXT},
     )
 
 
-def extract_excel(path: Path) -> Extracted:
-    import fastexcel
-
-    try:
-        reader = fastexcel.read_excel(path)
-        sheet = reader.load_sheet(0, dtypes="string")
-        table = sheet.to_arrow()
-    except fastexcel.FastExcelError as exc:
-        raise ExtractError(f"The workbook could not be read: {exc}") from exc
-    headers = [str(n) for n in table.column_names]
-    table = table.rename_columns(unique_names(headers))
-    table = pa.table(
-        {n: pc.fill_null(c.cast(pa.string()), "") for n, c in zip(table.column_names, table.columns, strict=True)}
+def create_bad_records(con: duckdb.DuckDBPyConnection, columns: list[str] | None = None) -> None:
+    """Rows with more or fewer fields than the header: moved out of `raw`, with the reason."""
+    con.execute(f"CREATE OR REPLACE TABLE {BAD_RECORDS} ({SOURCE_ROW} BIGINT, text VARCHAR, reason VARCHAR)")
+    if columns is None or not scalar(con, f"SELECT count(*) FROM {RAW} WHERE {BAD}"):
+        return
+    cells = " || ',' || ".join(f"coalesce({ident(c)}, '')" for c in [*columns, EXTRA])
+    con.execute(
+        f"""INSERT INTO {BAD_RECORDS}
+            SELECT {SOURCE_ROW}, left({cells}, 500) AS text,
+                   'has ' || CASE WHEN {ident(EXTRA)} IS NOT NULL THEN 'more' ELSE 'fewer' END
+                   || ' fields than the header''s {len(columns)}' AS reason
+            FROM {RAW} WHERE {BAD}"""
     )
-    return _finish(table, headers, 2, [], {"sheet": reader.sheet_names[0]})
+    con.execute(f"DELETE FROM {RAW} WHERE {BAD}")
 
 
-def _finish(table: pa.Table, headers: list[str], first_data_row: int, bad: list[BadRecord], details: dict) -> Extracted:
-    """Number the rows (around the bad records' numbers), then drop the blank ones (not records)."""
-    rows = pa.array(range(first_data_row, first_data_row + table.num_rows + len(bad)), pa.int64())
-    rows = rows.filter(pc.invert(pc.is_in(rows, value_set=pa.array([b.source_row for b in bad], pa.int64()))))
-    table = table.append_column(SOURCE_ROW, rows.slice(0, table.num_rows))
-    if table.num_columns > 1:
-        blank = None
-        for name in table.column_names[:-1]:
-            empty = pc.equal(pc.utf8_trim_whitespace(table[name]), "")
-            blank = empty if blank is None else pc.and_(blank, empty)
-        table = table.filter(pc.invert(blank))
-    return Extracted(
-        table=table,
-        headers=headers,
-        rows_read=table.num_rows + len(bad),
-        bad_records=bad,
-        details=details,
-    )
+def _bad_summary(con: duckdb.DuckDBPyConnection) -> tuple[int, list[BadRecord]]:
+    count = scalar(con, f"SELECT count(*) FROM {BAD_RECORDS}")
+    rows = con.execute(f"SELECT * FROM {BAD_RECORDS} ORDER BY {SOURCE_ROW} LIMIT {FIRST_BAD_RECORDS}").fetchall()
+    return count, [BadRecord(*row) for row in rows]
 
 
 def detect_encoding(head: bytes) -> str:
@@ -145,6 +148,11 @@ def detect_encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    # UTF-16 without a BOM: ASCII text has a NUL in every other byte.
+    if len(head) >= 4 and head[1::2].count(0) > len(head) // 4:
+        return "utf-16-le"
+    if len(head) >= 4 and head[0::2].count(0) > len(head) // 4:
+        return "utf-16-be"
     # The sample may end inside a multi-byte character; ignore a cut tail.
     sample = head if len(head) < SNIFF_BYTES else head[:-4]
     try:
@@ -154,34 +162,52 @@ def detect_encoding(head: bytes) -> str:
         return "cp1252"
 
 
-def _header_line_index(lines: list[str]) -> int:
-    """The first line that looks like a header: skip blank lines and one-cell title lines."""
-    for index, line in enumerate(lines[:50]):
-        cells = [c for c in _split_any(line) if c.strip()]
-        if len(cells) >= 2:
-            return index
+def transcode(path: Path, *, encoding: str, target: Path) -> Path:
+    """Re-encode to UTF-8 in 1 MB steps. cp1252 leaves five bytes undefined; those become U+FFFD."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    with open(path, "rb") as src, open(target, "w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(1024 * 1024):
+            dst.write(decoder.decode(chunk))
+        dst.write(decoder.decode(b"", final=True))
+    return target
+
+
+def _complete_lines(text: str, *, whole: bool) -> list[str]:
+    lines = text.splitlines()
+    return lines if whole or len(lines) < 2 else lines[:-1]
+
+
+def find_header(lines: list[str], header_score: HeaderScore) -> tuple[int, str]:
+    """The header line and delimiter: the line naming most schema fields among the first 50,
+    else the first with two or more cells (blank and one-cell title lines are skipped)."""
+    best: tuple[int, int, str] | None = None
+    first_wide: tuple[int, str] | None = None
+    for index, line in enumerate(lines[:HEADER_SEARCH_LINES]):
+        delimiter = max(DELIMITERS, key=line.count)
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+        if len([c for c in cells if c.strip()]) < 2:
+            continue
+        first_wide = first_wide or (index, delimiter)
+        score = header_score(cells)
+        if score and (best is None or score > best[0]):
+            best = (score, index, delimiter)
+    if best is not None:
+        return best[1], best[2]
+    if first_wide is not None:
+        return first_wide
     raise ExtractError("No header row found: the first 50 lines have fewer than two columns.")
 
 
-def _split_any(line: str) -> list[str]:
-    delimiter = max(",;\t|", key=line.count)
-    return line.split(delimiter)
-
-
-def _detect_delimiter(sample: str) -> str:
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return max(",;\t|", key=sample.splitlines()[0].count)
-
-
 def unique_names(headers: list[str]) -> list[str]:
-    """Column names as given, made unique and non-empty so Arrow can address them."""
+    """Column names as given, made unique and non-empty so SQL can address them."""
     seen: dict[str, int] = {}
     names = []
     for index, header in enumerate(headers):
-        name = header.strip() or f"column_{index + 1}"
-        count = seen.get(name, 0)
-        seen[name] = count + 1
+        name = str(header).strip() or f"column_{index + 1}"
+        if name == SOURCE_ROW:
+            name = f"{name}_in_file"
+        # SQL identifiers ignore case, so `Country` and `COUNTRY` must differ by more.
+        count = seen.get(name.lower(), 0)
+        seen[name.lower()] = count + 1
         names.append(name if count == 0 else f"{name}_{count + 1}")
     return names

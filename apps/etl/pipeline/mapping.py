@@ -1,32 +1,69 @@
-"""Map: the file's headers -> the schema's canonical fields, through the admin's aliases."""
+"""Map: the file's headers -> the schema's canonical fields.
+
+A field is matched by the shop's saved mapping for this header layout first, then by the
+admin's aliases (exact after normalising case, spaces and punctuation), then suggested by
+similarity with a confidence, for the mapping step to confirm. Only exact and saved matches
+are applied by the pipeline; suggestions wait for a person.
+"""
 
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
-import pyarrow as pa
+import duckdb
 
-from apps.etl.pipeline.extract import SOURCE_ROW
-from apps.etl.pipeline.spec import SchemaSpec
+from apps.etl.pipeline.engine import ident
+from apps.etl.pipeline.extract import RAW, SOURCE_ROW
+from apps.etl.pipeline.spec import SchemaSpec, normalise_header
+
+MAPPED = "mapped"
+SUGGEST_AT = 0.6
 
 
 @dataclass(frozen=True)
-class Mapped:
-    table: pa.Table  # canonical field names (those found) + source_row
-    mapping: dict[str, str]  # canonical field -> the file's header
-    unmapped: tuple[str, ...]  # headers kept aside
+class Mapping:
+    mapping: dict[str, str]  # canonical field -> the file's column
+    unmapped: tuple[str, ...]  # columns kept aside
     missing_required: tuple[str, ...]
+    suggestions: dict[str, tuple[str, float]]  # unmatched field -> (column, confidence 0..1)
 
 
-def map_columns(table: pa.Table, spec: SchemaSpec) -> Mapped:
+def layout_key(headers: list[str]) -> str:
+    """The same header layout gives the same key, whatever case or spacing the file uses."""
+    return "|".join(normalise_header(h) for h in headers)
+
+
+def map_columns(columns: list[str], spec: SchemaSpec, *, saved: dict[str, str] | None = None) -> Mapping:
     mapping: dict[str, str] = {}
-    for column in table.column_names:
-        if column == SOURCE_ROW:
+    for field_name, column in (saved or {}).items():
+        if spec.field(field_name) and column in columns:
+            mapping[field_name] = column
+    for column in columns:
+        if column in mapping.values():
             continue
         for field in spec.fields:
             if field.name not in mapping and field.matches(column):
                 mapping[field.name] = column
                 break
-    unmapped = tuple(c for c in table.column_names if c != SOURCE_ROW and c not in mapping.values())
+    unmapped = tuple(c for c in columns if c not in mapping.values())
     missing = tuple(f.name for f in spec.fields if f.required and f.name not in mapping)
-    columns = {name: table[header] for name, header in mapping.items()}
-    columns[SOURCE_ROW] = table[SOURCE_ROW]
-    return Mapped(pa.table(columns), mapping, unmapped, missing)
+    return Mapping(mapping, unmapped, missing, _suggest(spec, mapping, unmapped))
+
+
+def _suggest(spec: SchemaSpec, mapping: dict[str, str], unmapped: tuple[str, ...]) -> dict[str, tuple[str, float]]:
+    suggestions = {}
+    for field in spec.fields:
+        if field.name in mapping or not unmapped:
+            continue
+        names = [normalise_header(a) for a in (field.name, *field.aliases)]
+        scored = [(max(SequenceMatcher(None, normalise_header(c), n).ratio() for n in names), c) for c in unmapped]
+        confidence, column = max(scored)
+        if confidence >= SUGGEST_AT:
+            suggestions[field.name] = (column, round(confidence, 2))
+    return suggestions
+
+
+def create_mapped(con: duckdb.DuckDBPyConnection, mapped: Mapping) -> str:
+    """A view of `raw` with canonical names: nothing is copied."""
+    cols = ", ".join(f"{ident(column)} AS {ident(name)}" for name, column in mapped.mapping.items())
+    con.execute(f"CREATE OR REPLACE VIEW {MAPPED} AS SELECT {cols}, {SOURCE_ROW} FROM {RAW}")
+    return MAPPED

@@ -27,6 +27,11 @@ class FieldSpec:
     data_type: str
     required: bool = False
     aliases: tuple[str, ...] = ()
+    # Constraints the admin sets; each broken one is a rejection with its own reason.
+    allowed_values: tuple[str, ...] = ()
+    min_value: Decimal | None = None
+    max_value: Decimal | None = None
+    pattern: str = ""
 
     def matches(self, header: str) -> bool:
         key = normalise_header(header)
@@ -45,6 +50,10 @@ class SchemaSpec:
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    def header_score(self, cells: list[str]) -> int:
+        """How many of the schema's fields a row of cells names: finds header rows and sheets."""
+        return sum(1 for f in self.fields if any(f.matches(str(c)) for c in cells))
 
 
 @dataclass(frozen=True)

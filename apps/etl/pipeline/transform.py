@@ -1,50 +1,67 @@
-"""Transform: typed, clean rows -> rows of the fact table, with currency and lineage."""
+"""Transform: valid, clean rows -> rows of the fact table, with currency and lineage.
 
+Each row's currency is the file's, else the region's. The reporting amount uses the FX
+rate in force for the order's month: the latest rate set for a month at or before it
+("as of"), so a rate entered once holds until a newer one is entered.
+"""
+
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
+from apps.etl.pipeline.engine import ident
 from apps.etl.pipeline.extract import SOURCE_ROW
-from apps.etl.pipeline.spec import UploadContext
-from apps.warehouse.fact import FACT_SCHEMA
+from apps.etl.pipeline.spec import DataType, UploadContext
+from apps.warehouse.fact import FACT_SCHEMA, MONEY
+
+RATES = "month_rates"
+# The fields the fact table is built from; any other schema field is an added column.
+CANONICAL_INPUTS = frozenset(
+    {"order_id", "order_date", "product_id", "product_name", "category", "quantity", "unit_price"}
+    | {"currency", "customer_id", "country"}
+)
 
 
 class MissingFxRate(Exception):
     """No exchange rate for a currency and month: the load stops rather than guess."""
 
 
-def _optional(rows: pa.Table, name: str) -> str:
-    return f"src.{name}" if name in rows.column_names else "NULL"
+def _optional(present: list[str], name: str) -> str:
+    # Typed, so the stream's schema is the fact table's and needs no cast.
+    return name if name in present else "CAST(NULL AS VARCHAR)"
 
 
-def to_fact(rows: pa.Table, ctx: UploadContext, *, loaded_at: datetime) -> pa.Table:
-    con = duckdb.connect()
-    con.register("src", rows)
+def _currency(present: list[str], prefix: str = "") -> str:
+    column = f"{prefix}currency" if "currency" in present else "NULL"
+    return f"coalesce(upper(trim({column})), $currency)"
+
+
+def rate_months(con: duckdb.DuckDBPyConnection, clean: str, ctx: UploadContext, *, present: list[str]) -> str:
+    """One rate per (currency, month) the rows need; stops when one is missing."""
     fx = pa.table(
         {
-            "currency": [r[0] for r in ctx.fx_rates],
+            "currency": pa.array([r[0] for r in ctx.fx_rates], pa.string()),
             "month": pa.array([r[1] for r in ctx.fx_rates], pa.date32()),
             "rate": pa.array([r[2] for r in ctx.fx_rates], pa.decimal128(18, 8)),
         }
     )
     con.register("fx", fx)
-    currency = f"coalesce(upper({_optional(rows, 'currency')}), $currency)"
     con.execute(
-        f"""CREATE TEMP TABLE priced AS SELECT src.*, {currency} AS row_currency,
-                CAST(date_trunc('month', src.order_date) AS DATE) AS month
-            FROM src""",
-        {"currency": ctx.currency},
-    )
-    # The rate in force for a month is the latest one set at or before it.
-    con.execute(
-        """CREATE TEMP TABLE rated AS
-           SELECT p.*, CASE WHEN p.row_currency = $reporting THEN 1 ELSE fx.rate END AS rate
-           FROM priced p ASOF LEFT JOIN fx ON fx.currency = p.row_currency AND fx.month <= p.month""",
-        {"reporting": ctx.reporting_currency},
+        f"""CREATE OR REPLACE TABLE {RATES} AS
+            WITH needed AS (
+                SELECT DISTINCT {_currency(present)} AS currency,
+                       CAST(date_trunc('month', order_date) AS DATE) AS month FROM {clean})
+            SELECT n.currency, n.month, CASE WHEN n.currency = $reporting THEN 1 ELSE fx.rate END AS rate
+            FROM needed n ASOF LEFT JOIN fx ON fx.currency = n.currency AND fx.month <= n.month""",
+        {"currency": ctx.currency, "reporting": ctx.reporting_currency},
     )
     missing = con.execute(
-        "SELECT row_currency, strftime(min(month), '%Y-%m') FROM rated WHERE rate IS NULL GROUP BY 1 ORDER BY 1"
+        f"SELECT currency, strftime(min(month), '%Y-%m') FROM {RATES} WHERE rate IS NULL GROUP BY 1 ORDER BY 1"
     ).fetchall()
     if missing:
         listed = ", ".join(f"{cur} from {month}" for cur, month in missing)
@@ -52,22 +69,97 @@ def to_fact(rows: pa.Table, ctx: UploadContext, *, loaded_at: datetime) -> pa.Ta
             f"No exchange rate to {ctx.reporting_currency} for {listed}. "
             "An admin can add it under FX rates; then reprocess this upload."
         )
-    return (
-        con.sql(
-            f"""SELECT $upload_id AS upload_id, {SOURCE_ROW}, order_id,
-                CAST(order_date AS DATE) AS order_date,
-                CASE WHEN CAST(order_date AS TIME) <> TIME '00:00:00' THEN order_date END AS order_ts,
-                country_code, $store_id AS store_id,
-                {_optional(rows, "product_id")} AS product_id, {_optional(rows, "product_name")} AS product_name,
-                {_optional(rows, "category")} AS category,
-                CAST(quantity AS BIGINT) AS quantity, unit_price, row_currency AS currency,
-                CAST(quantity * unit_price AS DECIMAL(18, 4)) AS revenue,
-                CAST(quantity * unit_price * rate AS DECIMAL(18, 4)) AS revenue_reporting,
-                {_optional(rows, "customer_id")} AS customer_id, is_return,
-                $loaded_at AS loaded_at
-            FROM rated src ORDER BY {SOURCE_ROW}""",
-            params={"upload_id": ctx.upload_id, "store_id": ctx.store_id, "loaded_at": loaded_at},
-        )
-        .to_arrow_table()
-        .cast(FACT_SCHEMA)
+    return RATES
+
+
+def fact_sql(
+    clean: str, ctx: UploadContext, *, present: list[str], extras: dict[str, str], loaded_at: datetime
+) -> tuple[str, dict]:
+    """SQL (and its parameters) selecting the fact rows, in `fact_schema(extras)`'s order.
+
+    `extras` are the admin's added fields (name -> data type): they ride along as nullable
+    columns after the canonical ones.
+    """
+    added = "".join(
+        f", {ident(name)}" if name in present else f", CAST(NULL AS {SQL_TYPES[data_type]}) AS {ident(name)}"
+        for name, data_type in extras.items()
     )
+    opt = {name: _optional(present, name) for name in ("product_id", "product_name", "category", "customer_id")}
+    sql = f"""
+        SELECT $upload_id AS upload_id, {SOURCE_ROW}, {_optional(present, "order_id")} AS order_id,
+            CAST(order_date AS DATE) AS order_date,
+            CASE WHEN CAST(order_date AS TIME) <> TIME '00:00:00' THEN order_date END AS order_ts,
+            country_code, $store_id AS store_id,
+            {opt["product_id"]} AS product_id, {opt["product_name"]} AS product_name, {opt["category"]} AS category,
+            quantity, unit_price, r.currency AS currency,
+            CAST(quantity * unit_price AS DECIMAL(18, 4)) AS revenue,
+            CAST(quantity * unit_price * r.rate AS DECIMAL(18, 4)) AS revenue_reporting,
+            -- Spreadsheet exports turn the customer id 16764 into 16764.0.
+            CASE WHEN {opt["customer_id"]} LIKE '%.0' THEN regexp_replace({opt["customer_id"]}, '^(\\d+)\\.0+$', '\\1')
+                 ELSE {opt["customer_id"]} END AS customer_id,
+            is_return, $loaded_at AS loaded_at{added}
+        FROM {clean} c JOIN {RATES} r
+          ON r.currency = {_currency(present, "c.")} AND r.month = CAST(date_trunc('month', c.order_date) AS DATE)"""
+    params = {
+        "upload_id": ctx.upload_id,
+        "store_id": ctx.store_id,
+        "loaded_at": loaded_at,
+        "currency": ctx.currency,
+    }
+    return sql, params
+
+
+ARROW_TYPES = {
+    DataType.STRING: pa.string(),
+    DataType.INTEGER: pa.int64(),
+    DataType.DECIMAL: MONEY,
+    DataType.DATETIME: pa.timestamp("us"),
+}
+
+
+SQL_TYPES = {
+    DataType.STRING: "VARCHAR",
+    DataType.INTEGER: "BIGINT",
+    DataType.DECIMAL: "DECIMAL(18, 4)",
+    DataType.DATETIME: "TIMESTAMP",
+}
+
+
+def fact_schema(extras: dict[str, str]) -> pa.Schema:
+    """The fact table's schema with the admin's added fields appended (all nullable)."""
+    schema = FACT_SCHEMA
+    for name, data_type in extras.items():
+        schema = schema.append(pa.field(name, ARROW_TYPES[data_type], nullable=True))
+    return schema
+
+
+BATCH_ROWS = 128 * 1024
+
+
+def fact_stream(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict, *, schema: pa.Schema, copy_to: Path
+) -> Callable[[], pa.RecordBatchReader]:
+    """Opens the fact rows as a stream, writing them to `copy_to` (parquet) on the way.
+
+    The first call streams from DuckDB (no second copy of the batch in memory); a retried
+    commit calls again and reads the finished parquet copy instead.
+    """
+    done = {"complete": False}
+
+    def from_duckdb() -> Iterator[pa.RecordBatch]:
+        reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
+        with pq.ParquetWriter(copy_to, schema) as writer:
+            for batch in reader:
+                if batch.schema.types != schema.types:
+                    batch = batch.cast(schema)
+                writer.write_batch(batch)
+                yield batch
+        done["complete"] = True
+
+    def open_stream() -> pa.RecordBatchReader:
+        if done["complete"]:
+            scanner = ds.dataset(copy_to, format="parquet").scanner(batch_size=BATCH_ROWS)
+            return pa.RecordBatchReader.from_batches(schema, scanner.to_batches())
+        return pa.RecordBatchReader.from_batches(schema, from_duckdb())
+
+    return open_stream

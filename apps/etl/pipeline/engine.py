@@ -1,0 +1,40 @@
+"""The DuckDB work connection the stages share, and the SQL quoting they use."""
+
+from pathlib import Path
+
+import duckdb
+
+
+def work_connection(
+    *, temp_dir: Path, memory_limit: str = "700MB", threads: int = 2, on_disk: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB working in `temp_dir`, spilling intermediate results there past `memory_limit`.
+
+    Insertion order is kept so that a file's rows are numbered in the order they appear.
+    """
+    # Tables of an in-memory database stay in memory whatever the limit (a 5M-row file
+    # peaked at 4.5 GB); those of a database file leave it for disk, at some cost in speed.
+    # So big files work on disk, and the rest in memory.
+    database = str(temp_dir / "work.duckdb") if on_disk else ":memory:"
+    con = duckdb.connect(database, config={"threads": threads, "memory_limit": memory_limit})
+    con.execute("SET temp_directory = $dir", {"dir": str(temp_dir)})
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier (file headers may hold any character)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """A quoted SQL string literal, for values built into DDL from code or the schema."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_list(values: list[str]) -> str:
+    return "[" + ", ".join(literal(v) for v in values) + "]"
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    return con.execute(sql, params or {}).fetchall()[0][0]

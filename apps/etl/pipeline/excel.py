@@ -1,0 +1,128 @@
+"""Extract from workbooks: find the data sheet and its header row, read it as text cells.
+
+fastexcel (calamine, Rust) reads only the cells a sheet really holds, so a sheet whose
+dimension claims 1,048,576 rows, or trailing rows that are only formatted, cost nothing;
+formulas come back as their cached values. Dates come back as ISO text, and numbers as
+their shortest text (2.5499999999999998 -> 2.55).
+"""
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from apps.etl.pipeline.engine import ident
+from apps.etl.pipeline.extract import (
+    RAW,
+    SOURCE_ROW,
+    Extracted,
+    ExtractError,
+    HeaderScore,
+    create_bad_records,
+    unique_names,
+)
+
+PEEK_ROWS = 30
+# A summary sheet may well say "Country": a data sheet's header names two fields or more.
+MIN_HEADER_SCORE = 2
+
+
+def extract_excel(
+    con: duckdb.DuckDBPyConnection, path: Path, *, header_score: HeaderScore, sheet: str | None = None
+) -> Extracted:
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(path)
+        peeks = _peek(path, reader, [sheet] if sheet else list(reader.sheet_names))
+        name, header_row = choose_sheet(reader.sheet_names, peeks, header_score=header_score, sheet=sheet)
+        # An explicit skip_rows counts from the sheet's row 1 (without it, calamine's rows
+        # would start at the first non-empty one).
+        table = reader.load_sheet(name, header_row=None, skip_rows=header_row - 1, dtypes="string").to_arrow()
+    except fastexcel.FastExcelError as exc:
+        raise ExtractError(f"The workbook could not be read: {exc}") from exc
+    if table.num_rows == 0:
+        raise ExtractError(f"Sheet '{name}' has no rows.")
+    headers = ["" if v is None else str(v) for v in table.slice(0, 1).to_pylist()[0].values()]
+    columns = unique_names(headers)
+    data = table.slice(1).rename_columns(columns)
+    first = header_row + 1
+    data = data.append_column(SOURCE_ROW, pa.array(range(first, first + data.num_rows), pa.int64()))
+    data = pa.table(
+        {n: _text(c) if n != SOURCE_ROW else c for n, c in zip(data.column_names, data.columns, strict=True)}
+    )
+    con.register("_sheet", data)
+    blank = " AND ".join(f"trim({ident(c)}) = ''" for c in columns)
+    con.execute(f"CREATE OR REPLACE TABLE {RAW} AS SELECT * FROM _sheet WHERE NOT ({blank})")
+    con.unregister("_sheet")
+    create_bad_records(con)
+    ignored = [s for s in reader.sheet_names if s != name]
+    details = {"sheet": name, "header_row": str(header_row), "sheets_ignored": ", ".join(ignored)}
+    rows = con.execute(f"SELECT count(*) FROM {RAW}").fetchall()[0][0]
+    return Extracted(headers, columns, rows, details=details)
+
+
+def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.fill_null(column.cast(pa.string()), "")
+
+
+# sheet name -> its first rows, from row 1, as lists of cells
+Peeks = dict[str, list[list]]
+
+
+def _peek(path: Path, reader, names: list[str]) -> Peeks:
+    """The first rows of each sheet, with true row numbers.
+
+    For .xlsx openpyxl streams just those rows (calamine would parse every sheet whole);
+    other formats are peeked through calamine, counting from row 1 (skip_rows=0).
+    """
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            peeks = {}
+            for name in names:
+                if name not in book.sheetnames:
+                    continue
+                peeks[name] = [list(r) for r in book[name].iter_rows(max_row=PEEK_ROWS, values_only=True)]
+            return peeks
+        finally:
+            book.close()
+    peeks = {}
+    for name in names:
+        if name in reader.sheet_names:
+            peek = reader.load_sheet(name, header_row=None, skip_rows=0, n_rows=PEEK_ROWS, dtypes="string")
+            peeks[name] = [list(r.values()) for r in peek.to_arrow().to_pylist()]
+    return peeks
+
+
+def _filled(value) -> bool:
+    return value is not None and str(value).strip() != ""
+
+
+def choose_sheet(
+    sheet_names: list[str], peeks: Peeks, *, header_score: HeaderScore, sheet: str | None
+) -> tuple[str, int]:
+    """(sheet name, header row number): the named sheet, else the one whose header names
+    most schema fields. Pivot and summary sheets name fewer and are passed over."""
+    names = list(sheet_names)
+    if sheet is not None and sheet not in names:
+        raise ExtractError(f"The workbook has no sheet '{sheet}'. Its sheets: {', '.join(names)}.")
+    best: tuple[int, str, int] | None = None
+    for name in [sheet] if sheet else names:
+        for index, row in enumerate(peeks.get(name, [])):
+            cells = [str(v) for v in row if _filled(v)]
+            score = header_score(cells) if len(cells) >= 2 else 0
+            if score >= MIN_HEADER_SCORE and (best is None or score > best[0]):
+                best = (score, name, index + 1)
+    if best is None:
+        if sheet:
+            first = next((i + 1 for i, r in enumerate(peeks.get(sheet, [])) if any(_filled(v) for v in r)), 1)
+            return sheet, first
+        raise ExtractError(
+            f"No sheet has a header row naming the schema's fields. Sheets: {', '.join(names)}. "
+            "Name the sheet to read, or ask an admin to add aliases."
+        )
+    return best[1], best[2]

@@ -1,0 +1,69 @@
+"""What an upload's report says: how the file was read, each cleaning rule's count, and
+the refused rows (the first ones inline; all of them in the rejected-rows file)."""
+
+from pathlib import Path
+
+import duckdb
+
+from apps.etl.pipeline.clean import Cleaned
+from apps.etl.pipeline.extract import BAD_RECORDS, SOURCE_ROW, Extracted
+from apps.etl.pipeline.mapping import Mapping, layout_key
+from apps.etl.pipeline.validate import ERRORS, FIRST_ERRORS, Validated
+
+
+def build_report(extracted: Extracted, mapped: Mapping, checked: Validated, cleaned: Cleaned, *, dropped: int) -> dict:
+    bad = [
+        {"source_row": b.source_row, "column": "", "value": b.text, "reason": b.reason} for b in extracted.bad_records
+    ]
+    by_reason = dict(checked.errors_by_reason)
+    for b in extracted.bad_records:
+        by_reason[b.reason] = by_reason.get(b.reason, 0)
+    if extracted.bad_count:
+        # Short and long rows are counted together; the first ones show which.
+        by_reason["wrong number of fields"] = extracted.bad_count
+        for b in extracted.bad_records:
+            by_reason.pop(b.reason, None)
+    first = sorted(checked.first_errors + bad, key=lambda e: e["source_row"] or 0)[:FIRST_ERRORS]
+    return {
+        "file": extracted.details,
+        "layout": layout_key(extracted.headers),
+        "mapping": mapped.mapping,
+        "unmapped": list(mapped.unmapped),
+        "suggestions": {k: list(v) for k, v in mapped.suggestions.items()},
+        "date_order": checked.date_order,
+        "date_order_note": checked.date_order_note,
+        "numbers": checked.number_notes,
+        "rules": {
+            "cells_trimmed": checked.cells_trimmed,
+            "countries_from_file": cleaned.countries_from_file,
+            "countries_from_shop": cleaned.countries_defaulted,
+            "returns_flagged": cleaned.returns,
+            "duplicates_dropped": dropped,
+            "rows_rejected": checked.rows_rejected + extracted.bad_count,
+        },
+        "errors_by_reason": dict(sorted(by_reason.items(), key=lambda kv: -kv[1])),
+        "first_errors": first,
+    }
+
+
+def write_rejected(con: duckdb.DuckDBPyConnection, target: Path) -> int:
+    """Every refused row's problems to a CSV (row, column, value, reason); how many lines."""
+    sql = f"""SELECT {SOURCE_ROW}, "column", value, reason FROM {ERRORS}
+              UNION ALL SELECT {SOURCE_ROW}, '' AS "column", text AS value, reason FROM {BAD_RECORDS}"""
+    count = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
+    if count:
+        con.execute(f"COPY ({sql} ORDER BY {SOURCE_ROW}) TO '{target}' (HEADER, DELIMITER ',')")
+    return count
+
+
+def mapping_needed_report(extracted: Extracted, mapped: Mapping) -> dict:
+    """What the mapping step shows: the file's columns, what matched, what is suggested."""
+    return {
+        "needs_mapping": True,
+        "file": extracted.details,
+        "columns": extracted.columns,
+        "mapping": mapped.mapping,
+        "missing": list(mapped.missing_required),
+        "suggestions": {k: list(v) for k, v in mapped.suggestions.items()},
+        "unmapped": list(mapped.unmapped),
+    }

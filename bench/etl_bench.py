@@ -1,0 +1,222 @@
+"""ETL benchmark: the whole ETL against the fastest tools and a row-at-a-time importer.
+
+    .venv/bin/python bench/etl_bench.py [--rows 1000000] [--big-rows 5000000]
+        [--xlsx-rows 500000] [--row-at-a-time-rows 100000] [--cache /tmp/salesapp-bench]
+        [--only csv,rowwise,xlsx,memory]
+
+Generated files are cached under --cache (never committed). Each ETL figure is
+`pipeline_run` on a file already in storage, until its rows are queryable in the
+warehouse, on a fresh DATA_DIR. Peak memory is measured in a child process that runs only
+the ETL (resource.getrusage: the process's maximum resident set). Results: docs/performance.md.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(data_dir: Path) -> None:
+    os.environ["DATA_DIR"] = str(data_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    for name in ("DATABASE_URL", "REDIS_URL", "GCS_BUCKET", "WAREHOUSE"):
+        os.environ.pop(name, None)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from apps.accounts.demo import demo_seed
+    from apps.warehouse.services import warehouse_sync
+
+    demo_seed(password="bench-pass-1234")
+    warehouse_sync()
+
+
+def etl_seconds(path: Path, *, shop_code: str = "UK-LON") -> tuple[float, int]:
+    """Seconds from a stored file to its rows queryable in the warehouse; rows loaded."""
+    from django.contrib.auth import get_user_model
+    from django.core.files import File
+
+    from apps.accounts.access import scope_for
+    from apps.accounts.models import Shop
+    from apps.etl.services import pipeline_run
+    from apps.uploads.services import upload_create
+    from apps.warehouse.services import warehouse
+
+    user = get_user_model().objects.get(username="mgr_uk_lon")
+    with open(path, "rb") as fh:
+        upload = upload_create(
+            scope=scope_for(user),
+            user=user,
+            shop=Shop.objects.get(code=shop_code),
+            file=File(fh),
+            name=path.name,
+            enqueue=False,
+        )
+    start = time.perf_counter()
+    done = pipeline_run(upload_id=upload.id)
+    sql = 'SELECT count(*) AS n FROM "orders-cleaned" WHERE upload_id = $id'
+    count = warehouse().query(sql, {"id": str(upload.id)})
+    seconds = time.perf_counter() - start
+    assert done.rows_loaded == count.column(0)[0].as_py(), done.message
+    print(f"    stages: {done.report.get('timings')}  status={done.status} loaded={done.rows_loaded}", flush=True)
+    return seconds, done.rows_loaded
+
+
+def duckdb_ceiling(path: Path, work: Path) -> tuple[float, float]:
+    """DuckDB's own read_csv into a table: in memory, and in a database file."""
+    import duckdb
+
+    start = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM read_csv($p)", {"p": str(path)})
+    in_memory = time.perf_counter() - start
+    con.close()
+    start = time.perf_counter()
+    con = duckdb.connect(str(work / "ceiling.duckdb"))
+    con.execute("CREATE TABLE t AS SELECT * FROM read_csv($p)", {"p": str(path)})
+    con.close()
+    return in_memory, time.perf_counter() - start
+
+
+def row_at_a_time_seconds(path: Path) -> float:
+    """django-import-export's Resource.import_data into a Django model, as its docs show it."""
+    import tablib
+    from django.db import connection
+    from import_export import fields, resources, widgets
+
+    from bench.models import OrderLine
+
+    with connection.schema_editor() as editor:
+        editor.create_model(OrderLine)
+
+    class OrderLineResource(resources.ModelResource):
+        invoice_no = fields.Field(attribute="invoice_no", column_name="InvoiceNo")
+        stock_code = fields.Field(attribute="stock_code", column_name="StockCode")
+        description = fields.Field(attribute="description", column_name="Description")
+        quantity = fields.Field(attribute="quantity", column_name="Quantity", widget=widgets.IntegerWidget())
+        invoice_date = fields.Field(
+            attribute="invoice_date", column_name="InvoiceDate", widget=widgets.DateTimeWidget(format="%m/%d/%Y %H:%M")
+        )
+        unit_price = fields.Field(attribute="unit_price", column_name="UnitPrice", widget=widgets.DecimalWidget())
+        customer_id = fields.Field(attribute="customer_id", column_name="CustomerID")
+        country = fields.Field(attribute="country", column_name="Country")
+
+        class Meta:
+            model = OrderLine
+            fields = ("invoice_no", "stock_code", "description", "quantity", "invoice_date", "unit_price")
+            fields += ("customer_id", "country")
+            import_id_fields = ()  # every row is new: no per-row lookup, the importer's fastest path
+
+    start = time.perf_counter()
+    dataset = tablib.Dataset().load(path.read_text(), format="csv")
+    result = OrderLineResource().import_data(dataset, dry_run=False, raise_errors=True)
+    seconds = time.perf_counter() - start
+    assert not result.has_errors() and OrderLine.objects.count() == len(dataset)
+    return seconds
+
+
+def fastexcel_seconds(path: Path) -> float:
+    import fastexcel
+
+    start = time.perf_counter()
+    fastexcel.read_excel(path).load_sheet(0).to_arrow()
+    return time.perf_counter() - start
+
+
+def child_memory(path: Path) -> dict:
+    """Run the ETL alone in a child process; its time and peak resident memory."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child-etl", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _child(path: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-child-") as tmp:
+        setup_django(Path(tmp))
+        seconds, rows = etl_seconds(path)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_mb": peak_kb / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big-rows", type=int, default=5_000_000)
+    parser.add_argument("--xlsx-rows", type=int, default=500_000)
+    parser.add_argument("--row-at-a-time-rows", type=int, default=100_000)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "salesapp-bench")
+    parser.add_argument("--only", default="csv,rowwise,xlsx,memory")
+    parser.add_argument("--child-etl", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_etl:
+        return _child(args.child_etl)
+    from bench.generate import sales_csv, sales_xlsx
+
+    args.cache.mkdir(parents=True, exist_ok=True)
+    only = set(args.only.split(","))
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        setup_django(Path(tmp))
+        if "csv" in only:
+            _csv(sales_csv(args.cache, args.rows), Path(tmp))
+        if "rowwise" in only:
+            _rowwise(sales_csv(args.cache, args.row_at_a_time_rows))
+        if "xlsx" in only:
+            _xlsx(sales_xlsx(args.cache, args.xlsx_rows))
+    if "memory" in only:
+        big = sales_csv(args.cache, args.big_rows)
+        result = child_memory(big)
+        print(
+            f"{args.big_rows:,}-row CSV ({big.stat().st_size / 1e6:.0f} MB) ETL in a child process: "
+            f"{result['seconds']:.2f} s, peak RSS {result['peak_mb']:.0f} MB (target <= 1536 MB)"
+        )
+
+
+def _line_count(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for _ in fh) - 1
+
+
+def _csv(path: Path, work: Path) -> None:
+    rows = _line_count(path)
+    in_memory, on_disk = duckdb_ceiling(path, work)
+    seconds, _ = etl_seconds(path)
+    print(f"{rows:,}-row CSV ({path.stat().st_size / 1e6:.0f} MB)")
+    print(f"  DuckDB read_csv -> in-memory table: {in_memory:.2f} s; -> database file: {on_disk:.2f} s")
+    print(
+        f"  whole ETL (stored file -> queryable): {seconds:.2f} s = {seconds / in_memory:.2f}x the in-memory "
+        f"ceiling, {seconds / on_disk:.2f}x the on-disk one (target <= 2.5x); {rows / seconds / 1e6:.2f} M rows/s"
+    )
+
+
+def _rowwise(path: Path) -> None:
+    rows = _line_count(path)
+    seconds, _ = etl_seconds(path)
+    row_seconds = row_at_a_time_seconds(path)
+    print(
+        f"{rows:,}-row CSV: django-import-export import_data {row_seconds:.1f} s ({rows / row_seconds:,.0f} rows/s);"
+        f" ETL {seconds:.2f} s; ETL is {row_seconds / seconds:.0f}x faster (target >= 50x)"
+    )
+
+
+def _xlsx(path: Path) -> None:
+    bare = fastexcel_seconds(path)
+    seconds, rows = etl_seconds(path)
+    print(
+        f"{rows:,}-row XLSX ({path.stat().st_size / 1e6:.0f} MB): fastexcel bare read {bare:.2f} s; "
+        f"whole ETL {seconds:.2f} s = {seconds / bare:.2f}x (target <= 1.5x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

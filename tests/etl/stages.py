@@ -1,0 +1,46 @@
+"""Helpers to run the pure stages on small files, as pipeline_run does, without the ORM."""
+
+from pathlib import Path
+from types import MappingProxyType
+
+from apps.accounts.demo import SCHEMA_FIELDS
+from apps.etl.countries import alias_rows
+from apps.etl.pipeline.clean import drop_duplicates, finish
+from apps.etl.pipeline.engine import work_connection
+from apps.etl.pipeline.extract import extract
+from apps.etl.pipeline.mapping import create_mapped, map_columns
+from apps.etl.pipeline.spec import FieldSpec, SchemaSpec
+from apps.etl.pipeline.validate import validate
+
+
+def demo_spec(**changes) -> SchemaSpec:
+    """The demo schema contract; `changes` replace fields by name (a FieldSpec) or add them."""
+    fields = {n: FieldSpec(n, t, r, tuple(a.splitlines())) for n, t, r, a in SCHEMA_FIELDS}
+    fields.update(changes)
+    return SchemaSpec(1, tuple(fields.values()), MappingProxyType(dict(alias_rows())), 50.0)
+
+
+def run(path: Path, tmp_path: Path, *, spec: SchemaSpec | None = None, region_order: str = "DMY", sheet=None):
+    """Extract, map, dedupe, validate and clean one file; the connection and every result."""
+    spec = spec or demo_spec()
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    con = work_connection(temp_dir=work)
+    extracted = extract(con, path, file_name=path.name, work_dir=work, header_score=spec.header_score, sheet=sheet)
+    mapped = map_columns(extracted.columns, spec)
+    present = list(mapped.mapping)
+    unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
+    checked = validate(con, unique, spec, present=present, default_date_order=region_order)
+    cleaned = finish(con, checked.table, present=present, default_country="GB")
+    return {
+        "con": con,
+        "extracted": extracted,
+        "mapped": mapped,
+        "dropped": dropped,
+        "checked": checked,
+        "cleaned": cleaned,
+    }
+
+
+def rows(con, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()

@@ -1,0 +1,79 @@
+"""The mapping step: unmatched headers are matched once by the shop, then by themselves."""
+
+from apps.etl.models import ColumnMapping
+from apps.etl.services import pipeline_run
+from apps.uploads.models import Upload
+from tests.etl.test_pipeline_rules import query, run_file, upload_file
+
+TILL_EXPORT = (
+    "Invoice Number,Stock Code,Qty Sold,Sale Date,Unit Cost,Country,Till\n"
+    "536365,85123A,6,19/04/2011 08:26,2.55,United Kingdom,3\n"
+    "536366,71053,2,20/04/2011 09:00,3.39,United Kingdom,1\n"
+)
+CHOICES = {
+    "field-order_id": "Invoice Number",
+    "field-product_id": "Stock Code",
+    "field-quantity": "Qty Sold",
+    "field-order_date": "Sale Date",
+    "field-unit_price": "Unit Cost",
+    "field-country": "Country",
+}
+
+
+def _till_file(tmp_path, name="till.csv"):
+    """The till's export; next week's has other invoices (the same bytes would be held as a
+    duplicate of the first upload)."""
+    path = tmp_path / name
+    path.write_text(TILL_EXPORT if name == "till.csv" else TILL_EXPORT.replace("53636", "53637"))
+    return path
+
+
+def test_unmatched_headers_stop_the_upload_with_suggestions(cast, tmp_path, client):
+    upload = run_file(cast, "UK-LON", _till_file(tmp_path))
+
+    assert upload.status == Upload.Status.FAILED
+    assert upload.report["needs_mapping"] is True
+    assert set(upload.report["missing"]) == {"order_id", "order_date", "quantity", "unit_price"}
+    assert upload.report["suggestions"]["order_id"][0] == "Invoice Number"
+    client.force_login(cast["mgr_uk_lon"])
+    assert "Match the columns" in client.get(f"/uploads/{upload.id}/").content.decode()
+    page = client.get(f"/etl/uploads/{upload.id}/mapping/").content.decode()
+    assert "suggested (" in page and '<option value="Invoice Number" selected>' in page
+
+
+def test_a_confirmed_mapping_is_applied_now_and_next_time_by_itself(cast, tmp_path, client):
+    upload = run_file(cast, "UK-LON", _till_file(tmp_path))
+    client.force_login(cast["mgr_uk_lon"])
+
+    response = client.post(f"/etl/uploads/{upload.id}/mapping/", CHOICES)
+
+    assert response.status_code == 302
+    upload.refresh_from_db()
+    assert upload.status == Upload.Status.QUEUED
+    assert pipeline_run(upload_id=upload.id).status == Upload.Status.LOADED
+    assert ColumnMapping.objects.get().mapping["quantity"] == "Qty Sold"
+    again = run_file(cast, "UK-LON", _till_file(tmp_path, "till_next_week.csv"))
+    assert again.status == Upload.Status.LOADED, again.message
+    assert again.report["unmapped"] == ["Till"]
+    assert query('SELECT count(*) FROM "orders-cleaned"') == [(4,)]
+
+
+def test_a_mapping_missing_a_required_field_is_refused_with_the_reason(cast, tmp_path, client):
+    upload = run_file(cast, "UK-LON", _till_file(tmp_path))
+    client.force_login(cast["mgr_uk_lon"])
+
+    response = client.post(f"/etl/uploads/{upload.id}/mapping/", {**CHOICES, "field-unit_price": ""})
+
+    assert response.status_code == 400
+    assert "Required fields still unmatched: unit_price." in response.content.decode()
+    assert not ColumnMapping.objects.exists()
+
+
+def test_only_those_who_upload_for_the_shop_can_map_its_file(cast, tmp_path, client):
+    upload = upload_file(cast["mgr_uk_lon"], "UK-LON", _till_file(tmp_path))
+    pipeline_run(upload_id=upload.id)
+
+    client.force_login(cast["mgr_fr_par"])
+    assert client.get(f"/etl/uploads/{upload.id}/mapping/").status_code == 404
+    client.force_login(cast["head_uk"])
+    assert client.post(f"/etl/uploads/{upload.id}/mapping/", CHOICES).status_code == 403

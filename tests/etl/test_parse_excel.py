@@ -1,0 +1,111 @@
+"""Workbooks: the data sheet is found by its header, summaries ignored, no phantom rows."""
+
+from datetime import datetime
+
+import openpyxl
+import pytest
+from openpyxl.styles import Font
+
+from apps.etl.pipeline.extract import ExtractError
+from tests.etl.stages import rows, run
+
+HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "Country"]
+
+
+def _workbook(tmp_path, *, huge_dimension=False):
+    wb = openpyxl.Workbook()
+    summary = wb.active
+    summary.title = "Pivot"
+    summary.append(["Country", "Total"])
+    summary.append(["France", 123.4])
+    data = wb.create_sheet("Orders 2011")
+    data.append(["Orders exported from the till"])
+    data.append([])
+    data.append(HEADER)
+    data.append(["536365", "85123A", "WHITE HEART", 6, datetime(2010, 12, 1, 8, 26), 2.55, "France"])
+    data.append(["536366", "71053", "LANTERN", 2, 40513.5, 3.39, "France"])  # a serial, not a date cell
+    data.append(["", "", "Total", "=SUM(D4:D5)", None, None, None])  # a formula row
+    if huge_dimension:
+        # A formatted cell on the last row makes the sheet claim 1,048,576 rows.
+        data.cell(row=1048576, column=1).font = Font(bold=True)
+    other = wb.create_sheet("Notes")
+    other.append(["Nothing here"])
+    path = tmp_path / "book.xlsx"
+    wb.save(path)
+    return path
+
+
+def test_the_data_sheet_is_found_by_its_header_and_the_choice_reported(tmp_path):
+    result = run(_workbook(tmp_path), tmp_path)
+
+    details = result["extracted"].details
+    assert details["sheet"] == "Orders 2011"
+    assert details["header_row"] == "3"
+    assert details["sheets_ignored"] == "Pivot, Notes"
+    assert rows(result["con"], "SELECT source_row, order_date FROM clean ORDER BY 1") == [
+        (4, datetime(2010, 12, 1, 8, 26)),
+        (5, datetime(2010, 12, 1, 12, 0)),
+    ]
+
+
+def test_a_formula_row_is_refused_with_reasons_not_loaded(tmp_path):
+    result = run(_workbook(tmp_path), tmp_path)
+
+    reasons = {(e["source_row"], e["column"], e["reason"]) for e in result["checked"].first_errors}
+    assert (6, "order_id", "required value is missing") in reasons
+
+
+def test_a_sheet_claiming_a_million_rows_reads_only_its_real_rows(tmp_path):
+    result = run(_workbook(tmp_path, huge_dimension=True), tmp_path)
+
+    assert result["extracted"].rows_read == 3
+
+
+def test_a_named_sheet_is_read_even_when_another_matches_better(tmp_path):
+    result = run(_workbook(tmp_path), tmp_path, sheet="Orders 2011")
+    assert result["extracted"].details["sheet"] == "Orders 2011"
+
+    with pytest.raises(ExtractError, match="no sheet 'Sales'"):
+        run(_workbook(tmp_path), tmp_path, sheet="Sales")
+
+
+def test_a_workbook_without_a_data_sheet_is_refused_with_its_sheet_names(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.append(["Country", "Total"])
+    path = tmp_path / "pivot.xlsx"
+    wb.save(path)
+
+    with pytest.raises(ExtractError, match="No sheet has a header row"):
+        run(path, tmp_path)
+
+
+def test_the_real_sfc_workbook_reads_excel_dates_and_float_noise(tmp_path, sample):
+    result = run(sample("online_retail_sample_sfc.xlsx"), tmp_path)
+
+    con = result["con"]
+    assert result["extracted"].rows_read == 232
+    assert result["checked"].rows_rejected == 0
+    assert rows(con, "SELECT order_date, unit_price FROM clean WHERE source_row = 2") == [
+        (datetime(2010, 12, 1, 8, 26), __import__("decimal").Decimal("2.55"))
+    ]
+
+
+def test_rows_keep_their_sheet_numbers_when_the_sheet_starts_lower_down(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for col, value in enumerate(HEADER, start=2):  # from column B, row 4
+        ws.cell(row=4, column=col, value=value)
+    row = ["536365", "85123A", "WHITE HEART", 6, datetime(2010, 12, 1, 8, 26), 2.55, "France"]
+    for col, value in enumerate(row, start=2):
+        ws.cell(row=5, column=col, value=value)
+        ws.cell(row=7, column=col, value=value if col != 4 else "OTHER")
+    path = tmp_path / "low.xlsx"
+    wb.save(path)
+
+    result = run(path, tmp_path)
+
+    assert result["extracted"].details["header_row"] == "4"
+    assert rows(result["con"], "SELECT source_row, product_name FROM clean ORDER BY 1") == [
+        (5, "WHITE HEART"),
+        (7, "OTHER"),
+    ]
