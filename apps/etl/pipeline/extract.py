@@ -11,6 +11,7 @@ not UTF-8 are first re-encoded to a UTF-8 temp file in 1 MB steps, so memory sta
 
 import codecs
 import csv
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,12 +89,13 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
         path = transcode(path, encoding=encoding, target=work_dir / "utf8.csv")
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
+    path = keep_blank_lines(path, target=work_dir / "blank_lines_kept.csv")
     lines = _complete_lines(head.decode("utf-8-sig", errors="replace"), whole=len(head) < SNIFF_BYTES)
     header_index, delimiter = find_header(lines, header_score)
     headers = next(csv.reader([lines[header_index]], delimiter=delimiter))
     columns = unique_names(headers)
     _read_csv_into_raw(con, path, columns=columns, delimiter=delimiter, skip=header_index + 1)
-    create_bad_records(con, columns)
+    create_bad_records(con, columns, delimiter=delimiter)
     bad_count, bad = _bad_summary(con)
     details = {"encoding": encoding, "delimiter": delimiter, "header_row": str(header_index + 1)}
     good = scalar(con, f"SELECT count(*) FROM {RAW}")
@@ -121,15 +123,19 @@ def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: l
     )
 
 
-def create_bad_records(con: duckdb.DuckDBPyConnection, columns: list[str] | None = None) -> None:
+def create_bad_records(
+    con: duckdb.DuckDBPyConnection, columns: list[str] | None = None, *, delimiter: str = ","
+) -> None:
     """Rows with more or fewer fields than the header: moved out of `raw`, with the reason."""
     con.execute(f"CREATE OR REPLACE TABLE {BAD_RECORDS} ({SOURCE_ROW} BIGINT, text VARCHAR, reason VARCHAR)")
     if columns is None or not scalar(con, f"SELECT count(*) FROM {RAW} WHERE {BAD}"):
         return
-    cells = " || ',' || ".join(f"coalesce({ident(c)}, '')" for c in [*columns, EXTRA])
+    # The row's own fields, as the file has them: the NULLs the reader pads a short row with
+    # are left out (concat_ws skips NULLs; an empty field is '', not NULL).
+    cells = ", ".join(ident(c) for c in [*columns, EXTRA])
     con.execute(
         f"""INSERT INTO {BAD_RECORDS}
-            SELECT {SOURCE_ROW}, left({cells}, 500) AS text,
+            SELECT {SOURCE_ROW}, left(concat_ws({literal(delimiter)}, {cells}), 500) AS text,
                    'has ' || CASE WHEN {ident(EXTRA)} IS NOT NULL THEN 'more' ELSE 'fewer' END
                    || ' fields than the header''s {len(columns)}' AS reason
             FROM {RAW} WHERE {BAD}"""
@@ -170,6 +176,43 @@ def transcode(path: Path, *, encoding: str, target: Path) -> Path:
             dst.write(decoder.decode(chunk))
         dst.write(decoder.decode(b"", final=True))
     return target
+
+
+def keep_blank_lines(path: Path, *, target: Path) -> Path:
+    """The file, with each empty line between records written as `""` (one empty field).
+
+    DuckDB's reader skips empty lines, which would shift the number of every later row (a
+    spreadsheet shows an empty line as an empty row). Read as a record of blank cells, the
+    line keeps its number and is then left out like any blank row. An empty line inside a
+    quoted cell is part of the cell and stays. Files without empty lines are not copied.
+    """
+    if not _has_inner_empty_line(path):
+        return path
+    in_quotes = False
+    # surrogateescape: the bytes round-trip unchanged, even where they are not UTF-8.
+    with (
+        open(path, encoding="utf-8", errors="surrogateescape", newline="") as src,
+        open(target, "w", encoding="utf-8", errors="surrogateescape", newline="") as dst,
+    ):
+        for line in src:
+            if not in_quotes and line in ("\n", "\r\n", "\r"):
+                line = '""' + line
+            # A quote opens or closes a quoted cell; an escaped "" does both.
+            in_quotes ^= line.count('"') % 2 == 1
+            dst.write(line)
+    return target
+
+
+def _has_inner_empty_line(path: Path) -> bool:
+    """Whether an empty line comes before the last record: one search at memchr speed for
+    the file's line ending twice (its first line's ending; nothing is copied)."""
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        end = len(mm)
+        while end and mm[end - 1 : end].isspace():
+            end -= 1
+        first = mm.find(b"\n", 0, SNIFF_BYTES)
+        empty_line = b"\n\r\n" if first > 0 and mm[first - 1] == ord("\r") else b"\n\n"
+        return mm.find(empty_line, 0, end) >= 0
 
 
 def _complete_lines(text: str, *, whole: bool) -> list[str]:

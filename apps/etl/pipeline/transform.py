@@ -94,8 +94,8 @@ def fact_sql(
             quantity, unit_price, r.currency AS currency,
             CAST(quantity * unit_price AS DECIMAL(18, 4)) AS revenue,
             CAST(quantity * unit_price * r.rate AS DECIMAL(18, 4)) AS revenue_reporting,
-            -- Spreadsheet exports turn the customer id 16764 into 16764.0.
-            CASE WHEN {opt["customer_id"]} LIKE '%.0' THEN regexp_replace({opt["customer_id"]}, '^(\\d+)\\.0+$', '\\1')
+            -- Spreadsheet exports turn the customer id 16764 into 16764.0 or 16764.00.
+            CASE WHEN {opt["customer_id"]} LIKE '%.0%' THEN regexp_replace({opt["customer_id"]}, '^(\\d+)\\.0+$', '\\1')
                  ELSE {opt["customer_id"]} END AS customer_id,
             is_return, $loaded_at AS loaded_at{added}
         FROM {clean} c JOIN {RATES} r
