@@ -91,7 +91,7 @@ def coverage_grid(*, scope: Scope, report: ReportFilter) -> dict:
     window = replace(report, start=start, product="", category="")
     where, params = filter_where(scope, window)
     sql = f"""SELECT store_id, order_date, count(*) AS lines FROM "{report.view}"
-              WHERE {where} GROUP BY ALL"""
+              WHERE {where} GROUP BY store_id, order_date"""
     sales = {(r["store_id"], r["order_date"]): r["lines"] for r in warehouse().query(sql, params).to_pylist()}
     spans = upload_spans(scope=scope, report=window)
     shops = sorted(set(shops_in_scope(scope=scope, report=report).values_list("code", flat=True)) | set(spans))

@@ -2,11 +2,13 @@
 
 from collections.abc import Iterable, Iterator
 
+import pyarrow as pa
 from django.urls import reverse
 
 from apps.accounts.access import Scope
 from apps.reports.filters import ReportFilter, filter_where
 from apps.uploads.models import Upload
+from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
 
 PAGE_ROWS = 100
@@ -28,7 +30,11 @@ LINE_COLUMNS = (
     "upload_id",
     "source_row",
 )
-ORDER_BY = "order_date DESC, store_id, order_id, upload_id, source_row"
+# A total order (upload and row are unique), NULLs placed explicitly: the engines' defaults
+# differ, and a page cut by LIMIT must hold the same lines on both.
+ORDER_BY = "order_date DESC NULLS LAST, store_id NULLS LAST, order_id NULLS LAST, upload_id, source_row"
+# Lines come back typed as the fact table (BigQuery's NUMERIC has 9 decimals, not 4).
+LINE_SCHEMA = pa.schema([FACT_SCHEMA.field(name) for name in LINE_COLUMNS])
 
 
 def _sql(scope: Scope, report: ReportFilter) -> tuple[str, dict]:
@@ -41,7 +47,7 @@ def order_lines_page(*, scope: Scope, report: ReportFilter, page: int) -> tuple[
     """One page of lines (newest first) and whether there is a next page."""
     sql, params = _sql(scope, report)
     params.update(l_limit=PAGE_ROWS + 1, l_offset=max(page - 1, 0) * PAGE_ROWS)
-    rows = warehouse().query(f"{sql} LIMIT $l_limit OFFSET $l_offset", params).to_pylist()
+    rows = warehouse().query(f"{sql} LIMIT $l_limit OFFSET $l_offset", params).cast(LINE_SCHEMA).to_pylist()
     more = len(rows) > PAGE_ROWS
     rows = rows[:PAGE_ROWS]
     lineage = upload_lineage(scope=scope, upload_ids={r["upload_id"] for r in rows})
@@ -55,7 +61,7 @@ def order_lines_stream(*, scope: Scope, report: ReportFilter) -> Iterator[dict]:
     sql, params = _sql(scope, report)
     lineage: dict[str, tuple[str, str]] = {}
     for batch in warehouse().query_batches(sql, params):
-        rows = batch.to_pylist()
+        rows = batch.cast(LINE_SCHEMA).to_pylist()
         new_ids = {r["upload_id"] for r in rows} - lineage.keys()
         lineage.update(upload_lineage(scope=scope, upload_ids=new_ids))
         for row in rows:

@@ -1,8 +1,9 @@
 """Reads for the report pages: scoped queries against the warehouse's views.
 
 `filter_where` always ANDs the scope's predicate in; identifiers come from code or from
-validated Region rows, and every value is a bound parameter. The page's charts share one
-scan (GROUPING SETS), so the page costs about as much as its slowest query.
+validated Region rows, and every value is a bound parameter. The SQL is the portable
+subset of apps/warehouse/base.py, so both backends give the same figures. The page's
+charts share one scan (GROUPING SETS), so the page costs about as much as its slowest query.
 """
 
 from dataclasses import dataclass, field
@@ -13,11 +14,6 @@ from apps.reports.filters import ReportFilter, filter_where
 from apps.warehouse.services import warehouse
 
 TOP_PRODUCTS = 15
-PERIOD_SQL = {
-    "day": "order_date",
-    "week": "CAST(date_trunc('week', order_date) AS DATE)",
-    "month": "CAST(date_trunc('month', order_date) AS DATE)",
-}
 
 
 def latest_order_date(*, scope: Scope, view: str, country: str = "") -> date | None:
@@ -34,21 +30,23 @@ def kpi_figures(*, scope: Scope, report: ReportFilter) -> dict[str, dict]:
     previous = report.previous()
     where, params = filter_where(scope, report, dates=False)
     params.update(p_start=previous.start, f_start=report.start, f_end=report.end)
-    measures = {  # name: (aggregate, extra condition)
-        "revenue": ("sum(revenue_reporting)", ""),
-        "revenue_local": ("sum(revenue)", ""),
-        "orders": ("count(DISTINCT order_id)", ""),
-        "units": ("sum(quantity)", ""),
-        "lines": ("count(*)", ""),
-        "returns": ("count(*)", "is_return AND "),
-        "shops": ("count(DISTINCT store_id)", ""),
-        "currencies": ("count(DISTINCT currency)", ""),
-        "currency": ("min(currency)", ""),
+    measures = {  # name: (aggregate of {}, value, extra condition)
+        "revenue": ("sum({})", "revenue_reporting", ""),
+        "revenue_local": ("sum({})", "revenue", ""),
+        "orders": ("count(DISTINCT {})", "order_id", ""),
+        "units": ("sum({})", "quantity", ""),
+        "lines": ("count({})", "1", ""),
+        "returns": ("count({})", "1", "is_return AND "),
+        "shops": ("count(DISTINCT {})", "store_id", ""),
+        "currencies": ("count(DISTINCT {})", "currency", ""),
+        "currency": ("min({})", "currency", ""),
     }
     selects = []
-    for name, (agg, cond) in measures.items():
-        selects.append(f"{agg} FILTER (WHERE {cond}order_date >= $f_start) AS cur_{name}")
-        selects.append(f"{agg} FILTER (WHERE {cond}order_date < $f_start) AS prev_{name}")
+    for name, (agg, value, cond) in measures.items():
+        # A conditional aggregate the portable way: the CASE is NULL outside the period,
+        # and every aggregate here skips NULLs (DuckDB's FILTER clause is not GoogleSQL).
+        selects.append(agg.format(f"CASE WHEN {cond}order_date >= $f_start THEN {value} END") + f" AS cur_{name}")
+        selects.append(agg.format(f"CASE WHEN {cond}order_date < $f_start THEN {value} END") + f" AS prev_{name}")
     sql = f'SELECT {", ".join(selects)} FROM "{report.view}" WHERE {where} AND order_date BETWEEN $p_start AND $f_end'
     row = warehouse().query(sql, params).to_pylist()[0]
     return {"current": _kpi(row, "cur_"), "previous": _kpi(row, "prev_")}
@@ -82,27 +80,46 @@ class Breakdown:
     categories: list[dict] = field(default_factory=list)
 
 
+# The grouping sets of the breakdown, by their grouping() flags for
+# (period, country_code, store_id, product_id, category): 1 = rolled up in that set.
+BREAKDOWN_SETS = {
+    (0, 0, 1, 1, 1): "over_time",
+    (1, 0, 1, 1, 1): "by_country",
+    (1, 0, 0, 1, 1): "by_shop",
+    (1, 1, 1, 0, 1): "products",
+    (1, 1, 1, 1, 0): "categories",
+}
+BREAKDOWN_KEYS = ("period", "country_code", "store_id", "product_id", "category")
+
+
 def sales_breakdown(*, scope: Scope, report: ReportFilter) -> Breakdown:
     where, params = filter_where(scope, report)
+    period = warehouse().sql_date_trunc("order_date", report.grain)
+    # One-argument grouping() per column: GoogleSQL has no multi-argument bitmask. A
+    # product's name is its smallest (min is the same on both engines; any_value is not).
+    flags = ", ".join(f"grouping({key}) AS g_{key}" for key in BREAKDOWN_KEYS)
     sql = f"""
-        SELECT grouping(period, country_code, store_id, product_id, category) AS g,
-               period, country_code, store_id, product_id, category,
-               any_value(product_name) AS product_name,
-               CAST(sum(revenue_reporting) AS DOUBLE) AS revenue,
+        SELECT {flags}, {", ".join(BREAKDOWN_KEYS)},
+               min(product_name) AS product_name,
+               sum(revenue_reporting) AS revenue,
                count(DISTINCT order_id) AS orders,
-               CAST(sum(quantity) AS BIGINT) AS units
-        FROM (SELECT *, {PERIOD_SQL[report.grain]} AS period FROM "{report.view}" WHERE {where})
+               sum(quantity) AS units
+        FROM (SELECT {period} AS period, country_code, store_id, product_id, category, product_name,
+                     revenue_reporting, order_id, quantity
+              FROM "{report.view}" WHERE {where}) AS facts
         GROUP BY GROUPING SETS ((period, country_code), (country_code), (store_id, country_code),
                                 (product_id), (category))"""
     out = Breakdown()
-    # The grouping bitmask says which set a row belongs to (1 = column rolled up).
-    sets = {0b00111: out.over_time, 0b10111: out.by_country, 0b10011: out.by_shop}
-    sets.update({0b11101: out.products, 0b11110: out.categories})
     for row in warehouse().query(sql, params).to_pylist():
-        sets[row.pop("g")].append(row)
-    out.over_time.sort(key=lambda r: (r["period"], r["country_code"]))
-    out.by_country.sort(key=lambda r: -r["revenue"])
-    out.by_shop.sort(key=lambda r: -r["revenue"])
-    out.products = sorted(out.products, key=lambda r: -r["revenue"])[:TOP_PRODUCTS]
-    out.categories.sort(key=lambda r: -r["revenue"])
+        flag = tuple(row.pop(f"g_{key}") for key in BREAKDOWN_KEYS)
+        # Sums come back as DECIMAL (DuckDB) or NUMERIC (BigQuery): the same exact value.
+        row.update(revenue=float(row["revenue"] or 0), orders=int(row["orders"]), units=int(row["units"] or 0))
+        getattr(out, BREAKDOWN_SETS[flag]).append(row)
+    # Ties are broken by the key, so both engines give the same order (and the same top 15).
+    text = lambda value: (value is None, value or "")  # noqa: E731
+    out.over_time.sort(key=lambda r: (r["period"], text(r["country_code"])))
+    out.by_country.sort(key=lambda r: (-r["revenue"], text(r["country_code"])))
+    out.by_shop.sort(key=lambda r: (-r["revenue"], text(r["store_id"]), text(r["country_code"])))
+    out.products = sorted(out.products, key=lambda r: (-r["revenue"], text(r["product_id"])))[:TOP_PRODUCTS]
+    out.categories.sort(key=lambda r: (-r["revenue"], text(r["category"])))
     return out

@@ -1,12 +1,31 @@
 """The warehouse interface every backend implements (embedded Delta+DuckDB, BigQuery).
 
-Queries are written once, in the portable subset both engines run the same way:
-double-quoted identifiers ("Master_Sales_View"), `$name` parameters, functions both have
-(coalesce, substr, CAST(... AS STRING), count(DISTINCT ...)) and GROUP BY by position.
-Each backend translates quoting and parameters to its own dialect; the report parity test
-(tests/warehouse/test_report_parity.py) is what keeps the subset honest.
+Queries are written once, in the portable subset that DuckDB and GoogleSQL both run the
+same way:
+
+- double-quoted identifiers ("Master_Sales_View") and `$name` parameters, which each
+  backend translates to its own quoting and binding;
+- functions both have, with the same meaning: coalesce, substr, min/max, sum, count,
+  count(DISTINCT ...), CAST(... AS STRING);
+- conditional aggregates as `sum(CASE WHEN cond THEN x END)` and
+  `count(DISTINCT CASE WHEN cond THEN x END)`, never DuckDB's `agg FILTER (WHERE ...)`;
+- GROUP BY naming its columns (not GROUP BY ALL), and `GROUPING SETS` with one-argument
+  `grouping(column)` flags (GoogleSQL has no multi-argument grouping bitmask);
+- no any_value where the value shown can differ between rows (min/max pick the same row
+  on both engines), and ORDER BY with explicit NULLS FIRST/LAST where NULLs can occur
+  (the engines' defaults differ) and a total order where LIMIT cuts;
+- no engine-specific types in casts (DOUBLE, HUGEINT, FLOAT64): sums come back as
+  decimals or integers and callers convert them in Python;
+- whatever has no common spelling goes through a method of the backend:
+  `sql_date_trunc(column, grain)` for day/week/month periods.
+
+The report parity test (tests/warehouse/test_report_parity.py) runs every report query
+on both backends and compares the figures; it is what keeps the subset honest. The
+BigQuery emulator it uses (local-bigquery, DuckDB underneath) accepts some DuckDB-only
+SQL that Google's servers would refuse, so the rules above matter even where it passes.
 """
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -16,6 +35,8 @@ from apps.warehouse.fact import ViewSpec
 
 # Opens a fresh stream of the batch's rows: called again when a commit is retried.
 BatchSource = Callable[[], pa.RecordBatchReader]
+DATE_GRAINS = ("day", "week", "month")
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class WarehouseError(Exception):
@@ -60,5 +81,18 @@ class Warehouse(Protocol):
     ) -> Iterator[pa.RecordBatch]:
         """Like `query`, but yields the result in record batches (for streamed exports)."""
 
+    def sql_date_trunc(self, column: str, grain: str) -> str:
+        """SQL for the first day (a DATE) of the `grain` ("day", "week": ISO weeks starting
+        on Monday, or "month") holding the DATE `column`, in the backend's own spelling."""
+
     def ping(self) -> None:
         """Raise unless the warehouse is reachable and its fact table exists."""
+
+
+def date_trunc_checked(column: str, grain: str) -> tuple[str, str]:
+    """The arguments of `sql_date_trunc`, checked: both are written into SQL text."""
+    if not _COLUMN.fullmatch(column):
+        raise ValueError(f"Not a plain column name: {column!r}")
+    if grain not in DATE_GRAINS:
+        raise ValueError(f"Unknown date grain: {grain!r}")
+    return column, grain

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.api_core import exceptions as gexc
 
-from apps.warehouse.base import BatchSource, WarehouseBusy, WarehouseError
+from apps.warehouse.base import BatchSource, WarehouseBusy, WarehouseError, date_trunc_checked
 from apps.warehouse.bigquery_dialect import (
     error_reason,
     is_transient,
@@ -269,6 +269,13 @@ COMMIT TRANSACTION;"""
     ) -> Iterator[pa.RecordBatch]:
         # The REST API pages results anyway; an export is bounded by what is on screen.
         yield from self.query(sql, params).to_batches(max_chunksize=batch_rows)
+
+    def sql_date_trunc(self, column: str, grain: str) -> str:
+        column, grain = date_trunc_checked(column, grain)
+        if grain == "day":
+            return column
+        # WEEK alone would start weeks on Sunday; ISOWEEK starts them on Monday, as DuckDB.
+        return f"DATE_TRUNC({column}, {'ISOWEEK' if grain == 'week' else 'MONTH'})"
 
     def ping(self) -> None:
         self._retrying("ping", lambda: self.client().get_table(self.table_id(FACT_TABLE)))

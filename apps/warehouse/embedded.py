@@ -25,7 +25,7 @@ import pyarrow as pa
 from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from apps.warehouse.base import BatchSource
+from apps.warehouse.base import BatchSource, date_trunc_checked
 from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,13 @@ class EmbeddedWarehouse:
             yield from reader
         finally:
             cursor.close()
+
+    def sql_date_trunc(self, column: str, grain: str) -> str:
+        column, grain = date_trunc_checked(column, grain)
+        if grain == "day":
+            return column
+        # DuckDB's week starts on Monday (ISO); date_trunc of a DATE is a TIMESTAMP here.
+        return f"CAST(date_trunc('{grain}', {column}) AS DATE)"
 
     def ping(self) -> None:
         self.query("SELECT count(*) FROM " + _quote(FACT_TABLE) + " WHERE FALSE")

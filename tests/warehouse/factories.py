@@ -2,10 +2,11 @@
 
 import datetime as dt
 import decimal
+import uuid
 
 import pyarrow as pa
 
-from apps.warehouse.fact import FACT_SCHEMA
+from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE
 
 
 def fact_rows(upload_id: str, n: int, *, country: str = "US", day: int = 1) -> pa.Table:
@@ -33,3 +34,21 @@ def fact_rows(upload_id: str, n: int, *, country: str = "US", day: int = 1) -> p
         for i in range(n)
     ]
     return pa.Table.from_pylist(rows, schema=FACT_SCHEMA)
+
+
+# 2024-01-07 is a Sunday: its ISO week starts on Monday 2024-01-01, the next day's on the 8th.
+TRUNC_DAYS = (7, 8)
+TRUNC_EXPECTED = [
+    (dt.date(2024, 1, 7), dt.date(2024, 1, 1), dt.date(2024, 1, 1)),
+    (dt.date(2024, 1, 8), dt.date(2024, 1, 8), dt.date(2024, 1, 1)),
+]
+
+
+def date_trunc_periods(wh) -> list[tuple]:
+    """Day, week and month of a Sunday and a Monday, through the backend's date hook."""
+    for day in TRUNC_DAYS:
+        upload_id = str(uuid.uuid4())
+        wh.replace_batch(upload_id=upload_id, table=fact_rows(upload_id, 1, day=day))
+    periods = ", ".join(f"{wh.sql_date_trunc('order_date', g)} AS {g}" for g in ("day", "week", "month"))
+    rows = wh.query(f'SELECT {periods} FROM "{FACT_TABLE}" ORDER BY order_date').to_pylist()
+    return [(r["day"], r["week"], r["month"]) for r in rows]

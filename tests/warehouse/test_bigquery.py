@@ -22,7 +22,7 @@ from apps.warehouse.bigquery import BigQueryWarehouse
 from apps.warehouse.bigquery_dialect import is_transient, to_googlesql
 from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW, ViewSpec
 from apps.warehouse.services import warehouse
-from tests.warehouse.factories import fact_rows
+from tests.warehouse.factories import TRUNC_EXPECTED, date_trunc_periods, fact_rows
 
 pytestmark = pytest.mark.integration
 VIEWS = [ViewSpec("USA_Sales_View", "US"), ViewSpec("UK_Sales_View", "GB"), ViewSpec(MASTER_VIEW)]
@@ -94,6 +94,14 @@ def test_query_binds_typed_parameters_including_lists(bigquery):
     assert count("revenue = $rev", rev=decimal.Decimal("2.5")) == 6
     # A value that looks like SQL is only ever a value.
     assert count("store_id = $s", s="S1' OR '1'='1") == 0
+
+
+def test_periods_are_days_iso_weeks_and_months_as_in_the_embedded_warehouse(bigquery):
+    wh = warehouse()
+    wh.ensure_schema(views=VIEWS)
+    assert date_trunc_periods(wh) == TRUNC_EXPECTED  # a plain WEEK would start on Sunday
+    with pytest.raises(ValueError):
+        wh.sql_date_trunc("order_date", "quarter")
 
 
 def test_a_permanent_fault_is_raised_with_bigquerys_reason(bigquery):

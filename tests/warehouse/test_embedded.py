@@ -1,12 +1,13 @@
-"""The embedded warehouse: compaction of many small uploads, and an empty table."""
+"""The embedded warehouse: compaction of many small uploads, an empty table, date periods."""
 
 import uuid
 
+import pytest
 from deltalake import DeltaTable
 
 from apps.warehouse.embedded import EmbeddedWarehouse
 from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW, ViewSpec
-from tests.warehouse.factories import fact_rows
+from tests.warehouse.factories import TRUNC_EXPECTED, date_trunc_periods, fact_rows
 
 QUERY = f'SELECT country_code, count(*) AS n, sum(revenue) AS r FROM "{MASTER_VIEW}" GROUP BY 1 ORDER BY 1'
 
@@ -62,3 +63,13 @@ def test_a_reader_sees_every_commit_of_another_writer(tmp_path):
     writer.compact()
     writer.delete_batch(upload_id=ids[1])
     assert reader.query(count).column(0)[0].as_py() == 5
+
+
+def test_periods_are_days_iso_weeks_and_months(tmp_path):
+    wh = EmbeddedWarehouse(tmp_path)
+    wh.ensure_schema(views=[ViewSpec(MASTER_VIEW)])
+    assert date_trunc_periods(wh) == TRUNC_EXPECTED
+    with pytest.raises(ValueError):
+        wh.sql_date_trunc("order_date", "quarter")
+    with pytest.raises(ValueError):
+        wh.sql_date_trunc("order_date); DROP", "week")
