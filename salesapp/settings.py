@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.warehouse",
     "apps.reports",
     "apps.api",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [
