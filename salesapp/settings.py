@@ -292,6 +292,8 @@ if WAREHOUSE == "embedded" and WAREHOUSE_COMPACT_EVERY:
     }
 
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo-pass-2026")
+# When set, /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` (Prometheus: authorization.credentials).
+METRICS_TOKEN = env("METRICS_TOKEN")
 WEB_PORT = env_int("WEB_PORT", 8000)
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
 

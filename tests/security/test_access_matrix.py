@@ -256,3 +256,11 @@ def test_a_regional_head_may_see_an_upload_of_their_region_but_not_act_on_it(cas
     api = _api(cast["head_us"]).post(url, {"choice": "cancel"}, content_type="application/json")
     assert api.status_code == 403
     assert Upload.objects.get(pk=nyc_upload.pk).status == nyc_upload.status
+
+
+def test_metrics_ask_for_the_bearer_token_when_one_is_set(db, settings):
+    settings.METRICS_TOKEN = "scraper-secret"
+
+    assert Client().get(reverse("metrics")).status_code == 401
+    assert Client(HTTP_AUTHORIZATION="Bearer wrong").get(reverse("metrics")).status_code == 401
+    assert Client(HTTP_AUTHORIZATION="Bearer scraper-secret").get(reverse("metrics")).status_code == 200
