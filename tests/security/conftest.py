@@ -3,6 +3,11 @@
 import pytest
 from django.core.cache import cache
 
+from apps.accounts.models import Profile
+from apps.uploads.lifecycle import upload_run
+from tests.factories import upload_of, user_create
+from tests.uploads.helpers import SOME_BAD
+
 
 @pytest.fixture(autouse=True)
 def empty_cache():
@@ -15,10 +20,6 @@ def empty_cache():
 @pytest.fixture
 def nyc_upload(cast, tmp_path):
     """A US-NYC upload by its manager, processed: a raw file and rejected rows (CSV, XLSX)."""
-    from apps.uploads.lifecycle import upload_run
-    from tests.factories import upload_of
-    from tests.uploads.helpers import SOME_BAD
-
     path = tmp_path / "march.csv"
     path.write_text(SOME_BAD)
     return upload_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
@@ -27,9 +28,6 @@ def nyc_upload(cast, tmp_path):
 @pytest.fixture
 def no_role(cast):
     """A signed-in user whose profile has no role (the `cast` fixture has none)."""
-    from apps.accounts.models import Profile
-    from tests.factories import user_create
-
     user = user_create("nobody", role="")
     assert Profile.objects.get(user=user).role == ""
     return user
