@@ -18,9 +18,10 @@ from apps.accounts.models import Shop
 from apps.audit.models import AuditEvent
 from apps.reports.models import LookerStudioReport
 from apps.uploads.models import Upload
+from tests.factories import user_create
 from tests.security.urls import Route, admin_model_of, routes, url_of
 
-ANON, NO_ROLE = "anonymous", "no_role"
+ANON, NO_ROLE, NO_PROFILE = "anonymous", "no_role", "no_profile"
 ROLES = ["admin", "head_us", "head_uk", "head_fr", "head_au", "mgr_us_nyc", "mgr_uk_lon", "mgr_fr_par", "mgr_au_syd"]
 VIEWERS = [ANON, NO_ROLE, *ROLES]
 # Who may see the US-NYC upload: the admin, the US head and the shop's manager.
@@ -150,7 +151,8 @@ def test_every_url_pattern_has_an_entry_in_the_matrix():
 
 
 def test_the_access_matrix_over_every_url_and_viewer(cast, nyc_upload, no_role, every_admin_model_has_a_row):
-    users = {ANON: None, NO_ROLE: no_role, **{name: cast[name] for name in ROLES}}
+    # A user without any profile is treated exactly as one whose profile has no role.
+    users = {ANON: None, NO_ROLE: no_role, NO_PROFILE: user_create("no-profile"), **{n: cast[n] for n in ROLES}}
     admin_request = RequestFactory().get("/admin/")
     admin_request.user = cast["admin"]
     values = {
@@ -171,7 +173,8 @@ def test_the_access_matrix_over_every_url_and_viewer(cast, nyc_upload, no_role, 
             client = Client()
             if user is not None:
                 client.force_login(user)
-            got, want = _status(client.get(url)), expected(route, viewer, admin_request)
+            as_viewer = NO_ROLE if viewer == NO_PROFILE else viewer
+            got, want = _status(client.get(url)), expected(route, as_viewer, admin_request)
             if got != want:
                 wrong.append((route.key, url, viewer, got, want))
     assert not wrong, "\n".join(map(str, wrong))
