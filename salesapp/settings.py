@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.warehouse",
     "apps.reports",
     "apps.api",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +114,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+AUTHENTICATION_BACKENDS = ["apps.accounts.backends.ThrottledModelBackend"]
+# Login throttling (apps/accounts/throttle.py): this many failures for one username from one
+# address within the window (seconds) lock that pair out for LOGIN_LOCKOUT_SECONDS.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -176,6 +183,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Upload sales files, follow their ETL, fetch their rejected rows.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema names every endpoint and field: for signed-in callers, like the rest of the API.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 # Warehouse: the embedded Delta Lake + DuckDB engine under DATA_DIR, or BigQuery.
@@ -195,6 +204,13 @@ REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD").upper()
 ETL_MEMORY_LIMIT = env("ETL_MEMORY_LIMIT", "700MB")
 # Files larger than this are worked on in a DuckDB file under DATA_DIR/tmp, not in memory.
 ETL_IN_MEMORY_MAX_BYTES = env_int("ETL_IN_MEMORY_MAX_BYTES", 100 * 1024 * 1024)
+
+# The cache (login throttling counts failures in it): Redis when REDIS_URL is set, so every
+# web process sees the same counts; else per-process memory, fine for one local server.
+if env("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that needs no server.
 REDIS_URL = env("REDIS_URL")
@@ -248,6 +264,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # Mail to uploaders (rows rejected, upload failed): printed to the console unless
 # EMAIL_BACKEND is set, e.g. django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST etc.
+_dev_mail = "django.core.mail.backends.console.EmailBackend"
 _mail_options = {}
 if env("EMAIL_HOST"):
     _mail_options = {
@@ -259,7 +276,9 @@ if env("EMAIL_HOST"):
     }
 MAILERS = {
     "default": {
-        "BACKEND": env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+        # Printed locally; in production the SMTP backend unless EMAIL_BACKEND says otherwise
+        # (Django's deploy check refuses the console backend there: mail would be lost).
+        "BACKEND": env("EMAIL_BACKEND", _dev_mail if DEBUG else "django.core.mail.backends.smtp.EmailBackend"),
         "OPTIONS": _mail_options,
     }
 }
@@ -273,6 +292,8 @@ if WAREHOUSE == "embedded" and WAREHOUSE_COMPACT_EVERY:
     }
 
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo-pass-2026")
+# When set, /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` (Prometheus: authorization.credentials).
+METRICS_TOKEN = env("METRICS_TOKEN")
 WEB_PORT = env_int("WEB_PORT", 8000)
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
 
@@ -296,6 +317,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 30)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preload stays opt-in: once on the browsers' list a domain and all its subdomains
+        # are https-only for months, whatever else runs there; that is the domain owner's call.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # LOG_FORMAT=json: one JSON object per line. Either way, lines logged during an upload's

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -31,5 +33,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format: uploads by status, ETL durations, rows per second, queue depth."""
+    """Prometheus text format: uploads by status, ETL durations, rows per second, queue depth.
+
+    Open when METRICS_TOKEN is unset (keep it to the internal network at the proxy); with
+    it set, the scraper must send `Authorization: Bearer <METRICS_TOKEN>`."""
+    expected = f"Bearer {settings.METRICS_TOKEN}"
+    if settings.METRICS_TOKEN and not constant_time_compare(request.headers.get("Authorization", ""), expected):
+        response = HttpResponse("A bearer token is needed.", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

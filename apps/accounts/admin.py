@@ -2,7 +2,11 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from apps.accounts.forms import AdminLoginForm
 from apps.accounts.models import Profile, Region, Shop
+
+# The admin's login says so, too, when the login throttle refuses a sign-in.
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(Region)

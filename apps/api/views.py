@@ -15,6 +15,8 @@ from rest_framework.response import Response
 from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
 from apps.api.serializers import DecisionSerializer, UploadCreateSerializer, UploadStatusSerializer
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
 from apps.uploads import selectors
 from apps.uploads.downloads import rejected_response
 from apps.uploads.models import Upload
@@ -117,8 +119,13 @@ def upload(request: Request, upload_id) -> Response:
 )
 @api_view(["GET"])
 def upload_rejected(request: Request, upload_id) -> FileResponse:
-    found = selectors.upload_get(scope=scope_for(request.user), upload_id=upload_id)
-    return rejected_response(upload=found, fmt="csv")
+    scope = scope_for(request.user)
+    found = selectors.upload_get(scope=scope, upload_id=upload_id)
+    response = rejected_response(upload=found, fmt="csv")
+    detail = {"file": found.original_name, "shop": found.shop.code, "format": "csv"}
+    action = AuditEvent.Action.API_REJECTED_DOWNLOAD
+    audit_record(request=request, scope=scope, action=action, target=found.id, detail=detail)
+    return response
 
 
 @extend_schema(request=DecisionSerializer, responses={200: UploadStatusSerializer})

@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET
 
 from apps.accounts.access import Scope, scope_for
 from apps.accounts.models import Region
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
 from apps.reports import exports, looker, pages
 
 JSON_MAX_ROWS = 10_000
@@ -42,6 +44,11 @@ def report_country(request: HttpRequest, country_code: str) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=region)
     context = pages.dashboard_context(scope=scope, report=report, region=region)
     return render(request, "reports/dashboard.html", context)
+
+
+def _filter_detail(report) -> dict:
+    names = ("start", "end", "preset", "grain", "country", "shop", "product", "category")
+    return {name: getattr(report, name) for name in names}
 
 
 def _region_in_scope(scope: Scope, country_code: str) -> Region:
@@ -96,6 +103,13 @@ def report_export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
         raise Http404("No such export.")
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
     columns, rows = exports.dataset_table(scope=scope, report=report, name=dataset)
+    audit_record(
+        request=request,
+        scope=scope,
+        action=AuditEvent.Action.REPORT_EXPORT,
+        target=f"{dataset}.{fmt}",
+        detail={"format": fmt, "filter": _filter_detail(report)},
+    )
     if fmt == "json":
         data = list(islice(rows, JSON_MAX_ROWS + 1))
         body = {"columns": columns, "rows": data[:JSON_MAX_ROWS], "truncated": len(data) > JSON_MAX_ROWS}

@@ -48,11 +48,17 @@ class UploadAdmin(admin.ModelAdmin):
     def reprocess(self, request: HttpRequest, queryset) -> None:
         for upload in queryset:
             upload_reprocess(upload_id=upload.id)
+            # Actions are not in the admin log unless logged: who did what stays on record.
+            self.log_change(request, upload, "Reprocessed (its rows are replaced).")
         self.message_user(request, f"{queryset.count()} upload(s) queued to be processed again.")
 
     @admin.action(description="Delete the selected uploads' rows from the warehouse", permissions=["change"])
     def delete_rows(self, request: HttpRequest, queryset) -> None:
-        removed = sum(upload_delete_rows(upload_id=upload.id) for upload in queryset)
+        removed = 0
+        for upload in queryset:
+            count = upload_delete_rows(upload_id=upload.id)
+            self.log_change(request, upload, f"Deleted its {count} row(s) from the warehouse.")
+            removed += count
         self.message_user(request, f"Removed {removed} row(s) of {queryset.count()} upload(s) from the warehouse.")
 
     def get_urls(self):

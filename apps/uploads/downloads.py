@@ -7,6 +7,8 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.http import require_GET
 
 from apps.accounts.access import scope_for
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
 from apps.uploads import selectors
 from apps.uploads.audit import event_record
 from apps.uploads.models import Upload, UploadEvent
@@ -42,12 +44,22 @@ def rejected_response(*, upload: Upload, fmt: str) -> FileResponse:
 @login_required
 @require_GET
 def upload_raw(request: HttpRequest, upload_id) -> FileResponse:
-    upload = selectors.upload_get(scope=scope_for(request.user), upload_id=upload_id)
-    return raw_file_response(upload=upload, user=request.user)
+    scope = scope_for(request.user)
+    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    response = raw_file_response(upload=upload, user=request.user)
+    detail = {"file": upload.original_name, "shop": upload.shop.code}
+    audit_record(request=request, scope=scope, action=AuditEvent.Action.RAW_DOWNLOAD, target=upload.id, detail=detail)
+    return response
 
 
 @login_required
 @require_GET
 def upload_rejected(request: HttpRequest, upload_id, fmt: str) -> FileResponse:
-    upload = selectors.upload_get(scope=scope_for(request.user), upload_id=upload_id)
-    return rejected_response(upload=upload, fmt=fmt)
+    scope = scope_for(request.user)
+    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    response = rejected_response(upload=upload, fmt=fmt)
+    detail = {"file": upload.original_name, "shop": upload.shop.code, "format": fmt}
+    audit_record(
+        request=request, scope=scope, action=AuditEvent.Action.REJECTED_DOWNLOAD, target=upload.id, detail=detail
+    )
+    return response

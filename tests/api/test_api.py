@@ -141,8 +141,8 @@ def test_duplicate_is_held_or_refused_as_asked_and_decided_through_the_api(
     assert (decided.json()["status"], decided.json()["replaces"]) == ("queued", str(with_errors.id))
 
 
-def test_schema_is_served_and_lists_the_upload_endpoints(client):
-    response = client.get("/api/schema/")
+def test_schema_is_served_and_lists_the_upload_endpoints(api):
+    response = api("mgr_us_nyc").get("/api/schema/")
 
     assert response.status_code == 200
     text = response.content.decode()
