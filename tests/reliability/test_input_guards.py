@@ -1,0 +1,32 @@
+"""The guards hostile files met in the ETL, each on its own."""
+
+import pytest
+
+from apps.etl.pipeline.extract import ExtractError
+from tests.etl.stages import run
+from tests.reliability import hostile_files as hf
+
+
+def test_a_zip_bomb_named_xlsx_is_refused_before_it_is_unpacked(tmp_path):
+    path = tmp_path / "bomb.xlsx"
+    hf._zip_bomb(path)
+    assert path.stat().st_size < 10 * 1024 * 1024
+
+    with pytest.raises(ExtractError, match="zip bomb"):
+        run(path, tmp_path)
+
+
+def test_a_truncated_workbook_is_called_damaged(tmp_path):
+    path = tmp_path / "cut.xlsx"
+    path.write_bytes(hf._xlsx(hf._xlsx_rows())[:3000])
+
+    with pytest.raises(ExtractError, match="damaged or cut short"):
+        run(path, tmp_path)
+
+
+def test_a_workbook_without_sheets_says_so(tmp_path):
+    path = tmp_path / "none.xlsx"
+    path.write_bytes(hf._xlsx_without_sheets())
+
+    with pytest.raises(ExtractError, match="The workbook has no sheets"):
+        run(path, tmp_path)
