@@ -30,3 +30,19 @@ def test_a_workbook_without_sheets_says_so(tmp_path):
 
     with pytest.raises(ExtractError, match="The workbook has no sheets"):
         run(path, tmp_path)
+
+
+def test_a_header_of_100000_columns_is_refused_not_read(tmp_path):
+    path = tmp_path / "wide.csv"
+    hf._wide_header(path)
+
+    with pytest.raises(ExtractError, match="first line is over 64 KB"):
+        run(path, tmp_path)
+
+
+def test_a_header_of_thousands_of_columns_is_refused_not_read(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(hf.HEADER + ",x" * 20_000 + "\n" + hf.ROW + "\n")
+
+    with pytest.raises(ExtractError, match="20,008 columns"):
+        run(path, tmp_path)
