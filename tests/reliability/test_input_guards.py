@@ -3,7 +3,9 @@
 import pytest
 
 from apps.etl.pipeline.extract import ExtractError
+from apps.uploads.models import Upload
 from tests.etl.stages import run
+from tests.factories import upload_loaded
 from tests.reliability import hostile_files as hf
 
 
@@ -46,3 +48,13 @@ def test_a_header_of_thousands_of_columns_is_refused_not_read(tmp_path):
 
     with pytest.raises(ExtractError, match="20,008 columns"):
         run(path, tmp_path)
+
+
+def test_a_file_with_only_a_header_fails_saying_it_has_no_rows(cast, tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text(hf.HEADER + "\n")
+
+    upload = upload_loaded(cast["mgr_us_nyc"], "US-NYC", path)
+
+    assert upload.status == Upload.Status.FAILED
+    assert upload.message == "The file has a header row but no data rows: nothing to load."
