@@ -150,6 +150,9 @@ def _workbook(upload: Upload, rows: pa.Table, bad_cells: dict[int, set[str]]) ->
 
 def _cell(sheet, value, *, bad: bool = False, font: Font | None = None) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value=value)
+    if cell.data_type == "f":
+        # openpyxl makes any text starting with "=" a formula; the file's cell was text.
+        cell.data_type = "s"
     if bad:
         cell.fill, cell.font = BAD_FILL, BAD_FONT
     elif font is not None:

@@ -1,11 +1,15 @@
 """The guards hostile files met in the ETL, each on its own."""
 
+import openpyxl
 import pytest
+from django.core.files.storage import default_storage
 
 from apps.etl.pipeline.extract import ExtractError
+from apps.uploads.exports import rows_xlsx_path
+from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload
 from tests.etl.stages import run
-from tests.factories import upload_loaded
+from tests.factories import upload_loaded, upload_of
 from tests.reliability import hostile_files as hf
 
 
@@ -58,3 +62,19 @@ def test_a_file_with_only_a_header_fails_saying_it_has_no_rows(cast, tmp_path):
 
     assert upload.status == Upload.Status.FAILED
     assert upload.message == "The file has a header row but no data rows: nothing to load."
+
+
+def test_a_formula_in_a_rejected_row_comes_back_as_text_not_a_live_formula(cast, tmp_path):
+    formula = '=HYPERLINK("http://evil.example","click")'
+    path = tmp_path / "formula.csv"
+    path.write_bytes(
+        hf._csv(*hf._good(3), hf._row(Description=f'"{formula.replace(chr(34), 2 * chr(34))}"', Quantity="x"))
+    )
+
+    upload = upload_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
+
+    assert upload.rows_rejected == 1
+    with default_storage.open(rows_xlsx_path(upload), "rb") as fh:
+        sheet = openpyxl.load_workbook(fh)["Rejected rows"]
+    cell = next(c for row in sheet.iter_rows() for c in row if c.value == formula)
+    assert cell.data_type == "s"
