@@ -83,8 +83,22 @@ def _xlsx_without_sheets() -> bytes:
     return out.getvalue()
 
 
-def _zip_bomb(path: Path) -> None:
-    """A real workbook whose one sheet XML is 1 GiB of identical rows: about 1 MB zipped."""
+def _lying_zip_bomb(path: Path) -> None:
+    """A 256 MiB sheet whose zip headers say it unpacks to 1,000 bytes."""
+    _zip_bomb(path, size=BOMB_BYTES // 4)
+    data = bytearray(path.read_bytes())
+    for signature, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.find(signature)
+        while at != -1:
+            name_at = at + (30 if signature == b"PK\x03\x04" else 46)
+            if data[name_at : name_at + 24] == b"xl/worksheets/sheet1.xml":
+                data[at + size_at : at + size_at + 4] = (1000).to_bytes(4, "little")
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+
+
+def _zip_bomb(path: Path, *, size: int = BOMB_BYTES) -> None:
+    """A real workbook whose one sheet XML is `size` bytes of identical rows: ~3.5 MB per GiB zipped."""
     template = _xlsx(_xlsx_rows())
     row = b'<row><c t="inlineStr"><is><t>1</t></is></c><c t="inlineStr"><is><t>A</t></is></c></row>' * 64
     with zipfile.ZipFile(io.BytesIO(template)) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -92,11 +106,11 @@ def _zip_bomb(path: Path) -> None:
             if item.filename != "xl/worksheets/sheet1.xml":
                 dst.writestr(item.filename, src.read(item))
                 continue
-            with dst.open(item.filename, "w", force_zip64=True) as sheet:
+            with dst.open(item.filename, "w", force_zip64=size > 2**31) as sheet:
                 sheet.write(b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/')
                 sheet.write(b'spreadsheetml/2006/main"><sheetData>')
                 written = 0
-                while written < BOMB_BYTES:
+                while written < size:
                     sheet.write(row)
                     written += len(row)
                 sheet.write(b"</sheetData></worksheet>")
@@ -146,7 +160,8 @@ CASES: list[tuple[str, str, str, Content]] = [
     ("sales\u202excs.exe", "refused", "RTL override hiding .exe", b"MZ\x90\x00"),
     # Stored, then failed with a reason.
     ("truncated.xlsx", "failed", "XLSX cut in half", lambda p: p.write_bytes(_xlsx(_xlsx_rows())[:3000])),
-    ("bomb.xlsx", "failed", "zip bomb: 1 GiB sheet in ~1 MB", _zip_bomb),
+    ("bomb.xlsx", "failed", "zip bomb: 1 GiB sheet in 3.6 MB", _zip_bomb),
+    ("liar.xlsx", "failed", "zip bomb whose headers claim 1,000 bytes", _lying_zip_bomb),
     ("no_sheets.xlsx", "failed", "XLSX with no sheets", _xlsx_without_sheets()),
     ("empty_sheet.xlsx", "failed", "XLSX with one empty sheet", lambda p: p.write_bytes(_xlsx([]))),
     (

@@ -78,3 +78,11 @@ def test_a_formula_in_a_rejected_row_comes_back_as_text_not_a_live_formula(cast,
         sheet = openpyxl.load_workbook(fh)["Rejected rows"]
     cell = next(c for row in sheet.iter_rows() for c in row if c.value == formula)
     assert cell.data_type == "s"
+
+
+def test_a_zip_bomb_whose_headers_lie_about_its_size_is_refused_unread(tmp_path):
+    path = tmp_path / "liar.xlsx"
+    hf._lying_zip_bomb(path)
+
+    with pytest.raises(ExtractError, match="damaged or cut short"):
+        run(path, tmp_path)

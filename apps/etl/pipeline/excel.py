@@ -7,6 +7,7 @@ their shortest text (2.5499999999999998 -> 2.55).
 """
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -75,23 +76,43 @@ def extract_excel(
 
 
 def check_package(path: Path) -> None:
-    """Refuse a workbook whose parts would decompress to more than a workbook ever holds."""
+    """Refuse a workbook whose parts would unpack to more than a workbook ever holds.
+
+    The sizes the zip declares are checked first (cheap), then each part is unpacked as a
+    stream and counted, because calamine believes the data, not the headers: a part whose
+    header claims 1,000 bytes may unpack to gigabytes. Python's reader stops at the declared
+    size and then fails the CRC, so a lie ends as a damaged workbook."""
     try:
         with zipfile.ZipFile(path) as package:
             parts = package.infolist()
-    except zipfile.BadZipFile as exc:
+            _check_sizes([(p.filename, p.file_size, p.compress_size) for p in parts])
+            _check_sizes([(p.filename, _unpacked_size(package, p), p.compress_size) for p in parts])
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ExtractError(f"The workbook could not be read; it may be damaged or cut short ({exc}).") from exc
-    total = sum(p.file_size for p in parts)
+
+
+def _unpacked_size(package: zipfile.ZipFile, part: zipfile.ZipInfo) -> int:
+    """Bytes the part really unpacks to, counted in 1 MB steps; stops once past any limit."""
+    limit = min(MAX_UNCOMPRESSED_BYTES, max(RATIO_FROM_BYTES, MAX_RATIO * part.compress_size)) + 1
+    size = 0
+    with package.open(part) as stream:
+        while size <= limit and (chunk := stream.read(1024 * 1024)):
+            size += len(chunk)
+    return size
+
+
+def _check_sizes(parts: list[tuple[str, int, int]]) -> None:
+    total = sum(size for _, size, _ in parts)
     if total > MAX_UNCOMPRESSED_BYTES:
         raise ExtractError(
             f"The workbook would unpack to {total / 1024**3:.1f} GB, over the limit of "
             f"{MAX_UNCOMPRESSED_BYTES / 1024**3:.0f} GB: it was not read. Split it, or upload it as CSV."
         )
-    for part in parts:
-        if part.file_size > RATIO_FROM_BYTES and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+    for name, size, packed in parts:
+        if size > RATIO_FROM_BYTES and size > MAX_RATIO * max(packed, 1):
             raise ExtractError(
-                f"The workbook's part {part.filename} unpacks {part.file_size // max(part.compress_size, 1):,} "
-                f"times its size (a zip bomb, not a spreadsheet): it was not read."
+                f"The workbook's part {name} unpacks to over {size // max(packed, 1):,} times its size "
+                "(a zip bomb, not a spreadsheet): it was not read."
             )
 
 
