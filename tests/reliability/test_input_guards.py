@@ -5,9 +5,11 @@ import pytest
 from django.core.files.storage import default_storage
 
 from apps.etl.pipeline.extract import ExtractError
-from apps.uploads.exports import rows_xlsx_path
+from apps.uploads import exports
+from apps.uploads.exports import problems_path, rows_xlsx_path
 from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload
+from apps.uploads.selectors import rejected_downloads
 from tests.etl.stages import run
 from tests.factories import upload_loaded, upload_of
 from tests.reliability import hostile_files as hf
@@ -86,3 +88,15 @@ def test_a_zip_bomb_whose_headers_lie_about_its_size_is_refused_unread(tmp_path)
 
     with pytest.raises(ExtractError, match="damaged or cut short"):
         run(path, tmp_path)
+
+
+def test_too_many_rejected_rows_offer_the_problems_list_not_rows_files_built_in_memory(cast, tmp_path, monkeypatch):
+    monkeypatch.setattr(exports, "ROWS_FILES_MAX", 2)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(hf._csv(*hf._good(3), *(hf._row(InvoiceNo=str(i), Quantity="x") for i in range(3))))
+
+    upload = upload_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
+
+    assert upload.rows_rejected == 3
+    assert not default_storage.exists(rows_xlsx_path(upload))
+    assert rejected_downloads(upload) == {"csv": problems_path(upload)}
