@@ -250,6 +250,7 @@ CASES: list[tuple[str, str, str, Content]] = [
         _csv(ROW, _row(InvoiceNo="2", Description='"never closed'), ROW),
     ),
     ("a" * 300 + ".csv", "loaded", "file name of 304 characters", GOOD.encode()),
+    ("\u00e9" * 300 + ".csv", "loaded", "file name of 600 bytes in UTF-8", GOOD.encode()),
     ("../../etc/passwd.csv", "loaded", "path traversal file name", GOOD.encode()),
     ("sales\u202evsc.csv", "loaded", "RTL override in the name", GOOD.encode()),
     ("every_row_bad.csv", "rejected", "50,000 rows, every one bad", _every_row_bad),
