@@ -186,6 +186,12 @@ CASES: list[tuple[str, str, str, Content]] = [
         "invalid UTF-8 in the middle",
         _csv(ROW, _row(Description="CAF\xc9"), ROW.replace("550644", "550646")).replace(b"CAF\xc3\x89", b"CAF\xc9"),
     ),
+    (
+        "late_bad_utf8.csv",
+        "loaded",
+        "invalid UTF-8 past the first 64 KB",
+        _csv(*_good(2000), _row(InvoiceNo="77", Description="CAF\xc9")).replace(b"CAF\xc3\x89", b"CAF\xc9"),
+    ),
     ("mixed_delims.csv", "rejected", "mixed delimiters", _csv(ROW, ROW.replace(",", ";"), ROW.replace(",", "\t"))),
     (
         "formulas.csv",

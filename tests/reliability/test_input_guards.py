@@ -100,3 +100,15 @@ def test_too_many_rejected_rows_offer_the_problems_list_not_rows_files_built_in_
     assert upload.rows_rejected == 3
     assert not default_storage.exists(rows_xlsx_path(upload))
     assert rejected_downloads(upload) == {"csv": problems_path(upload)}
+
+
+def test_invalid_utf8_past_the_first_64_kb_is_replaced_and_every_row_kept(tmp_path):
+    path = tmp_path / "late.csv"
+    path.write_bytes(
+        hf._csv(*hf._good(2000), hf._row(InvoiceNo="77", Description="CAF\xc9")).replace(b"\xc3\x89", b"\xc9")
+    )
+
+    extracted = run(path, tmp_path)["extracted"]
+
+    assert (extracted.rows_read, extracted.bad_count) == (2001, 0)
+    assert extracted.details["encoding"] == "utf-8 (invalid bytes replaced)"

@@ -97,17 +97,28 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
     if len(headers) > MAX_COLUMNS:
         raise ExtractError(f"The header row has {len(headers):,} columns; a sales file has at most {MAX_COLUMNS:,}.")
     columns = unique_names(headers)
+    read = {"columns": columns, "delimiter": delimiter, "skip": header_index + 1}
     try:
-        _read_csv_into_raw(con, path, columns=columns, delimiter=delimiter, skip=header_index + 1)
-    except (duckdb.OutOfMemoryException, duckdb.InvalidInputException) as exc:
-        # A line far longer than any sales record, or one that does not fit in memory.
-        first = str(exc).splitlines()[0]
-        raise ExtractError(f"The file could not be read as a table: {first}") from exc
+        _read_csv_into_raw(con, path, **read)
+    except duckdb.InvalidInputException as exc:
+        if "invalid unicode" not in str(exc).lower():
+            raise _unreadable(exc) from exc
+        # Not UTF-8 past the first 64 KB: the stray bytes become U+FFFD, the rows are kept.
+        path = transcode(path, encoding=encoding, target=work_dir / "utf8-replaced.csv")
+        encoding = f"{encoding} (invalid bytes replaced)"
+        _read_csv_into_raw(con, path, **read)
+    except duckdb.OutOfMemoryException as exc:
+        raise _unreadable(exc) from exc
     create_bad_records(con, columns)
     bad_count, bad = _bad_summary(con)
     details = {"encoding": encoding, "delimiter": delimiter, "header_row": str(header_index + 1)}
     good = scalar(con, f"SELECT count(*) FROM {RAW}")
     return Extracted(headers, columns, good + bad_count, bad, bad_count, details)
+
+
+def _unreadable(exc: duckdb.Error) -> ExtractError:
+    """A line far longer than any sales record, or a file that does not fit in memory."""
+    return ExtractError(f"The file could not be read as a table: {str(exc).splitlines()[0]}")
 
 
 def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int):
