@@ -180,6 +180,7 @@ CASES: list[tuple[str, str, str, Content]] = [
     ("wrong_headers.csv", "failed", "headers name no schema field", b"a,b,c\n1,2,3\n"),
     # Loaded in part, with reasons; or whole, the hostile text kept as text.
     ("big_cell.csv", "loaded", "1 MB single cell", _big_cell),
+    ("huge_cell.csv", "failed", "3 MB single cell", _csv(*_good(3), _row(Description="A" * 3 * 1024 * 1024))),
     (
         "bad_utf8.csv",
         "loaded",

@@ -112,3 +112,11 @@ def test_invalid_utf8_past_the_first_64_kb_is_replaced_and_every_row_kept(tmp_pa
 
     assert (extracted.rows_read, extracted.bad_count) == (2001, 0)
     assert extracted.details["encoding"] == "utf-8 (invalid bytes replaced)"
+
+
+def test_a_line_past_duckdbs_limit_fails_saying_where_and_why(tmp_path):
+    path = tmp_path / "cell.csv"
+    path.write_bytes(hf._csv(*hf._good(3), hf._row(Description="A" * 3 * 1024 * 1024)))
+
+    with pytest.raises(ExtractError, match=r"Line: 5 \(Maximum line size"):
+        run(path, tmp_path)

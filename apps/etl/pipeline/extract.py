@@ -118,7 +118,10 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
 
 def _unreadable(exc: duckdb.Error) -> ExtractError:
     """A line far longer than any sales record, or a file that does not fit in memory."""
-    return ExtractError(f"The file could not be read as a table: {str(exc).splitlines()[0]}")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # DuckDB says where ("CSV Error on Line: 5"), then quotes the line, then says why.
+    why = next((line for line in lines[1:] if line.startswith(("Maximum line size", "Invalid"))), "")
+    return ExtractError(f"The file could not be read as a table: {lines[0]}{f' ({why.rstrip(".")})' if why else ''}.")
 
 
 def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int):
