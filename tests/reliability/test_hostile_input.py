@@ -61,14 +61,13 @@ def _record(file: HostileFile, outcome: str, message: str, upload: Upload | None
     target = os.environ.get("HOSTILE_REPORT")
     if not target:
         return
-    counts = None
+    line = {"what": file.what, "name": file.name, "outcome": outcome, "message": message, "peak_mb": round(peak, 1)}
+    line["counts"] = line["reasons"] = None
     if upload is not None:
-        counts = [upload.rows_read, upload.rows_loaded, upload.rows_rejected, upload.rows_dropped]
-    reasons = upload.report.get("errors_by_reason") if upload is not None else None
-    line = {"what": file.what, "name": file.name, "outcome": outcome, "message": message, "counts": counts}
-    line["reasons"] = reasons
+        line["counts"] = [upload.rows_read, upload.rows_loaded, upload.rows_rejected, upload.rows_dropped]
+        line["reasons"] = upload.report.get("errors_by_reason")
     with open(target, "a") as fh:
-        fh.write(json.dumps({**line, "peak_mb": round(peak, 1)}) + "\n")
+        fh.write(json.dumps(line) + "\n")
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[what for _, _, what, _ in CASES])
