@@ -209,6 +209,9 @@ def _read_and_map(con, upload: Upload, path: Path, spec: SchemaSpec, *, work_dir
             f"{', '.join(extracted.headers)}. Match them in the mapping step, or an admin can add aliases.",
             report=mapping_needed_report(extracted, mapped),
         )
+    if extracted.rows_read == 0:
+        # Loading nothing and calling it "loaded" would hide a file cut off after its header.
+        raise PipelineStop("The file has a header row but no data rows: nothing to load.")
     return extracted, mapped
 
 

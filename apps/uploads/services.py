@@ -33,12 +33,16 @@ class DuplicateUpload(ValidationError):
 
 
 def safe_file_name(name: str) -> str:
-    """The last path part of a user's file name, reduced to safe characters."""
+    """The last path part of a user's file name, reduced to safe characters and to 200 bytes
+    (file systems count bytes: 300 'é' are 600), its suffix kept."""
     base = PurePath(name.replace("\\", "/")).name
     try:
-        return get_valid_filename(base)[:200]
+        safe = get_valid_filename(base)
     except Exception:  # get_valid_filename refuses names like '..'; SuspiciousFileOperation
         return "upload"
+    suffix = PurePath(safe).suffix[:16]
+    stem = safe[: len(safe) - len(suffix)].encode()[: 200 - len(suffix.encode())]
+    return stem.decode(errors="ignore") + suffix
 
 
 def raw_path_for(upload: Upload, *, name: str) -> str:

@@ -6,6 +6,8 @@ formulas come back as their cached values. Dates come back as ISO text, and numb
 their shortest text (2.5499999999999998 -> 2.55).
 """
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -24,6 +26,11 @@ from apps.etl.pipeline.extract import (
 )
 
 PEEK_ROWS = 30
+# A zip bomb named .xlsx: calamine has no limit of its own, so the package's declared sizes
+# are checked first. Real workbooks compress 5-20 times; past these it is not a spreadsheet.
+MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
+MAX_RATIO = 100
+RATIO_FROM_BYTES = 10 * 1024 * 1024  # small parts (styles, empty sheets) compress far better
 # A summary sheet may well say "Country": a data sheet's header names two fields or more.
 MIN_HEADER_SCORE = 2
 
@@ -33,15 +40,20 @@ def extract_excel(
 ) -> Extracted:
     import fastexcel
 
+    if zipfile.is_zipfile(path):
+        check_package(path)
     try:
         reader = fastexcel.read_excel(path)
+        if not reader.sheet_names:
+            raise ExtractError("The workbook has no sheets.")
         peeks = _peek(path, reader, [sheet] if sheet else list(reader.sheet_names))
         name, header_row = choose_sheet(reader.sheet_names, peeks, header_score=header_score, sheet=sheet)
         # An explicit skip_rows counts from the sheet's row 1 (without it, calamine's rows
         # would start at the first non-empty one).
         table = reader.load_sheet(name, header_row=None, skip_rows=header_row - 1, dtypes="string").to_arrow()
     except fastexcel.FastExcelError as exc:
-        raise ExtractError(f"The workbook could not be read: {exc}") from exc
+        first = str(exc).splitlines()[0]
+        raise ExtractError(f"The workbook could not be read; it may be damaged or cut short ({first}).") from exc
     if table.num_rows == 0:
         raise ExtractError(f"Sheet '{name}' has no rows.")
     headers = ["" if v is None else str(v) for v in table.slice(0, 1).to_pylist()[0].values()]
@@ -61,6 +73,47 @@ def extract_excel(
     details = {"sheet": name, "header_row": str(header_row), "sheets_ignored": ", ".join(ignored)}
     rows = con.execute(f"SELECT count(*) FROM {RAW}").fetchall()[0][0]
     return Extracted(headers, columns, rows, details=details)
+
+
+def check_package(path: Path) -> None:
+    """Refuse a workbook whose parts would unpack to more than a workbook ever holds.
+
+    The sizes the zip declares are checked first (cheap), then each part is unpacked as a
+    stream and counted, because calamine believes the data, not the headers: a part whose
+    header claims 1,000 bytes may unpack to gigabytes. Python's reader stops at the declared
+    size and then fails the CRC, so a lie ends as a damaged workbook."""
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts = package.infolist()
+            _check_sizes([(p.filename, p.file_size, p.compress_size) for p in parts])
+            _check_sizes([(p.filename, _unpacked_size(package, p), p.compress_size) for p in parts])
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ExtractError(f"The workbook could not be read; it may be damaged or cut short ({exc}).") from exc
+
+
+def _unpacked_size(package: zipfile.ZipFile, part: zipfile.ZipInfo) -> int:
+    """Bytes the part really unpacks to, counted in 1 MB steps; stops once past any limit."""
+    limit = min(MAX_UNCOMPRESSED_BYTES, max(RATIO_FROM_BYTES, MAX_RATIO * part.compress_size)) + 1
+    size = 0
+    with package.open(part) as stream:
+        while size <= limit and (chunk := stream.read(1024 * 1024)):
+            size += len(chunk)
+    return size
+
+
+def _check_sizes(parts: list[tuple[str, int, int]]) -> None:
+    total = sum(size for _, size, _ in parts)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise ExtractError(
+            f"The workbook would unpack to {total / 1024**3:.1f} GB, over the limit of "
+            f"{MAX_UNCOMPRESSED_BYTES / 1024**3:.0f} GB: it was not read. Split it, or upload it as CSV."
+        )
+    for name, size, packed in parts:
+        if size > RATIO_FROM_BYTES and size > MAX_RATIO * max(packed, 1):
+            raise ExtractError(
+                f"The workbook's part {name} unpacks to over {size // max(packed, 1):,} times its size "
+                "(a zip bomb, not a spreadsheet): it was not read."
+            )
 
 
 def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:

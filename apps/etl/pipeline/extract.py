@@ -28,6 +28,9 @@ EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
 HEADER_SEARCH_LINES = 50
+# Sales files have tens of columns; a header of thousands is not a sales table, and reading
+# it would cost DuckDB memory per column (100,000 of them ran it out of memory).
+MAX_COLUMNS = 1000
 # Read as NULL: a text no file contains, so that only the cells the reader pads onto a
 # short row are NULL, and an empty field stays ''.
 NULL_TEXT = "\x01"
@@ -93,13 +96,34 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
     lines = _complete_lines(head.decode("utf-8-sig", errors="replace"), whole=len(head) < SNIFF_BYTES)
     header_index, delimiter = find_header(lines, header_score)
     headers = next(csv.reader([lines[header_index]], delimiter=delimiter))
+    if len(headers) > MAX_COLUMNS:
+        raise ExtractError(f"The header row has {len(headers):,} columns; a sales file has at most {MAX_COLUMNS:,}.")
     columns = unique_names(headers)
-    _read_csv_into_raw(con, path, columns=columns, delimiter=delimiter, skip=header_index + 1)
+    read = {"columns": columns, "delimiter": delimiter, "skip": header_index + 1}
+    try:
+        _read_csv_into_raw(con, path, **read)
+    except duckdb.InvalidInputException as exc:
+        if "invalid unicode" not in str(exc).lower():
+            raise _unreadable(exc) from exc
+        # Not UTF-8 past the first 64 KB: the stray bytes become U+FFFD, the rows are kept.
+        path = transcode(path, encoding=encoding, target=work_dir / "utf8-replaced.csv")
+        encoding = f"{encoding} (invalid bytes replaced)"
+        _read_csv_into_raw(con, path, **read)
+    except duckdb.OutOfMemoryException as exc:
+        raise _unreadable(exc) from exc
     create_bad_records(con, columns, delimiter=delimiter)
     bad_count, bad = _bad_summary(con)
     details = {"encoding": encoding, "delimiter": delimiter, "header_row": str(header_index + 1)}
     good = scalar(con, f"SELECT count(*) FROM {RAW}")
     return Extracted(headers, columns, good + bad_count, bad, bad_count, details)
+
+
+def _unreadable(exc: duckdb.Error) -> ExtractError:
+    """A line far longer than any sales record, or a file that does not fit in memory."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # DuckDB says where ("CSV Error on Line: 5"), then quotes the line, then says why.
+    why = next((line for line in lines[1:] if line.startswith(("Maximum line size", "Invalid"))), "")
+    return ExtractError(f"The file could not be read as a table: {lines[0]}{f' ({why.rstrip(".")})' if why else ''}.")
 
 
 def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int):
@@ -217,7 +241,12 @@ def _has_inner_empty_line(path: Path) -> bool:
 
 def _complete_lines(text: str, *, whole: bool) -> list[str]:
     lines = text.splitlines()
-    return lines if whole or len(lines) < 2 else lines[:-1]
+    if not whole and len(lines) < 2:
+        raise ExtractError(
+            f"The first line is over {SNIFF_BYTES // 1024} KB long: that is no header row. Upload a table "
+            "with one header line of column names."
+        )
+    return lines if whole else lines[:-1]
 
 
 def find_header(lines: list[str], header_score: HeaderScore) -> tuple[int, str]:
