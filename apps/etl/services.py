@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
 from deltalake.exceptions import CommitFailedError
 from django.conf import settings
 from django.core.files import File
@@ -40,7 +41,7 @@ from apps.etl.pipeline.transform import (
 from apps.etl.pipeline.validate import validate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads.models import Upload
-from apps.warehouse.base import WarehouseBusy, WarehouseError
+from apps.warehouse.base import BatchSource, WarehouseBusy, WarehouseError
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
 from salesapp.logs import upload_log_context
@@ -162,12 +163,14 @@ def run_stages(
 ) -> Outcome:
     """The stages over one file, then its outputs stored and its batch loaded in one commit."""
     timings: dict[str, float] = {}
+    test_pause("reading")
     big = path.stat().st_size > settings.ETL_IN_MEMORY_MAX_BYTES
     con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT, on_disk=big)
     try:
         with _timed(timings, "read"):
             extracted, mapped = _read_and_map(con, upload, path, spec, work_dir=work_dir, sheet=sheet)
         upload_set_stage(upload.id, "validating", rows_read=extracted.rows_read, rows_processed=0)
+        test_pause("validating")
         present = list(mapped.mapping)
         with _timed(timings, "validate"):
             unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
@@ -180,6 +183,7 @@ def run_stages(
             upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
             with _timed(timings, "load"):
                 outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned.table, present, work_dir=work_dir)
+            test_pause("committed")
         _store_rejected(upload, con, work_dir)
     finally:
         con.close()
@@ -223,7 +227,7 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str,
     # A corrected upload takes its predecessor's place in the same commit.
     retire = [str(upload.replaces_id)] if upload.replaces_id else []
     if storage_uri(target) is None:
-        loaded = warehouse().replace_batch(upload_id=str(upload.id), table=stream, retire=retire)
+        loaded = warehouse().replace_batch(upload_id=str(upload.id), table=_paused(stream, "committing"), retire=retire)
         _save(target, local)
         return loaded
     # Remote storage: the parquet is stored first, so the warehouse can load it from there
@@ -232,7 +236,7 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str,
         pass
     stored = _save(target, local)
     return warehouse().replace_batch(
-        upload_id=str(upload.id), table=stream, retire=retire, source_uri=storage_uri(stored)
+        upload_id=str(upload.id), table=_paused(stream, "committing"), retire=retire, source_uri=storage_uri(stored)
     )
 
 
@@ -313,6 +317,32 @@ def _work_dir():
     """A private folder for DuckDB's spill files and the outputs before they are stored."""
     with tempfile.TemporaryDirectory(prefix="etl-", dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
         yield Path(tmp)
+
+
+def test_pause(stage: str) -> None:
+    """ETL_TEST_PAUSE_AT=<stage>, for tests only: log, then sleep at that point of the run,
+    so that a test can kill -9 the worker exactly there. Off (a no-op) when unset."""
+    if stage == settings.ETL_TEST_PAUSE_AT:
+        log.warning("ETL_TEST_PAUSE_AT: paused at %s", stage)
+        time.sleep(3600)
+
+
+def _paused(source: BatchSource, stage: str) -> BatchSource:
+    """`source`, pausing (ETL_TEST_PAUSE_AT) as the warehouse reads its first batch, i.e.
+    inside the commit; `source` itself when the hook is off."""
+    if stage != settings.ETL_TEST_PAUSE_AT:
+        return source
+
+    def open_stream() -> pa.RecordBatchReader:
+        reader = source()
+
+        def batches():
+            test_pause(stage)
+            yield from reader
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    return open_stream
 
 
 @contextmanager
