@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (CommitFailedError, WarehouseBusy, ConnectionError, TimeoutError)
 
 
+class StorageWriteFailed(Exception):
+    """A processed or rejected-rows file could not be stored (nothing was loaded)."""
+
+
 class PipelineStop(Exception):
     """The upload cannot be loaded, for a reason the user can act on."""
 
@@ -138,7 +142,7 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None) -> Upload:
         if status == Upload.Status.REJECTED:
             warehouse().delete_batch(upload_id=str(upload.id))
             outcome.rows_loaded = 0
-    except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate, WarehouseError) as exc:
+    except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate, WarehouseError, StorageWriteFailed) as exc:
         stopped = Outcome(report=getattr(exc, "report", {}))
         return _finish(upload, Upload.Status.FAILED, stopped, message=str(exc), schema_version=spec and spec.version)
     except TRANSIENT_ERRORS:
@@ -179,12 +183,13 @@ def run_stages(
         outcome = Outcome(extracted.rows_read, 0, checked.rows_rejected + extracted.bad_count, dropped)
         outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
         outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)
+        # Stored before the warehouse commit: a storage failure leaves the warehouse untouched.
+        _store_rejected(upload, con, work_dir)
         if _final_status(outcome, spec) != Upload.Status.REJECTED:
             upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
             with _timed(timings, "load"):
                 outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned.table, present, work_dir=work_dir)
             test_pause("committed")
-        _store_rejected(upload, con, work_dir)
     finally:
         con.close()
     if outcome.rows_loaded != outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped:
@@ -226,12 +231,9 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str,
     target = f"processed/{_folder(upload)}/{upload.id}.parquet"
     # A corrected upload takes its predecessor's place in the same commit.
     retire = [str(upload.replaces_id)] if upload.replaces_id else []
-    if storage_uri(target) is None:
-        loaded = warehouse().replace_batch(upload_id=str(upload.id), table=_paused(stream, "committing"), retire=retire)
-        _save(target, local)
-        return loaded
-    # Remote storage: the parquet is stored first, so the warehouse can load it from there
-    # (BigQuery from gs://) rather than from bytes this process sends.
+    # The parquet is stored first: a storage failure then leaves the warehouse as it was
+    # (not rows of an upload marked failed), and a warehouse can load it from there (BigQuery
+    # from gs://); the commit reads the local copy the first pass wrote.
     for _ in stream():
         pass
     stored = _save(target, local)
@@ -253,10 +255,18 @@ def _store_rejected(upload: Upload, con, work_dir: Path) -> None:
 
 
 def _save(path: str, local: Path) -> str:
-    if default_storage.exists(path):
-        default_storage.delete(path)
-    with open(local, "rb") as fh:
-        return default_storage.save(path, File(fh))
+    try:
+        if default_storage.exists(path):
+            default_storage.delete(path)
+        with open(local, "rb") as fh:
+            return default_storage.save(path, File(fh))
+    except (ConnectionError, TimeoutError):
+        raise  # transient: the task retries
+    except OSError as exc:
+        raise StorageWriteFailed(
+            f"Could not store {path.split('/', 1)[0]}/ file ({exc.strerror or exc}); nothing was loaded. "
+            "Reprocess the upload once storage is fixed."
+        ) from exc
 
 
 def storage_uri(name: str) -> str | None:

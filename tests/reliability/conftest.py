@@ -12,6 +12,7 @@ from apps.uploads.models import Upload
 from tests.integration.conftest import (  # noqa: F401 (fixtures)
     Broker,
     broker,
+    celery_worker,
     published_tasks,
     publisher,
     redis_url,
