@@ -196,6 +196,7 @@ ETL_MEMORY_LIMIT = env("ETL_MEMORY_LIMIT", "700MB")
 # Tests only (unset in production): a worker's ETL stops and sleeps at this point of a run
 # (reading, validating, committing, committed) so that a test can kill -9 it right there.
 ETL_TEST_PAUSE_AT = env("ETL_TEST_PAUSE_AT")
+ETL_TEST_PAUSE_SECONDS = env_int("ETL_TEST_PAUSE_SECONDS", 3600)
 # Files larger than this are worked on in a DuckDB file under DATA_DIR/tmp, not in memory.
 ETL_IN_MEMORY_MAX_BYTES = env_int("ETL_IN_MEMORY_MAX_BYTES", 100 * 1024 * 1024)
 

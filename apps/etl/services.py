@@ -330,11 +330,12 @@ def _work_dir():
 
 
 def test_pause(stage: str) -> None:
-    """ETL_TEST_PAUSE_AT=<stage>, for tests only: log, then sleep at that point of the run,
-    so that a test can kill -9 the worker exactly there. Off (a no-op) when unset."""
+    """ETL_TEST_PAUSE_AT=<stage>, for tests only: log, then sleep at that point of the run
+    (ETL_TEST_PAUSE_SECONDS, default an hour), so that a test can kill -9 the worker exactly
+    there, or act while it waits. Off (a no-op) when unset."""
     if stage == settings.ETL_TEST_PAUSE_AT:
         log.warning("ETL_TEST_PAUSE_AT: paused at %s", stage)
-        time.sleep(3600)
+        time.sleep(settings.ETL_TEST_PAUSE_SECONDS)
 
 
 def _paused(source: BatchSource, stage: str) -> BatchSource:

@@ -23,8 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.mark.parametrize(
     ("broker", "stage", "rows_at_kill"),
     [
-        ("filesystem", "reading", 0),
-        ("redis", "validating", 0),
+        ("redis", "validating", 0),  # file read, nothing written (as at "reading")
         ("redis", "committing", 0),  # inside write_deltalake: data files written, no log entry
         ("filesystem", "committed", 291),  # rows committed, the upload not yet marked loaded
     ],
