@@ -1,9 +1,9 @@
 """Warehouse transient errors are retried, then the load succeeds with exact rows.
 
-1. A real conflict between processes: the worker is held inside its Delta commit
-   (ETL_TEST_PAUSE_AT=committing for 3 s) while this test process compacts the table, which
-   rewrites the file holding the upload's earlier rows. The worker's commit then fails with
-   delta-rs's CommitFailedError; the warehouse retries it and the load ends right.
+1. A real conflict between processes: the worker is held inside its Delta commit of a
+   reprocess (ETL_TEST_PAUSE_AT=committing for 3 s) while this test process, as an operator
+   would (upload_delete_rows), removes the upload's earlier rows. The worker's commit then
+   fails with delta-rs's CommitFailedError; the warehouse retries it and the load ends right.
 2. Faults that outlast the backend's own retries (CommitFailedError each time, or a
    WarehouseBusy) make the task itself retry. These are injected in this process with
    monkeypatch (the real exception classes, raised by the first calls), and the task runs
@@ -17,6 +17,7 @@ from deltalake.exceptions import CommitFailedError
 
 from apps.etl.tasks import process_upload
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.operations import upload_delete_rows
 from apps.warehouse import embedded
 from apps.warehouse.base import WarehouseBusy
 from apps.warehouse.services import warehouse
@@ -28,20 +29,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("broker", ["filesystem"], indirect=True)
-def test_a_commit_conflicting_with_a_compaction_in_another_process_is_retried(
+def test_a_commit_conflicting_with_a_delete_in_another_process_is_retried(
     publisher, data_dir, tmp_path, cast, upload_sample, warehouse_count
 ):
     env = {"ETL_TEST_PAUSE_AT": "committing", "ETL_TEST_PAUSE_SECONDS": "3"}
     worker = worker_start(publisher, data_dir, tmp_path, env=env)
     try:
         upload = upload_sample(cast["mgr_us_nyc"], "US-NYC", "bernasiakk_usa.csv", enqueue=False)
-        # Rows an earlier run of this upload left, and another upload's: two files to compact.
+        # Rows an earlier run of this upload left, and another upload's.
         other = str(uuid.uuid4())
         warehouse().replace_batch(upload_id=str(upload.pk), table=fact_rows(str(upload.pk), 5))
         warehouse().replace_batch(upload_id=other, table=fact_rows(other, 7))
         process_upload.delay(str(upload.pk))
         worker.wait_for_log("paused at committing", timeout=30)
-        assert warehouse().compact(retention_hours=0)["files_removed"] == 2
+        assert upload_delete_rows(upload_id=upload.pk) == 5
 
         done = wait_finished(upload.pk, describe=worker.describe)
     finally:
