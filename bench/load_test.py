@@ -143,12 +143,14 @@ class Recorder:
         }
 
 
-def uploader(server: Server, token: str, number: int, deadline: float, rec: Recorder, ids: list[str]) -> None:
+def uploader(
+    server: Server, token: str, number: int, deadline: float, rec: Recorder, ids: list[str], most: int
+) -> None:
     header, *rows = SAMPLE.read_text().splitlines(keepends=True)
     session = requests.Session()
     session.headers["Authorization"] = f"Token {token}"
     sent = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and sent < most:
         random.Random(f"{number}-{sent}").shuffle(rows)  # new bytes each time: never a duplicate
         body = (header + "".join(rows)).encode()
         files = {"file": (f"load-{number}-{sent}.csv", body, "text/csv")}
@@ -194,17 +196,17 @@ def wait_all_finished(server: Server, token: str, ids: list[str], timeout: float
     return ended
 
 
-def run(uploaders: int, readers: int, seconds: float, drain_seconds: float = 300) -> dict:
+def run(uploaders: int, readers: int, seconds: float, drain_seconds: float = 600, uploads_each: int = 0) -> dict:
+    """The whole run; `uploads_each` caps each uploader's uploads (0: as many as it can)."""
     data_dir = Path(tempfile.mkdtemp(prefix="load-test-"))
     server = Server(data_dir)
     try:
         server.start()
         token = server.manage("api_token", "mgr_us_nyc")
         rec, ids = Recorder(), []
-        deadline = time.monotonic() + seconds
-        threads = [
-            threading.Thread(target=uploader, args=(server, token, n, deadline, rec, ids)) for n in range(uploaders)
-        ]
+        deadline, most = time.monotonic() + seconds, uploads_each or sys.maxsize
+        up = (server, token)
+        threads = [threading.Thread(target=uploader, args=(*up, i, deadline, rec, ids, most)) for i in range(uploaders)]
         threads += [threading.Thread(target=reader, args=(server, n, deadline, rec)) for n in range(readers)]
         started = time.monotonic()
         for thread in threads:
@@ -259,9 +261,10 @@ def main() -> int:
     parser.add_argument("--uploaders", type=int, default=4)
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--uploads-each", type=int, default=0, help="cap per uploader (default: none)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
-    result = run(args.uploaders, args.readers, args.seconds)
+    result = run(args.uploaders, args.readers, args.seconds, uploads_each=args.uploads_each)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 1 if result["errors"] or result["lost"] else 0
 

@@ -9,11 +9,11 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_short_load_run_has_no_errors_and_loses_no_upload():
-    result = run(uploaders=2, readers=2, seconds=3, drain_seconds=120)
+    result = run(uploaders=2, readers=2, seconds=3, drain_seconds=120, uploads_each=3)
 
     assert result["errors"] == [], report(result)
     assert not result["lost"], report(result)
-    assert result["uploads"] >= 2 and result["statuses"] == {"loaded": result["uploads"]}, report(result)
+    assert result["uploads"] == 6 and result["statuses"] == {"loaded": 6}, report(result)
     assert result["warehouse_rows"] == result["rows_loaded_sum"] == 291 * result["uploads"]
     assert "POST /api/uploads/" in result["endpoints"]
     assert {f"GET {url}" for url in READ_URLS[:2]} <= result["endpoints"].keys(), report(result)
