@@ -6,6 +6,7 @@ the batch (a replace, so running it twice leaves the same rows).
 """
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -86,14 +87,23 @@ def upload_context(upload: Upload) -> UploadContext:
     )
 
 
-def upload_claim(upload_id) -> bool:
+def upload_claim(upload_id, *, task_id: str = "") -> bool:
     """Mark a queued upload processing, in one conditional UPDATE, so two workers never both
     run it. An upload left processing past the task's time limit (its worker died) may be
-    claimed again; the load is a replace, so that run leaves the right rows."""
+    claimed again; the load is a replace, so that run leaves the right rows. So may one
+    processing under this very task id: a task is delivered again while its upload is
+    processing only when its run died (Celery requeues it when a pool process is killed)."""
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(status=Upload.Status.QUEUED) | Q(status=Upload.Status.PROCESSING, started_at__lt=stale)
+    if task_id:
+        claimable |= Q(status=Upload.Status.PROCESSING, claimed_by=task_id)
     claimed = Upload.objects.filter(claimable, pk=upload_id).update(
-        status=Upload.Status.PROCESSING, stage="reading", started_at=timezone.now(), message="", rows_processed=None
+        status=Upload.Status.PROCESSING,
+        stage="reading",
+        started_at=timezone.now(),
+        message="",
+        rows_processed=None,
+        claimed_by=task_id,
     )
     return claimed == 1
 
@@ -111,24 +121,24 @@ def upload_set_stage(upload_id, stage: str, **rows: int) -> None:
     Upload.objects.filter(pk=upload_id).update(stage=stage, **rows)
 
 
-def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None) -> Upload:
+def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
     """Run the ETL for one upload and record how it ended (every log line carries its id).
 
     `sheet` names the workbook sheet to read; by default the data sheet is found by its header.
     """
     with upload_log_context(upload_id):
-        upload = _pipeline_run(upload_id=upload_id, force=force, sheet=sheet)
+        upload = _pipeline_run(upload_id=upload_id, force=force, sheet=sheet, task_id=task_id)
         log.info(
             "upload ended %s: %s rows loaded, %s rejected", upload.status, upload.rows_loaded, upload.rows_rejected
         )
         return upload
 
 
-def _pipeline_run(*, upload_id, force: bool, sheet: str | None) -> Upload:
+def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) -> Upload:
     if force:
         # Reprocess a finished upload; one that is running now is left to its worker.
         Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).update(status=Upload.Status.QUEUED)
-    if not upload_claim(upload_id):
+    if not upload_claim(upload_id, task_id=task_id):
         log.info("upload %s is finished or being processed; nothing to do", upload_id)
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.select_related("shop__region").get(pk=upload_id)
@@ -334,7 +344,7 @@ def test_pause(stage: str) -> None:
     (ETL_TEST_PAUSE_SECONDS, default an hour), so that a test can kill -9 the worker exactly
     there, or act while it waits. Off (a no-op) when unset."""
     if stage == settings.ETL_TEST_PAUSE_AT:
-        log.warning("ETL_TEST_PAUSE_AT: paused at %s", stage)
+        log.warning("ETL_TEST_PAUSE_AT: paused at %s in pid %s", stage, os.getpid())
         time.sleep(settings.ETL_TEST_PAUSE_SECONDS)
 
 

@@ -8,7 +8,11 @@ filesystem broker loses it with the worker, and the sweep (Celery beat's task, c
 enqueues the upload again once it has been processing past the hard time limit.
 """
 
+import os
+import re
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +67,42 @@ def test_upload_killed_mid_load_completes_once_with_exact_rows(
     assert warehouse_count('SELECT count(*) FROM "orders-cleaned"') == 291
     assert warehouse_count('SELECT count(DISTINCT source_row) FROM "orders-cleaned"') == 291
     assert warehouse_count('SELECT count(*) FROM "USA_Sales_View"') == 291
+
+
+def pool_children(worker) -> list[int]:
+    """The worker's pool processes (children of its main process)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == worker.proc.pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)  # the filesystem broker: the same, 10 s slower
+def test_a_killed_pool_process_is_replaced_and_the_requeued_task_loads_the_upload(
+    broker, publisher, data_dir, tmp_path, cast, upload_sample, warehouse_count
+):
+    """kill -9 the pool process running the task, not the worker: the worker requeues the
+    task (reject_on_worker_lost) and runs it again. Default time limits: the upload is not
+    stale, so the requeued task itself must be let through, not the sweep an hour later."""
+    env = {"ETL_TEST_PAUSE_AT": "validating", "ETL_TEST_PAUSE_SECONDS": "4"}  # each run waits 4 s
+    worker = worker_start(publisher, data_dir, tmp_path, env=env)
+    try:
+        upload = upload_sample(cast["mgr_us_nyc"], "US-NYC", "bernasiakk_usa.csv", enqueue=True)
+        worker.wait_for_log("paused at validating", timeout=30)
+        pid = int(re.search(r"paused at validating in pid (\d+)", worker.log(tail=100_000)).group(1))
+        assert pid in pool_children(worker)
+        os.kill(pid, signal.SIGKILL)
+        done = wait_finished(upload.pk, describe=worker.describe, timeout=45)
+    finally:
+        kill_9(worker)
+
+    assert worker.log(tail=100_000).count("paused at validating") == 2, worker.describe()
+    assert (done.status, done.rows_loaded) == (Upload.Status.LOADED, 291), done.message
+    assert UploadEvent.objects.filter(upload=done, kind=UploadEvent.Kind.FINISHED).count() == 1
+    assert warehouse_count('SELECT count(*) FROM "orders-cleaned"') == 291
