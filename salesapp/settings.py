@@ -202,6 +202,10 @@ BIGQUERY_API_ENDPOINT = env("BIGQUERY_API_ENDPOINT")
 REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD").upper()
 # Memory the ETL's DuckDB may use before it spills to DATA_DIR/tmp (bounds a worker's peak).
 ETL_MEMORY_LIMIT = env("ETL_MEMORY_LIMIT", "700MB")
+# Tests only (unset in production): a worker's ETL stops and sleeps at this point of a run
+# (reading, validating, committing, committed) so that a test can kill -9 it right there.
+ETL_TEST_PAUSE_AT = env("ETL_TEST_PAUSE_AT")
+ETL_TEST_PAUSE_SECONDS = env_int("ETL_TEST_PAUSE_SECONDS", 3600)
 # Files larger than this are worked on in a DuckDB file under DATA_DIR/tmp, not in memory.
 ETL_IN_MEMORY_MAX_BYTES = env_int("ETL_IN_MEMORY_MAX_BYTES", 100 * 1024 * 1024)
 
@@ -227,7 +231,15 @@ if REDIS_URL:
         "apps.warehouse.tasks.*": {"queue": "load"},
         "apps.reports.tasks.*": {"queue": "reports"},
     }
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+    # An unacknowledged task (its worker died) goes back to the queue after this many
+    # seconds; keep it above the hard time limit, or a long task would run twice at once.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("REDIS_VISIBILITY_TIMEOUT", 2 * 60 * 60)}
+    if env("REDIS_UNACKED_RESTORE_INTERVAL"):
+        # How often a worker looks for such tasks (kombu's default is about every 100 s).
+        CELERY_BROKER_TRANSPORT_OPTIONS |= {
+            "unacked_restore_interval": env_int("REDIS_UNACKED_RESTORE_INTERVAL", 10),
+            "unacked_restore_throttle": 1,
+        }
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -248,7 +260,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("ETL_SOFT_TIME_LIMIT", 55 * 60)
-CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 5 * 60
+CELERY_TASK_TIME_LIMIT = env_int("ETL_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT + 5 * 60)
+if REDIS_URL and CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+    # Redis would hand a running task to a second worker, and its claim would let it in.
+    raise ImproperlyConfigured("REDIS_VISIBILITY_TIMEOUT must be longer than ETL_TIME_LIMIT.")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

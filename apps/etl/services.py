@@ -6,6 +6,7 @@ the batch (a replace, so running it twice leaves the same rows).
 """
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
 from deltalake.exceptions import CommitFailedError
 from django.conf import settings
 from django.core.files import File
@@ -40,7 +42,7 @@ from apps.etl.pipeline.transform import (
 from apps.etl.pipeline.validate import validate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads.models import Upload
-from apps.warehouse.base import WarehouseBusy, WarehouseError
+from apps.warehouse.base import BatchSource, WarehouseBusy, WarehouseError
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
 from salesapp.logs import upload_log_context
@@ -48,6 +50,10 @@ from salesapp.logs import upload_log_context
 log = logging.getLogger(__name__)
 # Faults that pass: another writer committed first, the network or a service blinked.
 TRANSIENT_ERRORS = (CommitFailedError, WarehouseBusy, ConnectionError, TimeoutError)
+
+
+class StorageWriteFailed(Exception):
+    """A processed or rejected-rows file could not be stored (nothing was loaded)."""
 
 
 class PipelineStop(Exception):
@@ -81,14 +87,23 @@ def upload_context(upload: Upload) -> UploadContext:
     )
 
 
-def upload_claim(upload_id) -> bool:
+def upload_claim(upload_id, *, task_id: str = "") -> bool:
     """Mark a queued upload processing, in one conditional UPDATE, so two workers never both
     run it. An upload left processing past the task's time limit (its worker died) may be
-    claimed again; the load is a replace, so that run leaves the right rows."""
+    claimed again; the load is a replace, so that run leaves the right rows. So may one
+    processing under this very task id: a task is delivered again while its upload is
+    processing only when its run died (Celery requeues it when a pool process is killed)."""
     stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     claimable = Q(status=Upload.Status.QUEUED) | Q(status=Upload.Status.PROCESSING, started_at__lt=stale)
+    if task_id:
+        claimable |= Q(status=Upload.Status.PROCESSING, claimed_by=task_id)
     claimed = Upload.objects.filter(claimable, pk=upload_id).update(
-        status=Upload.Status.PROCESSING, stage="reading", started_at=timezone.now(), message="", rows_processed=None
+        status=Upload.Status.PROCESSING,
+        stage="reading",
+        started_at=timezone.now(),
+        message="",
+        rows_processed=None,
+        claimed_by=task_id,
     )
     return claimed == 1
 
@@ -106,24 +121,24 @@ def upload_set_stage(upload_id, stage: str, **rows: int) -> None:
     Upload.objects.filter(pk=upload_id).update(stage=stage, **rows)
 
 
-def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None) -> Upload:
+def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
     """Run the ETL for one upload and record how it ended (every log line carries its id).
 
     `sheet` names the workbook sheet to read; by default the data sheet is found by its header.
     """
     with upload_log_context(upload_id):
-        upload = _pipeline_run(upload_id=upload_id, force=force, sheet=sheet)
+        upload = _pipeline_run(upload_id=upload_id, force=force, sheet=sheet, task_id=task_id)
         log.info(
             "upload ended %s: %s rows loaded, %s rejected", upload.status, upload.rows_loaded, upload.rows_rejected
         )
         return upload
 
 
-def _pipeline_run(*, upload_id, force: bool, sheet: str | None) -> Upload:
+def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) -> Upload:
     if force:
         # Reprocess a finished upload; one that is running now is left to its worker.
         Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).update(status=Upload.Status.QUEUED)
-    if not upload_claim(upload_id):
+    if not upload_claim(upload_id, task_id=task_id):
         log.info("upload %s is finished or being processed; nothing to do", upload_id)
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.select_related("shop__region").get(pk=upload_id)
@@ -137,7 +152,7 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None) -> Upload:
         if status == Upload.Status.REJECTED:
             warehouse().delete_batch(upload_id=str(upload.id))
             outcome.rows_loaded = 0
-    except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate, WarehouseError) as exc:
+    except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate, WarehouseError, StorageWriteFailed) as exc:
         stopped = Outcome(report=getattr(exc, "report", {}))
         return _finish(upload, Upload.Status.FAILED, stopped, message=str(exc), schema_version=spec and spec.version)
     except TRANSIENT_ERRORS:
@@ -162,12 +177,14 @@ def run_stages(
 ) -> Outcome:
     """The stages over one file, then its outputs stored and its batch loaded in one commit."""
     timings: dict[str, float] = {}
+    test_pause("reading")
     big = path.stat().st_size > settings.ETL_IN_MEMORY_MAX_BYTES
     con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT, on_disk=big)
     try:
         with _timed(timings, "read"):
             extracted, mapped = _read_and_map(con, upload, path, spec, work_dir=work_dir, sheet=sheet)
         upload_set_stage(upload.id, "validating", rows_read=extracted.rows_read, rows_processed=0)
+        test_pause("validating")
         present = list(mapped.mapping)
         with _timed(timings, "validate"):
             unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
@@ -176,11 +193,13 @@ def run_stages(
         outcome = Outcome(extracted.rows_read, 0, checked.rows_rejected + extracted.bad_count, dropped)
         outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
         outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)
+        # Stored before the warehouse commit: a storage failure leaves the warehouse untouched.
+        _store_rejected(upload, con, work_dir)
         if _final_status(outcome, spec) != Upload.Status.REJECTED:
             upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
             with _timed(timings, "load"):
                 outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned.table, present, work_dir=work_dir)
-        _store_rejected(upload, con, work_dir)
+            test_pause("committed")
     finally:
         con.close()
     if outcome.rows_loaded != outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped:
@@ -225,17 +244,14 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str,
     target = f"processed/{_folder(upload)}/{upload.id}.parquet"
     # A corrected upload takes its predecessor's place in the same commit.
     retire = [str(upload.replaces_id)] if upload.replaces_id else []
-    if storage_uri(target) is None:
-        loaded = warehouse().replace_batch(upload_id=str(upload.id), table=stream, retire=retire)
-        _save(target, local)
-        return loaded
-    # Remote storage: the parquet is stored first, so the warehouse can load it from there
-    # (BigQuery from gs://) rather than from bytes this process sends.
+    # The parquet is stored first: a storage failure then leaves the warehouse as it was
+    # (not rows of an upload marked failed), and a warehouse can load it from there (BigQuery
+    # from gs://); the commit reads the local copy the first pass wrote.
     for _ in stream():
         pass
     stored = _save(target, local)
     return warehouse().replace_batch(
-        upload_id=str(upload.id), table=stream, retire=retire, source_uri=storage_uri(stored)
+        upload_id=str(upload.id), table=_paused(stream, "committing"), retire=retire, source_uri=storage_uri(stored)
     )
 
 
@@ -252,10 +268,18 @@ def _store_rejected(upload: Upload, con, work_dir: Path) -> None:
 
 
 def _save(path: str, local: Path) -> str:
-    if default_storage.exists(path):
-        default_storage.delete(path)
-    with open(local, "rb") as fh:
-        return default_storage.save(path, File(fh))
+    try:
+        if default_storage.exists(path):
+            default_storage.delete(path)
+        with open(local, "rb") as fh:
+            return default_storage.save(path, File(fh))
+    except (ConnectionError, TimeoutError):
+        raise  # transient: the task retries
+    except OSError as exc:
+        raise StorageWriteFailed(
+            f"Could not store {path.split('/', 1)[0]}/ file ({exc.strerror or exc}); nothing was loaded. "
+            "Reprocess the upload once storage is fixed."
+        ) from exc
 
 
 def storage_uri(name: str) -> str | None:
@@ -316,6 +340,33 @@ def _work_dir():
     """A private folder for DuckDB's spill files and the outputs before they are stored."""
     with tempfile.TemporaryDirectory(prefix="etl-", dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
         yield Path(tmp)
+
+
+def test_pause(stage: str) -> None:
+    """ETL_TEST_PAUSE_AT=<stage>, for tests only: log, then sleep at that point of the run
+    (ETL_TEST_PAUSE_SECONDS, default an hour), so that a test can kill -9 the worker exactly
+    there, or act while it waits. Off (a no-op) when unset."""
+    if stage == settings.ETL_TEST_PAUSE_AT:
+        log.warning("ETL_TEST_PAUSE_AT: paused at %s in pid %s", stage, os.getpid())
+        time.sleep(settings.ETL_TEST_PAUSE_SECONDS)
+
+
+def _paused(source: BatchSource, stage: str) -> BatchSource:
+    """`source`, pausing (ETL_TEST_PAUSE_AT) as the warehouse reads its first batch, i.e.
+    inside the commit; `source` itself when the hook is off."""
+    if stage != settings.ETL_TEST_PAUSE_AT:
+        return source
+
+    def open_stream() -> pa.RecordBatchReader:
+        reader = source()
+
+        def batches():
+            test_pause(stage)
+            yield from reader
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    return open_stream
 
 
 @contextmanager

@@ -25,7 +25,7 @@ def process_upload(self, upload_id: str, force: bool = False, sheet: str | None 
     """Run the ETL for one upload. Safe to run twice: a finished upload is left as it is,
     and a load replaces the upload's batch rather than adding to it. `sheet` names the
     workbook sheet to read when the user chose one."""
-    return upload_run(upload_id=upload_id, force=force, sheet=sheet).status
+    return upload_run(upload_id=upload_id, force=force, sheet=sheet, task_id=self.request.id or "").status
 
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)

@@ -16,12 +16,12 @@ from apps.uploads.notify import upload_notify
 log = logging.getLogger(__name__)
 
 
-def upload_run(*, upload_id, force: bool = False, sheet: str | None = None) -> Upload:
+def upload_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
     """Run the ETL for one upload, then record and announce how it ended (once per ending)."""
     from apps.etl.services import local_copy, pipeline_run
 
     already_finished = Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).exists()
-    upload = pipeline_run(upload_id=upload_id, force=force, sheet=sheet)
+    upload = pipeline_run(upload_id=upload_id, force=force, sheet=sheet, task_id=task_id)
     if not upload.is_finished or (already_finished and not force):
         return upload  # another run did (or does) the rest
     event_record(upload=upload, kind=UploadEvent.Kind.FINISHED, detail=_result(upload))

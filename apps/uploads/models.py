@@ -66,6 +66,9 @@ class Upload(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(
+        max_length=64, blank=True, default="", help_text="Id of the task whose run claimed the upload last."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -9,6 +9,7 @@ delta-rs starts a runtime that does not survive fork(): nothing here runs at imp
 and the per-process cache is rebuilt if the process id changes.
 """
 
+import fcntl
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +112,7 @@ class EmbeddedWarehouse:
 
             return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
-        self._commit(
+        self._commit_shared(
             lambda: write_deltalake(
                 self.table_uri,
                 stream(),
@@ -122,22 +124,32 @@ class EmbeddedWarehouse:
             )
         )
         if self.compact_files and len(DeltaTable(self.table_uri).file_uris()) >= self.compact_files:
-            self.compact()
+            self.compact(wait=False)  # another process compacting or loading: a later load will
         return counted["rows"]
 
     def delete_batch(self, *, upload_id: str) -> int:
         predicate = _batch_predicate(upload_id)
         metrics: dict = {}
-        self._commit(lambda: metrics.update(DeltaTable(self.table_uri).delete(predicate)))
+        self._commit_shared(lambda: metrics.update(DeltaTable(self.table_uri).delete(predicate)))
         return int(metrics.get("num_deleted_rows", 0))
 
-    def compact(self, *, retention_hours: float = VACUUM_RETENTION_HOURS) -> dict[str, int]:
+    def compact(self, *, retention_hours: float = VACUUM_RETENTION_HOURS, wait: bool = True) -> dict[str, int]:
         """Rewrite many small files into few large ones, checkpoint the log, and delete the
         files no snapshot younger than `retention_hours` needs.
 
         Every upload is a commit of its own file(s); 2,000 small uploads are 2,000 parquet
         files that each report query would open. Compaction is a commit like any other
-        (retried on conflict), and readers never see a partial result."""
+        (retried on conflict), and readers never see a partial result. It runs alone (the
+        table's lock held exclusively): delta-rs let two concurrent compactions both commit,
+        each adding the rows of files the other had already rewritten (under load, batches
+        counted 2, 4, 8 times). With `wait=False` it is skipped (files_now -1) when a load
+        or another compaction holds the lock."""
+        with self._table_lock(exclusive=True, wait=wait) as held:
+            if not held:
+                return {"files_added": 0, "files_removed": 0, "files_vacuumed": 0, "files_now": -1}
+            return self._compact(retention_hours)
+
+    def _compact(self, retention_hours: float) -> dict[str, int]:
         metrics: dict = {}
         # Snappy, as write_deltalake writes, so a compacted file decodes like one written
         # by a single load (optimize's own default is zstd).
@@ -155,6 +167,28 @@ class EmbeddedWarehouse:
         }
         log.info("warehouse compaction: %s", result)
         return result
+
+    def _commit_shared(self, write) -> None:
+        """A load's or a delete's commit: concurrent with others, never with a compaction."""
+        with self._table_lock(exclusive=False):
+            self._commit(write)
+
+    @contextmanager
+    def _table_lock(self, *, exclusive: bool, wait: bool = True) -> Iterator[bool]:
+        """flock on <root>/commit.lock (one host, as the table's folder is): shared for loads
+        and deletes, exclusive for a compaction. Yields whether it was taken."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "commit.lock", "a") as fh:
+            mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(fh, mode)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _commit(self, write) -> None:
         """Run a Delta commit, retrying when another process committed first."""

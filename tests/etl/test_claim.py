@@ -17,6 +17,17 @@ def test_a_queued_upload_is_claimed_once(cast, sample):
     assert upload_claim(upload.id) is False
 
 
+def test_a_task_delivered_again_after_its_run_died_claims_its_upload_again(cast, sample):
+    """Celery requeues a task whose pool process was killed (reject_on_worker_lost); the
+    upload is still 'processing' under that task's id, and nobody else runs it."""
+    upload = upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
+    assert upload_claim(upload.id, task_id="task-1") is True
+
+    assert upload_claim(upload.id, task_id="task-2") is False
+    assert upload_claim(upload.id) is False
+    assert upload_claim(upload.id, task_id="task-1") is True
+
+
 def test_an_upload_being_processed_is_not_run_again_even_when_forced(cast, sample):
     upload = upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
     upload_claim(upload.id)

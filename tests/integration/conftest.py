@@ -138,22 +138,35 @@ def celery_worker(publisher: Broker, data_dir: Path, transactional_db, tmp_path:
     """`celery -A salesapp worker --pool=prefork --concurrency=2 -Q celery` in its own
     process on this test's DATA_DIR, test database and broker; ready when yielded, stopped
     (before the database is flushed) afterwards."""
+    worker = worker_start(publisher, data_dir, tmp_path)
+    try:
+        yield worker
+    finally:
+        stop(worker.proc)
+
+
+def worker_start(
+    publisher: Broker, data_dir: Path, tmp_path: Path, *, env: dict[str, str] | None = None, name: str = "worker"
+) -> Worker:
+    """Start a worker as `celery_worker` does (extra `env` on top), wait until it is ready;
+    the caller stops it. Each gets its own log (<name>.log) and working directory."""
     from django.db import connection
 
     db_file = connection.settings_dict["NAME"]
     assert Path(db_file).is_file(), f"the test database must be a file a worker can open: {db_file}"
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
-    env.update(
+    environ = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL"}}
+    environ.update(
         DATA_DIR=str(data_dir),
         DATABASE_URL=f"sqlite:///{db_file}",
         DJANGO_SETTINGS_MODULE="salesapp.settings",
-        PYTHONPATH=os.pathsep.join(p for p in (str(settings.BASE_DIR), env.get("PYTHONPATH")) if p),
+        PYTHONPATH=os.pathsep.join(p for p in (str(settings.BASE_DIR), environ.get("PYTHONPATH")) if p),
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="INFO",
         **publisher.worker_env,
+        **(env or {}),
     )
     # Its own working directory, so anything it writes outside DATA_DIR shows up there.
-    cwd = tmp_path / "worker-cwd"
+    cwd = tmp_path / f"{name}-cwd"
     cwd.mkdir()
     command = [
         *(sys.executable, "-m", "celery", "-A", "salesapp", "worker"),
@@ -161,12 +174,14 @@ def celery_worker(publisher: Broker, data_dir: Path, transactional_db, tmp_path:
         *("--without-gossip", "--without-mingle", "--without-heartbeat"),
         *("--hostname", f"itest-{uuid.uuid4().hex[:8]}@%h"),
     ]
-    worker = Worker(start(command, log=tmp_path / "worker.log", cwd=cwd, env=env), tmp_path / "worker.log", cwd)
+    log = tmp_path / f"{name}.log"
+    worker = Worker(start(command, log=log, cwd=cwd, env=environ), log, cwd)
     try:
         worker.wait_for_log(" ready.", timeout=WORKER_STARTUP_SECONDS)
-        yield worker
-    finally:
+    except BaseException:
         stop(worker.proc)
+        raise
+    return worker
 
 
 # -- uploads and the warehouse --------------------------------------------------------------
