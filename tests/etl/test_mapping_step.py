@@ -3,7 +3,8 @@
 from apps.etl.models import ColumnMapping
 from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
-from tests.etl.test_pipeline_rules import query, run_file, upload_file
+from tests.etl.test_pipeline_rules import query, run_file
+from tests.factories import upload_of
 
 TILL_EXPORT = (
     "Invoice Number,Stock Code,Qty Sold,Sale Date,Unit Cost,Country,Till\n"
@@ -70,7 +71,7 @@ def test_a_mapping_missing_a_required_field_is_refused_with_the_reason(cast, tmp
 
 
 def test_only_those_who_upload_for_the_shop_can_map_its_file(cast, tmp_path, client):
-    upload = upload_file(cast["mgr_uk_lon"], "UK-LON", _till_file(tmp_path))
+    upload = upload_of(cast["mgr_uk_lon"], "UK-LON", _till_file(tmp_path))
     pipeline_run(upload_id=upload.id)
 
     client.force_login(cast["mgr_fr_par"])

@@ -3,32 +3,16 @@
 from datetime import date
 from decimal import Decimal
 
-from django.core.files import File
-
-from apps.accounts.access import scope_for
-from apps.accounts.models import Shop
 from apps.etl.models import FxRate, SalesSchema
 from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
-from apps.uploads.services import upload_create
 from apps.warehouse.services import warehouse
-
-
-def upload_file(user, shop_code: str, path, *, name: str | None = None) -> Upload:
-    with path.open("rb") as fh:
-        return upload_create(
-            scope=scope_for(user),
-            user=user,
-            shop=Shop.objects.get(code=shop_code),
-            file=File(fh),
-            name=name or path.name,
-            enqueue=False,
-        )
+from tests.factories import upload_of
 
 
 def run_file(cast, shop_code: str, path, **kwargs) -> Upload:
     manager = {"US": "mgr_us_nyc", "UK": "mgr_uk_lon", "FR": "mgr_fr_par", "AU": "mgr_au_syd"}[shop_code[:2]]
-    return pipeline_run(upload_id=upload_file(cast[manager], shop_code, path).id, **kwargs)
+    return pipeline_run(upload_id=upload_of(cast[manager], shop_code, path).id, **kwargs)
 
 
 def query(sql: str, params=None) -> list[tuple]:

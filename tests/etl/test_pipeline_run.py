@@ -1,23 +1,7 @@
-from django.core.files import File
-
-from apps.accounts.access import scope_for
-from apps.accounts.models import Shop
 from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
-from apps.uploads.services import upload_create
 from apps.warehouse.services import warehouse
-
-
-def _upload(user, shop_code: str, path) -> Upload:
-    with path.open("rb") as fh:
-        return upload_create(
-            scope=scope_for(user),
-            user=user,
-            shop=Shop.objects.get(code=shop_code),
-            file=File(fh),
-            name=path.name,
-            enqueue=False,
-        )
+from tests.factories import upload_of
 
 
 def _count(sql: str) -> int:
@@ -25,7 +9,7 @@ def _count(sql: str) -> int:
 
 
 def test_usa_file_loads_every_row_into_the_usa_view(cast, sample):
-    upload = pipeline_run(upload_id=_upload(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
+    upload = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
 
     assert upload.status == Upload.Status.LOADED
     assert (upload.rows_read, upload.rows_loaded, upload.rows_rejected, upload.rows_dropped) == (
@@ -41,7 +25,7 @@ def test_usa_file_loads_every_row_into_the_usa_view(cast, sample):
 
 
 def test_running_the_same_upload_twice_leaves_the_same_rows(cast, sample):
-    upload = _upload(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
+    upload = upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
     pipeline_run(upload_id=upload.id)
     pipeline_run(upload_id=upload.id, force=True)
 
@@ -50,6 +34,6 @@ def test_running_the_same_upload_twice_leaves_the_same_rows(cast, sample):
 
 
 def test_raw_file_is_kept_under_country_and_date(cast, sample):
-    upload = _upload(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv"))
+    upload = upload_of(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv"))
     day = upload.created_at
     assert upload.raw_path == (f"raw/GB/{day:%Y/%m/%d}/{upload.id}/online_retail_sample_sfc.csv")
