@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 from deltalake.exceptions import CommitFailedError
+from django import db
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -26,7 +27,7 @@ from django.utils import timezone
 from apps.etl.mappings import column_mapping_saved
 from apps.etl.models import FxRate
 from apps.etl.pipeline.clean import drop_duplicates, finish
-from apps.etl.pipeline.engine import work_connection
+from apps.etl.pipeline.engine import progress_watch, work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.report import build_report, mapping_needed_report, write_rejected
@@ -48,6 +49,8 @@ from apps.warehouse.services import warehouse
 from salesapp.logs import upload_log_context
 
 log = logging.getLogger(__name__)
+# Seconds between looks at a long statement's progress (each look that moved is one UPDATE).
+PROGRESS_EVERY = 0.5
 # Faults that pass: another writer committed first, the network or a service blinked.
 TRANSIENT_ERRORS = (CommitFailedError, WarehouseBusy, ConnectionError, TimeoutError)
 
@@ -103,6 +106,7 @@ def upload_claim(upload_id, *, task_id: str = "") -> bool:
         started_at=timezone.now(),
         message="",
         rows_processed=None,
+        stage_progress=None,
         claimed_by=task_id,
     )
     return claimed == 1
@@ -118,7 +122,25 @@ def upload_fail(*, upload_id, message: str) -> None:
 def upload_set_stage(upload_id, stage: str, **rows: int) -> None:
     """Record the stage the upload is in, and how many rows are through (rows_read,
     rows_processed): the upload's page draws its progress bar from them."""
-    Upload.objects.filter(pk=upload_id).update(stage=stage, **rows)
+    Upload.objects.filter(pk=upload_id).update(stage=stage, stage_progress=None, **rows)
+
+
+@contextmanager
+def _stage_progress(con, upload_id):
+    """While a long statement runs, record how far it is, so a big file's bar moves."""
+
+    if db.connection.in_atomic_block:
+        # Another connection's UPDATE would wait on this transaction's lock (as in tests
+        # that wrap everything in one); the stage marker alone shows the way then.
+        yield
+        return
+
+    def report(fraction: float) -> None:
+        Upload.objects.filter(pk=upload_id).update(stage_progress=round(fraction, 3))
+
+    # The reports come from a thread of their own, which has its own database connection.
+    with progress_watch(con, report, every=PROGRESS_EVERY, finished=lambda: db.connection.close()):
+        yield
 
 
 def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
@@ -181,7 +203,7 @@ def run_stages(
     big = path.stat().st_size > settings.ETL_IN_MEMORY_MAX_BYTES
     con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT, on_disk=big)
     try:
-        with _timed(timings, "read"):
+        with _timed(timings, "read"), _stage_progress(con, upload.id):
             extracted, mapped = _read_and_map(con, upload, path, spec, work_dir=work_dir, sheet=sheet)
         upload_set_stage(upload.id, "validating", rows_read=extracted.rows_read, rows_processed=0)
         test_pause("validating")
@@ -197,7 +219,7 @@ def run_stages(
         _store_rejected(upload, con, work_dir)
         if _final_status(outcome, spec) != Upload.Status.REJECTED:
             upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
-            with _timed(timings, "load"):
+            with _timed(timings, "load"), _stage_progress(con, upload.id):
                 outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned.table, present, work_dir=work_dir)
             test_pause("committed")
     finally:

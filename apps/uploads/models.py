@@ -46,6 +46,9 @@ class Upload(models.Model):
     rows_processed = models.PositiveIntegerField(
         null=True, blank=True, help_text="Rows through the current stage, for the progress bar."
     )
+    stage_progress = models.FloatField(
+        null=True, blank=True, help_text="How far the current stage is (0-1), as the engine estimates it."
+    )
     replaces = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,

@@ -70,7 +70,9 @@ def upload_progress(upload: Upload) -> dict:
     index = names.index(stage) if stage in names else 0
     start, end = STAGES[index][1], STAGES[min(index + 1, len(STAGES) - 1)][1]
     within = 0.0
-    if upload.rows_read and upload.rows_processed is not None:
+    if upload.stage_progress is not None:  # the engine's estimate within a long statement
+        within = min(1.0, upload.stage_progress)
+    elif upload.rows_read and upload.rows_processed is not None:
         within = min(1.0, upload.rows_processed / upload.rows_read)
     fraction = round(start + (end - start) * within, 3)
     return {"stage": names[index], "fraction": fraction, "rows_processed": upload.rows_processed}

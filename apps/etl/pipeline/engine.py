@@ -1,5 +1,8 @@
 """The DuckDB work connection the stages share, and the SQL quoting they use."""
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -20,6 +23,43 @@ def work_connection(
     con.execute("SET temp_directory = $dir", {"dir": str(temp_dir)})
     con.execute("SET preserve_insertion_order = true")
     return con
+
+
+@contextmanager
+def progress_watch(
+    con: duckdb.DuckDBPyConnection,
+    report: Callable[[float], None],
+    *,
+    every: float = 0.5,
+    finished: Callable[[], None] = lambda: None,
+) -> Iterator[None]:
+    """Call `report(fraction)` every `every` seconds with how far the statement `con` is
+    running has got (DuckDB's own estimate, asked from another thread: the statement itself
+    has no callback). `finished` runs in that thread when it stops (to close what it opened).
+    """
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET progress_bar_time = 0")
+    stop = threading.Event()
+
+    def poll() -> None:
+        last = -1.0
+        try:
+            while not stop.wait(every):
+                percent = con.query_progress()
+                if percent is not None and 0 <= percent <= 100 and percent != last:
+                    last = percent
+                    report(percent / 100.0)
+        finally:
+            finished()
+
+    watcher = threading.Thread(target=poll, name="etl-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def ident(name: str) -> str:

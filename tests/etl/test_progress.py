@@ -1,0 +1,87 @@
+"""A big file's progress bar moves inside a stage, from DuckDB's own estimate."""
+
+import csv
+import random
+
+import pytest
+
+from apps.etl import services
+from apps.etl.pipeline.engine import progress_watch, work_connection
+from apps.uploads.models import Upload
+from apps.uploads.selectors import upload_progress
+from tests.factories import upload_of
+
+
+def test_progress_watch_reports_fractions_of_a_running_statement(tmp_path):
+    con = work_connection(temp_dir=tmp_path)
+    seen: list[float] = []
+
+    with progress_watch(con, seen.append, every=0.01):
+        con.execute("CREATE TABLE t AS SELECT i, md5(CAST(i AS VARCHAR)) AS h FROM range(6000000) r(i)")
+
+    assert seen, "no progress reported while a long statement ran"
+    assert all(0.0 <= f <= 1.0 for f in seen)
+    assert any(0.0 < f < 1.0 for f in seen), seen
+
+
+def test_progress_watch_runs_its_finished_hook_in_the_watching_thread(tmp_path):
+    con = work_connection(temp_dir=tmp_path)
+    finished: list[bool] = []
+
+    with progress_watch(con, lambda f: None, every=0.01, finished=lambda: finished.append(True)):
+        con.execute("SELECT 1").fetchall()
+
+    assert finished == [True]
+
+
+def _big_file(path, rows: int) -> None:
+    rng = random.Random(7)
+    with path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "Country"])
+        for i in range(rows):
+            out.writerow([536365 + i, f"S{i % 4000}", "MUG", rng.randint(1, 9), "4/19/2011 16:19", "2.55", "USA"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_big_file_records_progress_within_its_stages(cast, tmp_path, monkeypatch):
+    path = tmp_path / "big.csv"
+    _big_file(path, 400_000)
+    upload = upload_of(cast["mgr_us_nyc"], "US-NYC", path)
+    recorded: list[tuple[str, float]] = []
+    real_report = Upload.objects.filter
+
+    def spy(*args, **kwargs):
+        query = real_report(*args, **kwargs)
+        update = query.update
+
+        def recording_update(**values):
+            if "stage_progress" in values and values["stage_progress"] is not None:
+                recorded.append((Upload.objects.get(pk=upload.pk).stage, values["stage_progress"]))
+            return update(**values)
+
+        query.update = recording_update
+        return query
+
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 0.01)
+    monkeypatch.setattr(Upload.objects, "filter", spy)
+
+    done = services.pipeline_run(upload_id=upload.id)
+
+    assert done.status == Upload.Status.LOADED, done.message
+    assert done.rows_loaded == 400_000
+    assert any(0.0 < f < 1.0 for _, f in recorded), recorded
+    assert {stage for stage, _ in recorded} <= {"reading", "loading"}
+    assert done.stage_progress is None or done.is_finished
+
+
+def test_the_bar_uses_the_engine_estimate_within_a_stage(cast, sample):
+    upload = upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
+    upload.status, upload.stage = Upload.Status.PROCESSING, "reading"
+
+    upload.stage_progress = 0.5
+    halfway = upload_progress(upload)["fraction"]
+    upload.stage_progress = None
+    at_start = upload_progress(upload)["fraction"]
+
+    assert at_start < halfway < 0.4  # reading runs from 0.05 to 0.4 of the bar
