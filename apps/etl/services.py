@@ -218,7 +218,8 @@ def run_stages(
         # Stored before the warehouse commit: a storage failure leaves the warehouse untouched.
         _store_rejected(upload, con, work_dir)
         if _final_status(outcome, spec) != Upload.Status.REJECTED:
-            upload_set_stage(upload.id, "loading", rows_processed=outcome.rows_read)
+            # The load band of the bar starts empty; the engine's estimate fills it.
+            upload_set_stage(upload.id, "loading", rows_processed=0)
             with _timed(timings, "load"), _stage_progress(con, upload.id):
                 outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned.table, present, work_dir=work_dir)
             test_pause("committed")

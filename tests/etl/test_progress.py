@@ -49,16 +49,21 @@ def test_a_big_file_records_progress_within_its_stages(cast, tmp_path, monkeypat
     _big_file(path, 400_000)
     upload = upload_of(cast["mgr_us_nyc"], "US-NYC", path)
     recorded: list[tuple[str, float]] = []
-    real_report = Upload.objects.filter
+    bar: list[float] = []  # the page's progress bar after every change to the upload
+    real_filter = Upload.objects.filter
 
     def spy(*args, **kwargs):
-        query = real_report(*args, **kwargs)
+        query = real_filter(*args, **kwargs)
         update = query.update
 
         def recording_update(**values):
-            if "stage_progress" in values and values["stage_progress"] is not None:
-                recorded.append((Upload.objects.get(pk=upload.pk).stage, values["stage_progress"]))
-            return update(**values)
+            changed = update(**values)
+            now = Upload.objects.get(pk=upload.pk)
+            if values.get("stage_progress") is not None:
+                recorded.append((now.stage, values["stage_progress"]))
+            if not now.is_finished:
+                bar.append(upload_progress(now)["fraction"])
+            return changed
 
         query.update = recording_update
         return query
@@ -72,6 +77,7 @@ def test_a_big_file_records_progress_within_its_stages(cast, tmp_path, monkeypat
     assert done.rows_loaded == 400_000
     assert any(0.0 < f < 1.0 for _, f in recorded), recorded
     assert {stage for stage, _ in recorded} <= {"reading", "loading"}
+    assert bar == sorted(bar), bar  # the bar never moves back
     assert done.stage_progress is None or done.is_finished
 
 
