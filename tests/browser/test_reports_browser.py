@@ -15,21 +15,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR
 from tests.conftest import PASSWORD
 from tests.reports.facts import LAST_DAY, fast_password_hashing, load_facts  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fast_password_hashing")]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(os.environ.get("BROWSER_SCREENSHOT_DIR") or Path(__file__).parents[2] / "docs" / "screenshots")
+SCREENSHOTS = SCREENSHOT_DIR
 
 
 @pytest.fixture
