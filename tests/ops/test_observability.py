@@ -8,7 +8,7 @@ from django.test import Client
 
 from apps.etl.services import pipeline_run
 from salesapp.logs import JsonFormatter, UploadIdFilter
-from tests.etl.test_pipeline_run import _upload
+from tests.factories import upload_of
 
 
 def test_healthz_answers_without_touching_anything():
@@ -31,8 +31,8 @@ def test_readyz_is_503_with_the_reason_when_the_warehouse_is_missing(db):
 
 
 def test_metrics_count_uploads_by_status_and_rows(cast, sample):
-    pipeline_run(upload_id=_upload(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
-    _upload(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv"))  # stays queued
+    pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
+    upload_of(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv"))  # stays queued
 
     text = Client().get("/metrics").content.decode()
 
@@ -42,7 +42,7 @@ def test_metrics_count_uploads_by_status_and_rows(cast, sample):
     assert 'salesapp_etl_duration_seconds_bucket{le="+Inf"} 1.0' in text
     assert "salesapp_etl_rows_loaded_total 291.0" in text
     assert "salesapp_etl_rows_per_second " in text
-    # enqueue=False in _upload: nothing waits in the filesystem broker.
+    # enqueue=False in upload_of: nothing waits in the filesystem broker.
     assert 'salesapp_queue_depth{queue="celery"} 0.0' in text
 
 
@@ -58,7 +58,7 @@ def test_json_logs_carry_the_upload_id_on_every_etl_line(cast, sample):
     handler.addFilter(UploadIdFilter())
     logging.getLogger("apps").addHandler(handler)
     try:
-        upload = _upload(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
+        upload = upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
         pipeline_run(upload_id=upload.id)
     finally:
         logging.getLogger("apps").removeHandler(handler)

@@ -9,7 +9,7 @@ from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
 from apps.warehouse.fact import FACT_TABLE
 from apps.warehouse.services import warehouse
-from tests.etl.test_pipeline_run import _upload
+from tests.factories import upload_of
 
 BACKENDS = ["embedded", pytest.param("bigquery", marks=pytest.mark.integration)]
 
@@ -28,8 +28,8 @@ def rows_by_upload() -> dict[str, int]:
 
 @pytest.fixture
 def two_uploads(backend, cast, sample) -> tuple[Upload, Upload]:
-    us = pipeline_run(upload_id=_upload(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
-    uk = pipeline_run(upload_id=_upload(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv")).id)
+    us = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
+    uk = pipeline_run(upload_id=upload_of(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv")).id)
     assert warehouse().name == backend
     return us, uk
 
@@ -60,7 +60,7 @@ def test_cli_names_an_unknown_upload(db):
 
 @pytest.mark.django_db
 def test_admin_actions_delete_rows_reprocess_and_sync(cast, sample, django_capture_on_commit_callbacks):
-    us = pipeline_run(upload_id=_upload(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
+    us = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
     admin = Client()
     admin.force_login(cast["admin"])
     url = "/admin/uploads/upload/"
