@@ -1,15 +1,36 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from apps.etl.contract import fact_contract_problems
 from apps.etl.models import CountryAlias, FxRate, SalesSchema, SchemaField
 from apps.etl.schemas import schema_preview, schema_version_archive, schema_version_undo
 
 PREVIEW_UPLOADS = 10
 
 
+class SchemaFieldFormSet(BaseInlineFormSet):
+    """The fields as the admin left them must still fill the fact table when the schema is
+    (or becomes) the active one; a draft may be incomplete, and is told so on save."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        self.contract_problems = fact_contract_problems(
+            (form.cleaned_data["name"], form.cleaned_data["data_type"], form.cleaned_data.get("required", False))
+            for form in self.forms
+            if form.cleaned_data.get("name") and not self._should_delete_form(form)
+        )
+        if self.contract_problems and self.instance.is_active:
+            raise ValidationError(["The active schema must keep what the fact table needs.", *self.contract_problems])
+
+
 class SchemaFieldInline(admin.TabularInline):
     model = SchemaField
+    formset = SchemaFieldFormSet
     extra = 0
     fields = ["position", "name", "data_type", "required", "aliases", "allowed_values", "min_value", "max_value"]
     fields += ["pattern"]
@@ -30,6 +51,8 @@ class SalesSchemaAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        for problem in (p for fs in formsets for p in getattr(fs, "contract_problems", [])):
+            messages.warning(request, f"This version cannot be activated yet: {problem}")
         archived = getattr(request, "schema_archived", None)
         if archived is None:
             return

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from django.db import transaction
 from django.db.models import Max
 
+from apps.etl.contract import fact_contract_problems
 from apps.etl.models import CountryAlias, SalesSchema, SchemaField
 from apps.etl.pipeline.clean import drop_duplicates
 from apps.etl.pipeline.engine import work_connection
@@ -22,6 +23,11 @@ from apps.etl.pipeline.validate import validate
 
 class NoActiveSchema(Exception):
     pass
+
+
+class ActiveSchemaUnusable(NoActiveSchema):
+    """The active schema cannot fill the fact table (edited outside the admin's checks):
+    uploads stop with the reason, as when no schema is active."""
 
 
 def schema_spec(schema: SalesSchema) -> SchemaSpec:
@@ -47,7 +53,13 @@ def schema_spec_active() -> SchemaSpec:
     schema = SalesSchema.objects.filter(is_active=True).prefetch_related("fields").first()
     if schema is None:
         raise NoActiveSchema("No active sales schema: an admin must activate one in /admin/.")
-    return schema_spec(schema)
+    spec = schema_spec(schema)
+    if problems := fact_contract_problems((f.name, f.data_type, f.required) for f in spec.fields):
+        raise ActiveSchemaUnusable(
+            f"The active sales schema (version {spec.version}) cannot fill the fact table, so nothing was loaded: "
+            f"{' '.join(problems)} An admin must correct it in /admin/; then reprocess this upload."
+        )
+    return spec
 
 
 @transaction.atomic
