@@ -31,8 +31,14 @@ def column_mapping_confirm(*, scope: Scope, user, upload: Upload, spec: SchemaSp
     errors = []
     if unknown := [c for c in mapping.values() if c not in columns]:
         errors.append(f"Not columns of this file: {', '.join(unknown)}.")
-    if len(set(mapping.values())) < len(mapping):
-        errors.append("A column can be used for one field only.")
+    fields_of: dict[str, list[str]] = {}
+    for field, column in mapping.items():
+        fields_of.setdefault(column, []).append(field)
+    errors += [
+        f"{column} is chosen for {' and '.join(fields)}: a column can be used for one field only."
+        for column, fields in fields_of.items()
+        if len(fields) > 1
+    ]
     if missing := [f.name for f in spec.fields if f.required and f.name not in mapping]:
         errors.append(f"Required fields still unmatched: {', '.join(missing)}.")
     if errors:

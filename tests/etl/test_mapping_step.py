@@ -1,6 +1,7 @@
 """The mapping step: unmatched headers are matched once by the shop, then by themselves."""
 
 from apps.etl.models import ColumnMapping
+from apps.etl.pipeline.mapping import map_columns
 from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
 from tests.etl.test_pipeline_rules import query, run_file
@@ -78,3 +79,24 @@ def test_only_those_who_upload_for_the_shop_can_map_its_file(cast, tmp_path, cli
     assert client.get(f"/etl/uploads/{upload.id}/mapping/").status_code == 404
     client.force_login(cast["head_uk"])
     assert client.post(f"/etl/uploads/{upload.id}/mapping/", CHOICES).status_code == 403
+
+
+def test_a_column_is_suggested_for_one_field_only(spec):
+    # "Invoice Ref" is alike to order_id and to order_date's alias InvoiceDate; the page
+    # preselects suggestions, so one column suggested twice could not be confirmed as shown.
+    mapped = map_columns(["Invoice Ref", "Stock Code", "Qty Sold", "Sale Date", "Unit Cost"], spec)
+
+    assert mapped.suggestions["order_id"] == ("Invoice Ref", 0.82)
+    assert mapped.suggestions["order_date"][0] == "Sale Date"
+    suggested = [column for column, _ in mapped.suggestions.values()]
+    assert len(suggested) == len(set(suggested))
+
+
+def test_a_column_chosen_twice_is_refused_naming_it_and_its_fields(cast, tmp_path, client):
+    upload = run_file(cast, "UK-LON", _till_file(tmp_path))
+    client.force_login(cast["mgr_uk_lon"])
+
+    response = client.post(f"/etl/uploads/{upload.id}/mapping/", {**CHOICES, "field-order_date": "Invoice Number"})
+
+    assert response.status_code == 400
+    assert "Invoice Number is chosen for order_id and order_date" in response.content.decode()

@@ -50,16 +50,25 @@ def map_columns(columns: list[str], spec: SchemaSpec, *, saved: dict[str, str] |
 
 
 def _suggest(spec: SchemaSpec, mapping: dict[str, str], unmapped: tuple[str, ...]) -> dict[str, tuple[str, float]]:
-    suggestions = {}
+    """The likeliest column for each unmatched field, each column suggested once: the most
+    alike pairs go first (`Invoice Ref` is order_id's, not order_date's as well, since a
+    page that preselects one column twice cannot be confirmed as it stands)."""
+    scored = []
     for field in spec.fields:
-        if field.name in mapping or not unmapped:
+        if field.name in mapping:
             continue
         names = [normalise_header(a) for a in (field.name, *field.aliases)]
-        scored = [(max(SequenceMatcher(None, normalise_header(c), n).ratio() for n in names), c) for c in unmapped]
-        confidence, column = max(scored)
-        if confidence >= SUGGEST_AT:
-            suggestions[field.name] = (column, round(confidence, 2))
-    return suggestions
+        for column in unmapped:
+            confidence = max(SequenceMatcher(None, normalise_header(column), n).ratio() for n in names)
+            if confidence >= SUGGEST_AT:
+                scored.append((confidence, field.name, column))
+    suggestions: dict[str, tuple[str, float]] = {}
+    taken: set[str] = set()
+    for confidence, name, column in sorted(scored, key=lambda s: -s[0]):
+        if name not in suggestions and column not in taken:
+            suggestions[name] = (column, round(confidence, 2))
+            taken.add(column)
+    return {f.name: suggestions[f.name] for f in spec.fields if f.name in suggestions}
 
 
 def create_mapped(con: duckdb.DuckDBPyConnection, mapped: Mapping) -> str:
