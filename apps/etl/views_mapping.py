@@ -31,10 +31,14 @@ def mapping_step(request: HttpRequest, upload_id) -> HttpResponse:
             errors = exc.messages
         else:
             return redirect("uploads:detail", upload_id=upload.id)
+    rows = mapping_rows(spec=spec, report=upload.report, chosen=chosen)
+    columns = upload.report.get("columns", [])
+    chosen_columns = {row["column"] for row in rows}
     context = {
         "upload": upload,
-        "rows": mapping_rows(spec=spec, report=upload.report, chosen=chosen),
-        "columns": upload.report.get("columns", []),
+        "rows": rows,
+        "columns": columns,
+        "kept_aside": [c for c in columns if c not in chosen_columns],
         "errors": errors,
     }
     return render(request, "etl/mapping.html", context, status=400 if errors else 200)
