@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from apps.accounts.access import scope_for
 from apps.etl.mappings import column_mapping_confirm, mapping_rows
-from apps.etl.schemas import schema_spec_active
+from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads.selectors import upload_get
 
 
@@ -21,7 +21,11 @@ def mapping_step(request: HttpRequest, upload_id) -> HttpResponse:
         raise PermissionDenied("Only those who upload for this shop can map its files.")
     if not upload.report.get("needs_mapping"):
         return redirect("uploads:detail", upload_id=upload.id)
-    spec = schema_spec_active()
+    try:
+        spec = schema_spec_active()
+    except NoActiveSchema as exc:  # none active, or one that cannot fill the fact table
+        context = {"upload": upload, "rows": [], "columns": [], "errors": [str(exc)], "unavailable": True}
+        return render(request, "etl/mapping.html", context, status=503)
     chosen, errors = None, []
     if request.method == "POST":
         chosen = {f.name: request.POST.get(f"field-{f.name}", "") for f in spec.fields}

@@ -1,6 +1,6 @@
 """The mapping step: unmatched headers are matched once by the shop, then by themselves."""
 
-from apps.etl.models import ColumnMapping
+from apps.etl.models import ColumnMapping, SchemaField
 from apps.etl.pipeline.mapping import map_columns
 from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
@@ -100,3 +100,16 @@ def test_a_column_chosen_twice_is_refused_naming_it_and_its_fields(cast, tmp_pat
 
     assert response.status_code == 400
     assert "Invoice Number is chosen for order_id and order_date" in response.content.decode()
+
+
+def test_the_mapping_step_says_so_when_the_active_schema_cannot_be_used(cast, tmp_path, client):
+    upload = run_file(cast, "UK-LON", _till_file(tmp_path))
+    SchemaField.objects.filter(name="unit_price").delete()  # not through the admin, which refuses it
+    client.force_login(cast["mgr_uk_lon"])
+
+    response = client.get(f"/etl/uploads/{upload.id}/mapping/")
+
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "cannot fill the fact table" in page and "unit_price is needed by the fact table" in page
+    assert "Save and process again" not in page
