@@ -60,6 +60,38 @@ def test_quoted_newlines_and_delimiters_stay_inside_their_cell(tmp_path):
     ]
 
 
+def _big_file(tmp_path, *, multiline_at: int | None, records: int = 200_000):
+    """A file of many read buffers with a short and a long row far apart (and maybe a
+    quoted newline): each record's numbered line is its row number."""
+    lines = [HEADER]
+    for n in range(2, records + 2):
+        lines.append(f"{n},85123A,ITEM {n},6,19/04/2011 08:26,2.55,France")
+    lines[50_000] = "50000,1,2,3"  # short
+    lines[150_000] = lines[150_000] + ",extra"  # long
+    if multiline_at:
+        lines[multiline_at] = f'{multiline_at + 1},85123A,"TWO\nLINES",6,19/04/2011 08:26,2.55,France'
+    return _write(tmp_path, "\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("multiline_at", [None, 180_000], ids=["parallel", "quoted-newline-late"])
+def test_a_big_file_read_in_parallel_keeps_every_row_number(tmp_path, multiline_at):
+    """The reader runs in parallel (and serially again when a quoted newline turns up late):
+    either way each record keeps its own row number, and short/long rows theirs."""
+    result = run(_big_file(tmp_path, multiline_at=multiline_at), tmp_path)
+
+    con = result["con"]
+    assert [(b.source_row, b.reason[:8]) for b in result["extracted"].bad_records] == [
+        (50_001, "has fewe"),
+        (150_001, "has more"),
+    ]
+    # Every loaded row's order id is the line it was written on.
+    assert rows(con, "SELECT count(*), count(*) FILTER (WHERE CAST(order_id AS BIGINT) <> source_row) FROM clean") == [
+        (199_998, 0)
+    ]
+    if multiline_at:
+        assert rows(con, f"SELECT product_name FROM clean WHERE source_row = {multiline_at + 1}") == [("TWO LINES",)]
+
+
 def test_rows_with_too_many_or_too_few_fields_are_refused_with_the_reason(tmp_path):
     text = "\n".join([HEADER, LINES[0], "536367,1,2,3", LINES[1] + ",extra"]) + "\n"
     result = run(_write(tmp_path, text), tmp_path)

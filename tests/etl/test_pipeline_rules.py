@@ -76,6 +76,47 @@ def test_a_workbook_loads_like_its_csv(cast, sample):
     assert upload.report["file"]["sheet"] == "Year 2010-2011"
 
 
+def test_the_other_schema_saved_as_a_workbook_loads_through_aliases_alone(cast, sample, tmp_path):
+    """sales_data_sample as Excel saves it: numbers as numbers, ORDERDATE as a real date cell
+    (an Excel serial with a date format), under a title row."""
+    import csv
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    with open(sample("sales_data_sample_head.csv"), newline="") as fh:
+        header, *records = [line for line in csv.reader(fh) if line]
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "sales_data_sample"
+    sheet.append(["Sales data sample"])
+    sheet.append(header)
+    numeric = {"ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "SALES", "MSRP"}
+    for record in records:
+        row = []
+        for name, value in zip(header, record, strict=True):
+            if name == "ORDERDATE":
+                row.append(datetime.strptime(value, "%m/%d/%Y %H:%M"))
+            else:
+                row.append(float(value) if name in numeric and value else value)
+        sheet.append(row)
+    path = tmp_path / "sales_data_sample.xlsx"
+    book.save(path)
+
+    upload = run_file(cast, "US-NYC", path)
+
+    assert upload.status == Upload.Status.LOADED, upload.message
+    assert upload.report["file"]["header_row"] == "2"
+    assert upload.report["mapping"]["order_id"] == "ORDERNUMBER"
+    dates = [datetime.strptime(r[header.index("ORDERDATE")], "%m/%d/%Y %H:%M").date() for r in records]
+    quantity = sum(int(r[header.index("QUANTITYORDERED")]) for r in records)
+    assert query('SELECT count(*), min(order_date), max(order_date), sum(quantity) FROM "orders-cleaned"') == [
+        (len(records), min(dates), max(dates), quantity)
+    ]
+    # The order number 10107 (a float cell 10107.0) stays the id 10107.
+    assert query("""SELECT order_id FROM "orders-cleaned" WHERE source_row = 3""") == [("10107",)]
+
+
 def test_too_many_bad_rows_reject_the_whole_file_and_load_nothing(cast, sample, tmp_path):
     SalesSchema.objects.filter(is_active=True).update(max_bad_row_pct=0.5)
     upload = run_file(cast, "UK-LON", sample("online_retail_sample_vikash_head.csv"))

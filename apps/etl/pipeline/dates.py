@@ -52,12 +52,13 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, table: str, column: str, d
 
     A value decides when one of its first two numbers is above 12 (19/4 is day first).
     """
-    parts = f"regexp_extract(trim({column}), '^(\\d{{1,2}})[-/.](\\d{{1,2}})[-/.]\\d', ['a', 'b'])"
+    parts = "regexp_extract(trim(v), '^(\\d{1,2})[-/.](\\d{1,2})[-/.]\\d', ['a', 'b'])"
+    # Each distinct value is read once and counts as many times as it occurs.
     dmy, mdy, slashed = con.execute(
-        f"""SELECT count(*) FILTER (WHERE TRY_CAST(p.a AS INT) > 12 AND TRY_CAST(p.b AS INT) <= 12),
-                   count(*) FILTER (WHERE TRY_CAST(p.b AS INT) > 12 AND TRY_CAST(p.a AS INT) <= 12),
-                   count(*) FILTER (WHERE p.a <> '')
-            FROM (SELECT {parts} AS p FROM {table})"""
+        f"""SELECT coalesce(sum(n) FILTER (WHERE TRY_CAST(p.a AS INT) > 12 AND TRY_CAST(p.b AS INT) <= 12), 0),
+                   coalesce(sum(n) FILTER (WHERE TRY_CAST(p.b AS INT) > 12 AND TRY_CAST(p.a AS INT) <= 12), 0),
+                   coalesce(sum(n) FILTER (WHERE p.a <> ''), 0)
+            FROM (SELECT {parts} AS p, n FROM (SELECT {column} AS v, count(*) AS n FROM {table} GROUP BY 1))"""
     ).fetchall()[0]
     region = f"the region's usual order ({ORDER_NAMES[default]})"
     if slashed == 0:

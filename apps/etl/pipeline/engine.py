@@ -36,6 +36,9 @@ def progress_watch(
     """Call `report(fraction)` every `every` seconds with how far the statement `con` is
     running has got (DuckDB's own estimate, asked from another thread: the statement itself
     has no callback). `finished` runs in that thread when it stops (to close what it opened).
+
+    A stage may run several statements, each estimated from 0: only a fraction above the
+    last one reported is reported, so the bar never moves back.
     """
     con.execute("SET enable_progress_bar = true")
     con.execute("SET enable_progress_bar_print = false")
@@ -47,7 +50,7 @@ def progress_watch(
         try:
             while not stop.wait(every):
                 percent = con.query_progress()
-                if percent is not None and 0 <= percent <= 100 and percent != last:
+                if percent is not None and last < percent <= 100:
                     last = percent
                     report(percent / 100.0)
         finally:

@@ -130,8 +130,22 @@ def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: l
     """All records, numbered, as text; rows of empty cells are not records and are left out.
 
     A sentinel last column catches surplus fields; missing fields are padded with NULL, so
-    `BAD` marks both. Serial reading keeps the file's order and allows quoted newlines.
+    `BAD` marks both. The file is read in parallel; `row_number() OVER ()` numbers the
+    records in file order all the same (DuckDB keeps insertion order for it). DuckDB's
+    parallel reader refuses a quoted newline when short rows are padded, and says so: such
+    a file is then read again serially, which allows them.
     """
+    try:
+        _read_csv(con, path, columns=columns, delimiter=delimiter, skip=skip, parallel=True)
+    except duckdb.Error as exc:
+        if "quoted new lines" not in str(exc):
+            raise
+        _read_csv(con, path, columns=columns, delimiter=delimiter, skip=skip, parallel=False)
+
+
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int, parallel: bool
+) -> None:
     spec = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in [*columns, EXTRA])
     blank = " AND ".join(f"coalesce(trim({ident(c)}), '') = ''" for c in columns)
     con.execute(
@@ -141,7 +155,7 @@ def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: l
                        ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
                 FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
                               columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
-                              nullstr = $null_text, parallel = false))
+                              nullstr = $null_text, parallel = {str(parallel).lower()}))
             WHERE NOT ({blank})""",
         {"path": str(path), "delim": delimiter, "null_text": NULL_TEXT},
     )

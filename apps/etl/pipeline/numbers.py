@@ -23,12 +23,14 @@ MONEY_SQL = "DECIMAL(18, 4)"
 
 def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[str | None, str]:
     """(mark, how it was decided) for one column; no mark when no value decides it."""
-    v = f"trim({column})"
+    v = "trim(v)"
     only_comma = f"regexp_full_match({v}, '{PATTERNS[COMMA]}') AND NOT regexp_full_match({v}, '{PATTERNS[DOT]}')"
     only_dot = f"regexp_full_match({v}, '{PATTERNS[DOT]}') AND NOT regexp_full_match({v}, '{PATTERNS[COMMA]}')"
+    # Each distinct value is tested once and votes as many times as it occurs: a price
+    # column of a million rows holds a few thousand values.
     commas, dots = con.execute(
-        f"SELECT count(*) FILTER (WHERE {only_comma}), count(*) FILTER (WHERE {only_dot}) "
-        f"FROM {table} WHERE {v} SIMILAR TO '.*[,.].*'"
+        f"SELECT coalesce(sum(n) FILTER (WHERE {only_comma}), 0), coalesce(sum(n) FILTER (WHERE {only_dot}), 0) "
+        f"FROM (SELECT {column} AS v, count(*) AS n FROM {table} GROUP BY 1) WHERE contains(v, ',') OR contains(v, '.')"
     ).fetchall()[0]
     if commas > dots:
         return COMMA, f"decimal comma ({commas} values read only that way)"
