@@ -135,7 +135,14 @@ def _stage_progress(con, upload_id):
         yield
         return
 
+    highest = {"fraction": -1.0}
+
     def report(fraction: float) -> None:
+        # A stage may run several statements: the next one starting at 0 must not move the
+        # bar back.
+        if fraction <= highest["fraction"]:
+            return
+        highest["fraction"] = fraction
         Upload.objects.filter(pk=upload_id).update(stage_progress=round(fraction, 3))
 
     # The reports come from a thread of their own, which has its own database connection.
