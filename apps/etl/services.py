@@ -13,9 +13,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
-import pyarrow as pa
 from deltalake.exceptions import CommitFailedError
 from django import db
 from django.conf import settings
@@ -37,13 +37,13 @@ from apps.etl.pipeline.transform import (
     MissingFxRate,
     fact_schema,
     fact_sql,
-    fact_stream,
+    fact_write,
     rate_months,
 )
 from apps.etl.pipeline.validate import validate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads.models import Upload
-from apps.warehouse.base import BatchSource, WarehouseBusy, WarehouseError
+from apps.warehouse.base import ParquetBatch, WarehouseBusy, WarehouseError
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
 from salesapp.logs import upload_log_context
@@ -135,7 +135,14 @@ def _stage_progress(con, upload_id):
         yield
         return
 
+    highest = {"fraction": -1.0}
+
     def report(fraction: float) -> None:
+        # A stage may run several statements: the next one starting at 0 must not move the
+        # bar back.
+        if fraction <= highest["fraction"]:
+            return
+        highest["fraction"] = fraction
         Upload.objects.filter(pk=upload_id).update(stage_progress=round(fraction, 3))
 
     # The reports come from a thread of their own, which has its own database connection.
@@ -258,23 +265,21 @@ def _read_and_map(con, upload: Upload, path: Path, spec: SchemaSpec, *, work_dir
 
 
 def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str, present: list[str], *, work_dir):
-    """Fact rows streamed into one warehouse commit; the processed parquet kept in storage."""
+    """The fact rows written once, as parquet: stored under processed/, then committed to
+    the warehouse (which may take that very file) in one commit."""
     rate_months(con, clean, ctx, present=present)
     extras = extra_fields(spec)
     sql, params = fact_sql(clean, ctx, present=present, extras=extras, loaded_at=timezone.now())
     local = work_dir / "fact.parquet"
-    stream = fact_stream(con, sql, params, schema=fact_schema(extras), copy_to=local)
-    target = f"processed/{_folder(upload)}/{upload.id}.parquet"
+    fact_write(con, sql, params, schema=fact_schema(extras), path=local)
+    # Stored first: a storage failure then leaves the warehouse as it was (not rows of an
+    # upload marked failed), and a warehouse can load it from there (BigQuery from gs://).
+    stored = _save(f"processed/{_folder(upload)}/{upload.id}.parquet", local)
     # A corrected upload takes its predecessor's place in the same commit.
     retire = [str(upload.replaces_id)] if upload.replaces_id else []
-    # The parquet is stored first: a storage failure then leaves the warehouse as it was
-    # (not rows of an upload marked failed), and a warehouse can load it from there (BigQuery
-    # from gs://); the commit reads the local copy the first pass wrote.
-    for _ in stream():
-        pass
-    stored = _save(target, local)
+    batch = ParquetBatch(local, committing=partial(test_pause, "committing"))
     return warehouse().replace_batch(
-        upload_id=str(upload.id), table=_paused(stream, "committing"), retire=retire, source_uri=storage_uri(stored)
+        upload_id=str(upload.id), table=batch, retire=retire, source_uri=storage_uri(stored)
     )
 
 
@@ -372,24 +377,6 @@ def test_pause(stage: str) -> None:
     if stage == settings.ETL_TEST_PAUSE_AT:
         log.warning("ETL_TEST_PAUSE_AT: paused at %s in pid %s", stage, os.getpid())
         time.sleep(settings.ETL_TEST_PAUSE_SECONDS)
-
-
-def _paused(source: BatchSource, stage: str) -> BatchSource:
-    """`source`, pausing (ETL_TEST_PAUSE_AT) as the warehouse reads its first batch, i.e.
-    inside the commit; `source` itself when the hook is off."""
-    if stage != settings.ETL_TEST_PAUSE_AT:
-        return source
-
-    def open_stream() -> pa.RecordBatchReader:
-        reader = source()
-
-        def batches():
-            test_pause(stage)
-            yield from reader
-
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
-
-    return open_stream
 
 
 @contextmanager

@@ -27,16 +27,54 @@ SQL that Google's servers would refuse, so the rules above matter even where it 
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from apps.warehouse.fact import ViewSpec
 
 # Opens a fresh stream of the batch's rows: called again when a commit is retried.
 BatchSource = Callable[[], pa.RecordBatchReader]
 DATE_GRAINS = ("day", "week", "month")
+BATCH_ROWS = 128 * 1024
 _COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _no_pause() -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class ParquetBatch:
+    """A batch already written as one local parquet file, in the fact table's schema (with
+    the admin's added fields after the canonical ones).
+
+    A backend may take the file as it is, without encoding its rows again: the embedded
+    warehouse adds it to its Delta log, BigQuery loads it. Called, it streams the rows, as
+    any BatchSource (every column nullable, as in the fact table).
+    """
+
+    path: Path
+    # Called inside the commit, once the rows are in place and before they are published
+    # (tests pause there, ETL_TEST_PAUSE_AT=committing, to kill a worker exactly there).
+    committing: Callable[[], None] = _no_pause
+
+    def __call__(self) -> pa.RecordBatchReader:
+        source = pq.ParquetFile(self.path)
+        schema = pa.schema([f.with_nullable(True) for f in source.schema_arrow])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            # DuckDB marks a column of constants NOT NULL; the fact table's columns are nullable.
+            for batch in source.iter_batches(batch_size=BATCH_ROWS):
+                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def rows(self) -> int:
+        return pq.ParquetFile(self.path).metadata.num_rows
 
 
 class WarehouseError(Exception):
@@ -63,7 +101,8 @@ class Warehouse(Protocol):
     ) -> int:
         """Atomically make `table` the rows of this upload (running it twice changes nothing).
 
-        A big batch comes as a BatchSource, streamed in one commit; columns the table lacks
+        A big batch comes as a BatchSource, streamed in one commit, or as a ParquetBatch whose
+        file the backend may commit as it is; columns the table lacks
         (fields an admin added) are added to it as nullable columns. The batches of the
         uploads in `retire` are removed in the same commit: a corrected upload replaces its
         predecessor without a moment where both, or neither, are counted. `source_uri` is

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.api_core import exceptions as gexc
 
-from apps.warehouse.base import BatchSource, WarehouseBusy, WarehouseError, date_trunc_checked
+from apps.warehouse.base import BatchSource, ParquetBatch, WarehouseBusy, WarehouseError, date_trunc_checked
 from apps.warehouse.bigquery_dialect import (
     error_reason,
     is_transient,
@@ -187,11 +187,13 @@ class BigQueryWarehouse:
     ) -> int:
         upload_id = str(uuid.UUID(str(upload_id)))
         retired = [str(uuid.UUID(str(r))) for r in retire]
-        if callable(table):  # a BatchSource: one load job takes the whole batch
+        if callable(table) and not isinstance(table, ParquetBatch):  # one load job takes the whole batch
             table = table().read_all()
         staging = self.table_id(f"_staging_{upload_id.replace('-', '')}_{uuid.uuid4().hex[:8]}")
         try:
             rows = self._retrying(f"load of upload {upload_id}", lambda: self._load(staging, table, source_uri))
+            if isinstance(table, ParquetBatch):
+                table.committing()
             self._retrying(f"swap of upload {upload_id}", lambda: self._swap(upload_id, staging, retired))
         finally:
             try:
@@ -200,7 +202,7 @@ class BigQueryWarehouse:
                 log.warning("could not drop staging table %s", staging, exc_info=True)
         return rows
 
-    def _load(self, staging: str, table: pa.Table, source_uri: str | None) -> int:
+    def _load(self, staging: str, table: "pa.Table | ParquetBatch", source_uri: str | None) -> int:
         from google.cloud import bigquery
 
         config = bigquery.LoadJobConfig(
@@ -210,6 +212,9 @@ class BigQueryWarehouse:
         client = self.client()
         if source_uri:
             job = client.load_table_from_uri(source_uri, staging, job_config=config)
+        elif isinstance(table, ParquetBatch):  # the file as it is, not encoded again
+            with open(table.path, "rb") as fh:
+                job = client.load_table_from_file(fh, staging, job_config=config, rewind=True)
         else:
             sink = io.BytesIO()
             pq.write_table(table.cast(FACT_SCHEMA), sink)

@@ -26,8 +26,10 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction
 
-from apps.warehouse.base import BatchSource, date_trunc_checked
+from apps.warehouse import delta_files
+from apps.warehouse.base import BatchSource, ParquetBatch, date_trunc_checked
 from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
 
 log = logging.getLogger(__name__)
@@ -93,38 +95,78 @@ class EmbeddedWarehouse:
         retire: Sequence[str] = (),
         source_uri: str | None = None,
     ) -> int:
-        """One Delta commit replaces the upload's rows, however many batches stream in.
+        """One Delta commit replaces the rows of the upload and of those it retires.
 
-        schema_mode="merge" lets an admin's new field add a nullable column; older files
+        A ParquetBatch's file goes into the table as it is, when the files it replaces each
+        hold rows of one of these uploads only and its columns are the table's. Otherwise (a
+        compacted file mixing uploads, a field an admin added) the rows are streamed into
+        write_deltalake, whose schema_mode="merge" adds the new nullable column; older files
         simply lack it and read as NULL.
         """
-        predicate = _batch_predicate(upload_id, *retire)
-        counted = {"rows": 0}
-
-        def stream() -> pa.RecordBatchReader:
-            reader = table() if callable(table) else pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
-            counted["rows"] = 0
-
-            def batches():
-                for batch in reader:
-                    counted["rows"] += batch.num_rows
-                    yield batch
-
-            return pa.RecordBatchReader.from_batches(reader.schema, batches())
-
-        self._commit_shared(
-            lambda: write_deltalake(
-                self.table_uri,
-                stream(),
-                mode="overwrite",
-                predicate=predicate,
-                schema_mode="merge",
-                # Snappy: a third faster to write than delta-rs's default, for slightly larger files.
-                writer_properties=WriterProperties(compression="SNAPPY"),
-            )
-        )
+        ids = [str(uuid.UUID(str(u))) for u in (upload_id, *retire)]
+        if isinstance(table, ParquetBatch):
+            rows = self._replace_with_file(ids, table)
+        else:
+            counted = {"rows": 0}
+            self._commit_shared(lambda: counted.update(rows=self._write_stream(ids, table)))
+            rows = counted["rows"]
         if self.compact_files and len(DeltaTable(self.table_uri).file_uris()) >= self.compact_files:
             self.compact(wait=False)  # another process compacting or loading: a later load will
+        return rows
+
+    def _replace_with_file(self, ids: list[str], batch: ParquetBatch) -> int:
+        """The batch's own file added to the log and the files it replaces removed, in one
+        commit (no second encoding of the rows); streamed when that cannot be."""
+        stats = delta_files.batch_stats(batch.path, ids[0])
+        placed: list[AddAction] = []
+        streamed: dict[str, int | None] = {"rows": None}
+
+        def write() -> None:
+            # Planned again on each attempt: a conflicting commit may have changed the files.
+            table = DeltaTable(self.table_uri)
+            removes = None
+            if stats and delta_files.same_schema(table, batch.path):
+                removes = delta_files.files_replaced(table, ids)
+            if removes is None:
+                streamed["rows"] = self._write_stream(ids, batch)
+                return
+            streamed["rows"] = None
+            if not placed:
+                placed.append(delta_files.place(batch.path, self.table_uri, stats=stats))
+            batch.committing()
+            delta_files.commit(table, [placed[0], *removes], ids=ids)
+
+        self._commit_shared(write)
+        if streamed["rows"] is not None:
+            if placed:  # placed by an attempt that conflicted, then streamed: in no snapshot
+                (Path(self.table_uri) / placed[0].path).unlink(missing_ok=True)
+            return streamed["rows"]
+        return batch.rows()
+
+    def _write_stream(self, ids: list[str], table: "pa.Table | BatchSource") -> int:
+        """write_deltalake: the rows replace those of `ids` (matched by predicate, so files
+        mixing uploads are rewritten without them). Returns the rows written."""
+        reader = table() if callable(table) else pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+        committing = table.committing if isinstance(table, ParquetBatch) else None
+        counted = {"rows": 0}
+
+        def batches():
+            if committing:
+                committing()
+            for batch in reader:
+                counted["rows"] += batch.num_rows
+                yield batch
+
+        write_deltalake(
+            self.table_uri,
+            pa.RecordBatchReader.from_batches(reader.schema, batches()),
+            mode="overwrite",
+            predicate=_batch_predicate(*ids),
+            schema_mode="merge",
+            # Snappy: a third faster to write than delta-rs's default, for slightly larger files.
+            writer_properties=WriterProperties(compression="SNAPPY"),
+            commit_properties=delta_files.batch_claims(ids),
+        )
         return counted["rows"]
 
     def delete_batch(self, *, upload_id: str) -> int:

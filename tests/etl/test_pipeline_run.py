@@ -1,3 +1,9 @@
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+from django.core.files.storage import default_storage
+
 from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
 from apps.warehouse.services import warehouse
@@ -37,3 +43,30 @@ def test_raw_file_is_kept_under_country_and_date(cast, sample):
     upload = upload_of(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv"))
     day = upload.created_at
     assert upload.raw_path == (f"raw/GB/{day:%Y/%m/%d}/{upload.id}/online_retail_sample_sfc.csv")
+
+
+def test_the_fact_rows_are_encoded_once_for_storage_and_warehouse(cast, sample):
+    upload = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
+
+    folder = upload.raw_path.split("/", 1)[1].rsplit("/", 1)[0]
+    with default_storage.open(f"processed/{folder}/{upload.id}.parquet", "rb") as fh:
+        processed = fh.read()
+    (table_file,) = DeltaTable(warehouse().table_uri).file_uris()
+    assert Path(table_file).read_bytes() == processed
+    assert pq.read_metadata(table_file).num_rows == 291
+
+
+def test_a_reprocess_after_compaction_replaces_the_rows_in_the_shared_file(cast, sample):
+    usa = upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv"))
+    uk = upload_of(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv"))
+    pipeline_run(upload_id=usa.id)
+    uk_rows = pipeline_run(upload_id=uk.id).rows_loaded
+    warehouse().compact()  # the two uploads' files (as DuckDB wrote them) become one
+    assert len(DeltaTable(warehouse().table_uri).file_uris()) == 1
+
+    pipeline_run(upload_id=usa.id, force=True)
+
+    assert _count(f"SELECT count(*) FROM \"orders-cleaned\" WHERE upload_id = '{usa.id}'") == 291
+    assert _count(f"SELECT count(*) FROM \"orders-cleaned\" WHERE upload_id = '{uk.id}'") == uk_rows
+    assert warehouse().delete_batch(upload_id=str(uk.id)) == uk_rows
+    assert _count('SELECT count(*) FROM "orders-cleaned"') == 291

@@ -35,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from apps.etl.pipeline.clean import drop_duplicates, finish
@@ -42,9 +43,10 @@ from apps.etl.pipeline.engine import work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.spec import UploadContext
-from apps.etl.pipeline.transform import MissingFxRate, fact_schema, fact_sql, fact_stream, rate_months
+from apps.etl.pipeline.transform import MissingFxRate, fact_schema, fact_sql, fact_write, rate_months
 from apps.etl.pipeline.validate import validate
 from apps.uploads.models import Upload
+from apps.warehouse.base import ParquetBatch
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
 from tests.factories import upload_loaded
@@ -584,7 +586,7 @@ def _context(**changes) -> UploadContext:
 def _fact(
     connect, spec, text_table, tmp_path, rows: list[dict[str, str]], ctx: UploadContext | None = None
 ) -> pa.Table:
-    """The fact rows as pipeline_run streams them to the warehouse, in file order."""
+    """The fact rows as pipeline_run writes them for storage and the warehouse, in file order."""
     ctx = ctx or _context()
     con, cleaned, present = _finished(connect, spec, text_table, rows, default_country="GB")
     rate_months(con, cleaned.table, ctx, present=present)
@@ -592,8 +594,12 @@ def _fact(
     # The SQL itself yields the fact table's columns and types (the stream casts nothing).
     produced = con.sql(sql, params=params).to_arrow_table().schema
     assert (produced.names, produced.types) == (FACT_SCHEMA.names, FACT_SCHEMA.types)
-    stream = fact_stream(con, sql, params, schema=fact_schema({}), copy_to=tmp_path / "fact.parquet")
-    return stream().read_all().sort_by("source_row")
+    path = tmp_path / "fact.parquet"
+    assert fact_write(con, sql, params, schema=fact_schema({}), path=path) == len(rows)
+    # The file's types are the fact table's, as the warehouse may take the file as it is.
+    written = pq.read_schema(path)
+    assert (written.names, written.types) == (FACT_SCHEMA.names, FACT_SCHEMA.types)
+    return ParquetBatch(path)().read_all().sort_by("source_row")
 
 
 def test_revenue_is_quantity_times_price_converted_at_the_rate_in_force_for_the_month(

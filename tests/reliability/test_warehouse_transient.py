@@ -18,7 +18,7 @@ from deltalake.exceptions import CommitFailedError
 from apps.etl.tasks import process_upload
 from apps.uploads.models import Upload, UploadEvent
 from apps.uploads.operations import upload_delete_rows
-from apps.warehouse import embedded
+from apps.warehouse import delta_files, embedded
 from apps.warehouse.base import WarehouseBusy
 from apps.warehouse.services import warehouse
 from tests.integration.warehouse_processes import fact_rows
@@ -73,7 +73,8 @@ def failing_first(calls: int, exc: Exception, real):
     [
         # Three commit conflicts against two attempts a task run: the first run gives up, the
         # second retries its one conflict itself: 4 commits, 2 task runs.
-        (embedded, "write_deltalake", 3, CommitFailedError("conflict"), 4),
+        # (The commit of the upload's parquet file as it is, the ETL's way into the table.)
+        (delta_files, "commit", 3, CommitFailedError("conflict"), 4),
         (embedded.EmbeddedWarehouse, "replace_batch", 1, WarehouseBusy("busy"), 2),
     ],
     ids=["CommitFailedError", "WarehouseBusy"],

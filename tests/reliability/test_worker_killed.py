@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
     ("broker", "stage", "rows_at_kill"),
     [
         ("redis", "validating", 0),  # file read, nothing written (as at "reading")
-        ("redis", "committing", 0),  # inside write_deltalake: data files written, no log entry
+        ("redis", "committing", 0),  # inside the commit: the file in the table folder, no log entry
         ("filesystem", "committed", 291),  # rows committed, the upload not yet marked loaded
     ],
     indirect=["broker"],

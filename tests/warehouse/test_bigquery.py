@@ -13,11 +13,12 @@ import datetime as dt
 import decimal
 import uuid
 
+import pyarrow.parquet as pq
 import pytest
 from django.core.management import call_command
 from google.api_core import exceptions as gexc
 
-from apps.warehouse.base import WarehouseBusy, WarehouseError
+from apps.warehouse.base import ParquetBatch, WarehouseBusy, WarehouseError
 from apps.warehouse.bigquery import BigQueryWarehouse
 from apps.warehouse.bigquery_dialect import is_transient, to_googlesql
 from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW, ViewSpec
@@ -94,6 +95,20 @@ def test_query_binds_typed_parameters_including_lists(bigquery):
     assert count("revenue = $rev", rev=decimal.Decimal("2.5")) == 6
     # A value that looks like SQL is only ever a value.
     assert count("store_id = $s", s="S1' OR '1'='1") == 0
+
+
+def test_a_parquet_batch_is_loaded_from_its_file_as_it_is(bigquery, tmp_path):
+    wh = warehouse()
+    wh.ensure_schema(views=VIEWS)
+    u = str(uuid.uuid4())
+    path = tmp_path / "fact.parquet"
+    pq.write_table(fact_rows(u, 7), path)
+    committing = []
+
+    assert wh.replace_batch(upload_id=u, table=ParquetBatch(path, committing=lambda: committing.append(1))) == 7
+
+    assert count("upload_id = $u", u=u) == 7
+    assert committing == [1]
 
 
 def test_periods_are_days_iso_weeks_and_months_as_in_the_embedded_warehouse(bigquery):

@@ -5,16 +5,13 @@ rate in force for the order's month: the latest rate set for a month at or befor
 ("as of"), so a rate entered once holds until a newer one is entered.
 """
 
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
-from apps.etl.pipeline.engine import ident
+from apps.etl.pipeline.engine import ident, literal
 from apps.etl.pipeline.extract import SOURCE_ROW
 from apps.etl.pipeline.spec import DataType, UploadContext
 from apps.warehouse.fact import FACT_SCHEMA, MONEY
@@ -133,33 +130,18 @@ def fact_schema(extras: dict[str, str]) -> pa.Schema:
     return schema
 
 
-BATCH_ROWS = 128 * 1024
+def _sql_type(arrow: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow):
+        return "TIMESTAMPTZ" if arrow.tz else "TIMESTAMP"
+    if pa.types.is_decimal(arrow):
+        return f"DECIMAL({arrow.precision}, {arrow.scale})"
+    return {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.date32(): "DATE", pa.bool_(): "BOOLEAN"}[arrow]
 
 
-def fact_stream(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict, *, schema: pa.Schema, copy_to: Path
-) -> Callable[[], pa.RecordBatchReader]:
-    """Opens the fact rows as a stream, writing them to `copy_to` (parquet) on the way.
-
-    The first call streams from DuckDB (no second copy of the batch in memory); a retried
-    commit calls again and reads the finished parquet copy instead.
-    """
-    done = {"complete": False}
-
-    def from_duckdb() -> Iterator[pa.RecordBatch]:
-        reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
-        with pq.ParquetWriter(copy_to, schema) as writer:
-            for batch in reader:
-                if batch.schema.types != schema.types:
-                    batch = batch.cast(schema)
-                writer.write_batch(batch)
-                yield batch
-        done["complete"] = True
-
-    def open_stream() -> pa.RecordBatchReader:
-        if done["complete"]:
-            scanner = ds.dataset(copy_to, format="parquet").scanner(batch_size=BATCH_ROWS)
-            return pa.RecordBatchReader.from_batches(schema, scanner.to_batches())
-        return pa.RecordBatchReader.from_batches(schema, from_duckdb())
-
-    return open_stream
+def fact_write(con: duckdb.DuckDBPyConnection, sql: str, params: dict, *, schema: pa.Schema, path: Path) -> int:
+    """Writes the fact rows to `path`, one snappy parquet file whose columns have `schema`'s
+    types, in one statement (DuckDB writes in parallel, rows kept in order); returns the
+    number of rows. Each column is cast to its type, so the file's schema is the table's."""
+    columns = ", ".join(f"CAST({ident(f.name)} AS {_sql_type(f.type)}) AS {ident(f.name)}" for f in schema)
+    copy = f"COPY (SELECT {columns} FROM ({sql})) TO {literal(str(path))} (FORMAT parquet, COMPRESSION snappy)"
+    return int(con.execute(copy, params).fetchall()[0][0])
