@@ -135,14 +135,8 @@ def _stage_progress(con, upload_id):
         yield
         return
 
-    highest = {"fraction": -1.0}
-
     def report(fraction: float) -> None:
-        # A stage may run several statements: the next one starting at 0 must not move the
-        # bar back.
-        if fraction <= highest["fraction"]:
-            return
-        highest["fraction"] = fraction
+        # progress_watch reports only rising fractions: the bar never moves back.
         Upload.objects.filter(pk=upload_id).update(stage_progress=round(fraction, 3))
 
     # The reports come from a thread of their own, which has its own database connection.
