@@ -31,7 +31,7 @@ lines shifted later rows' source_row; a short row's text came back padded ("5363
 
 import uuid
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -620,6 +620,20 @@ def test_revenue_is_quantity_times_price_converted_at_the_rate_in_force_for_the_
         ("EUR", Decimal("-4.0000"), Decimal("-4.3200")),
         ("USD", Decimal("3.3000"), Decimal("3.3000")),  # the reporting currency needs no rate
     ]
+
+
+def test_reporting_amounts_are_exact_small_or_large(connect, spec, text_table, tmp_path):
+    """The fast (64-bit) product serves the usual lines, the exact 128-bit one lines past a
+    million: both give quantity x price x rate rounded half away from zero to 4 places."""
+    rate = Decimal("1.23456789")
+    ctx = _context(fx_rates=(("GBP", date(2000, 1, 1), rate),))
+    lines = [("3", "1.1111"), ("-7", "0.0123"), ("80995", "2.08"), ("1000000", "99999.9999"), ("-3000000", "12.3457")]
+    rows = [_row(quantity=q, unit_price=p, currency="GBP") for q, p in lines]
+
+    fact = _fact(connect, spec, text_table, tmp_path, rows, ctx=ctx).to_pylist()
+
+    exact = [(Decimal(q) * Decimal(p) * rate).quantize(Decimal("0.0001"), ROUND_HALF_UP) for q, p in lines]
+    assert [r["revenue_reporting"] for r in fact] == exact
 
 
 def test_rows_without_a_currency_take_the_shop_region_currency(connect, spec, text_table, tmp_path):
