@@ -22,6 +22,8 @@ from apps.etl.pipeline.engine import ident, literal, scalar
 
 SOURCE_ROW = "source_row"
 RAW = "raw"
+RECORDS = "records"  # a CSV's records as read, in file order
+NUMBERED = "numbered_records"
 BAD_RECORDS = "bad_records"
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
@@ -130,10 +132,11 @@ def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: l
     """All records, numbered, as text; rows of empty cells are not records and are left out.
 
     A sentinel last column catches surplus fields; missing fields are padded with NULL, so
-    `BAD` marks both. The file is read in parallel; `row_number() OVER ()` numbers the
-    records in file order all the same (DuckDB keeps insertion order for it). DuckDB's
-    parallel reader refuses a quoted newline when short rows are padded, and says so: such
-    a file is then read again serially, which allows them.
+    `BAD` marks both. The file is read in parallel into `records`, which keeps the file's
+    order (insertion order is preserved), so a record's rowid is its place in the file:
+    numbering with `row_number() OVER ()` instead would run the whole read on one thread.
+    DuckDB's parallel reader refuses a quoted newline when short rows are padded, and says
+    so: such a file is then read again serially, which allows them.
     """
     try:
         _read_csv(con, path, columns=columns, delimiter=delimiter, skip=skip, parallel=True)
@@ -147,26 +150,36 @@ def _read_csv(
     con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int, parallel: bool
 ) -> None:
     spec = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in [*columns, EXTRA])
-    blank = " AND ".join(f"coalesce(trim({ident(c)}), '') = ''" for c in columns)
     con.execute(
-        f"""CREATE OR REPLACE TABLE {RAW} AS
-            SELECT * FROM (
-                SELECT *, CAST(row_number() OVER () AS BIGINT) + {skip} AS {SOURCE_ROW},
-                       ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
-                FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
-                              columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
-                              nullstr = $null_text, parallel = {str(parallel).lower()}))
-            WHERE NOT ({blank})""",
+        f"""CREATE OR REPLACE TABLE {RECORDS} AS
+            SELECT * FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
+                                   columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
+                                   nullstr = $null_text, parallel = {str(parallel).lower()})""",
         {"path": str(path), "delim": delimiter, "null_text": NULL_TEXT},
     )
+    # Views, not copies: every later stage reads `raw` a few times, and these tests cost
+    # little (a cell starting with a space is rare, so `trim` seldom runs).
+    blank = " AND ".join(
+        f"({ident(c)} IS NULL OR {ident(c)} = '' OR (starts_with({ident(c)}, ' ') AND trim({ident(c)}) = ''))"
+        for c in columns
+    )
+    con.execute(
+        f"""CREATE OR REPLACE VIEW {NUMBERED} AS
+            SELECT * FROM (
+                SELECT *, CAST(rowid AS BIGINT) + {skip + 1} AS {SOURCE_ROW},
+                       ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
+                FROM {RECORDS})
+            WHERE NOT ({blank})"""
+    )
+    con.execute(f"CREATE OR REPLACE VIEW {RAW} AS SELECT * FROM {NUMBERED} WHERE NOT {BAD}")
 
 
 def create_bad_records(
     con: duckdb.DuckDBPyConnection, columns: list[str] | None = None, *, delimiter: str = ","
 ) -> None:
-    """Rows with more or fewer fields than the header: moved out of `raw`, with the reason."""
+    """Rows with more or fewer fields than the header (which `raw` leaves out), with the reason."""
     con.execute(f"CREATE OR REPLACE TABLE {BAD_RECORDS} ({SOURCE_ROW} BIGINT, text VARCHAR, reason VARCHAR)")
-    if columns is None or not scalar(con, f"SELECT count(*) FROM {RAW} WHERE {BAD}"):
+    if columns is None:
         return
     # The row's own fields, as the file has them: the NULLs the reader pads a short row with
     # are left out (concat_ws skips NULLs; an empty field is '', not NULL).
@@ -176,9 +189,8 @@ def create_bad_records(
             SELECT {SOURCE_ROW}, left(concat_ws({literal(delimiter)}, {cells}), 500) AS text,
                    'has ' || CASE WHEN {ident(EXTRA)} IS NOT NULL THEN 'more' ELSE 'fewer' END
                    || ' fields than the header''s {len(columns)}' AS reason
-            FROM {RAW} WHERE {BAD}"""
+            FROM {NUMBERED} WHERE {BAD}"""
     )
-    con.execute(f"DELETE FROM {RAW} WHERE {BAD}")
 
 
 def _bad_summary(con: duckdb.DuckDBPyConnection) -> tuple[int, list[BadRecord]]:
