@@ -53,12 +53,15 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, table: str, column: str, d
     A value decides when one of its first two numbers is above 12 (19/4 is day first).
     """
     parts = "regexp_extract(trim(v), '^(\\d{1,2})[-/.](\\d{1,2})[-/.]\\d', ['a', 'b'])"
+    # The order shows in a value's first 7 characters (`12/31/2`): grouped by those, a
+    # million timestamps are a few hundred days.
+    prefix = f"left(CASE WHEN starts_with({column}, ' ') THEN ltrim({column}) ELSE {column} END, 7)"
     # Each distinct value is read once and counts as many times as it occurs.
     dmy, mdy, slashed = con.execute(
         f"""SELECT coalesce(sum(n) FILTER (WHERE TRY_CAST(p.a AS INT) > 12 AND TRY_CAST(p.b AS INT) <= 12), 0),
                    coalesce(sum(n) FILTER (WHERE TRY_CAST(p.b AS INT) > 12 AND TRY_CAST(p.a AS INT) <= 12), 0),
                    coalesce(sum(n) FILTER (WHERE p.a <> ''), 0)
-            FROM (SELECT {parts} AS p, n FROM (SELECT {column} AS v, count(*) AS n FROM {table} GROUP BY 1))"""
+            FROM (SELECT {parts} AS p, n FROM (SELECT {prefix} AS v, count(*) AS n FROM {table} GROUP BY 1))"""
     ).fetchall()[0]
     region = f"the region's usual order ({ORDER_NAMES[default]})"
     if slashed == 0:
