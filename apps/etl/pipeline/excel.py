@@ -70,6 +70,7 @@ def extract_excel(
     create_bad_records(con)
     ignored = [s for s in reader.sheet_names if s != name]
     details = {"sheet": name, "header_row": str(header_row), "sheets_ignored": ", ".join(ignored)}
+    details["sheets"] = list(reader.sheet_names)  # the user may choose another one
     rows = con.execute(f"SELECT count(*) FROM {RAW}").fetchall()[0][0]
     return Extracted(headers, columns, rows, details=details)
 
@@ -152,6 +153,15 @@ def _read_strings(reader, name: str, header_row: int) -> Read:
     return headers, data.rename_columns([f"c{i}" for i in range(data.num_columns)])
 
 
+class SheetNotFound(ExtractError):
+    """No sheet of that name, or none with a header row: the report still lists the
+    workbook's sheets, so that the user can choose the one to read."""
+
+    def __init__(self, message: str, *, sheets: list[str]) -> None:
+        super().__init__(message)
+        self.report = {"file": {"sheets": list(sheets)}}
+
+
 # sheet name -> its first rows, from row 1, as lists of cells
 Peeks = dict[str, list[list]]
 
@@ -194,7 +204,7 @@ def choose_sheet(
     most schema fields. Pivot and summary sheets name fewer and are passed over."""
     names = list(sheet_names)
     if sheet is not None and sheet not in names:
-        raise ExtractError(f"The workbook has no sheet '{sheet}'. Its sheets: {', '.join(names)}.")
+        raise SheetNotFound(f"The workbook has no sheet '{sheet}'. Its sheets: {', '.join(names)}.", sheets=names)
     best: tuple[int, str, int] | None = None
     for name in [sheet] if sheet else names:
         for index, row in enumerate(peeks.get(name, [])):
@@ -206,8 +216,9 @@ def choose_sheet(
         if sheet:
             first = next((i + 1 for i, r in enumerate(peeks.get(sheet, [])) if any(_filled(v) for v in r)), 1)
             return sheet, first
-        raise ExtractError(
+        raise SheetNotFound(
             f"No sheet has a header row naming the schema's fields. Sheets: {', '.join(names)}. "
-            "Name the sheet to read, or ask an admin to add aliases."
+            "Choose the sheet to read, or ask an admin to add aliases.",
+            sheets=names,
         )
     return best[1], best[2]
