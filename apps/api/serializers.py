@@ -21,6 +21,10 @@ class DecisionSerializer(serializers.Serializer):
     choice = serializers.ChoiceField(choices=["replace", "cancel"])
 
 
+class SheetSerializer(serializers.Serializer):
+    sheet = serializers.CharField(help_text="The workbook sheet to read; one of the upload's `sheets`.")
+
+
 class UploadStatusSerializer(serializers.Serializer):
     """upload_status() plus who, what and where, and the links a client follows."""
 
@@ -50,6 +54,8 @@ class UploadStatusSerializer(serializers.Serializer):
     replaces = serializers.UUIDField(allow_null=True)
     duplicate_of = serializers.UUIDField(allow_null=True)
     errors_by_reason = serializers.DictField(child=serializers.IntegerField())
+    sheet = serializers.CharField(allow_null=True, help_text="The workbook sheet read, if any.")
+    sheets = serializers.ListField(child=serializers.CharField(), help_text="The workbook's sheets (none for CSV).")
     status_url = serializers.URLField()
     page_url = serializers.URLField()
     rejected_csv_url = serializers.URLField(allow_null=True)

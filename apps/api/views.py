@@ -14,13 +14,13 @@ from rest_framework.response import Response
 
 from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
-from apps.api.serializers import DecisionSerializer, UploadCreateSerializer, UploadStatusSerializer
+from apps.api.serializers import DecisionSerializer, SheetSerializer, UploadCreateSerializer, UploadStatusSerializer
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.uploads import selectors
 from apps.uploads.downloads import rejected_response
 from apps.uploads.models import Upload
-from apps.uploads.services import DuplicateUpload, upload_create, upload_decide
+from apps.uploads.services import DuplicateUpload, upload_create, upload_decide, upload_sheet_choose
 
 PAGE_SIZE = 100
 
@@ -40,6 +40,8 @@ def upload_body(request: Request, upload: Upload) -> dict:
         "replaces": upload.replaces_id,
         "duplicate_of": upload.duplicate_of_id,
         "errors_by_reason": upload.report.get("errors_by_reason", {}),
+        "sheet": (upload.report.get("file") or {}).get("sheet"),
+        "sheets": selectors.upload_sheets(upload),
         "status_url": url("api:upload", upload.id),
         "page_url": url("uploads:detail", upload.id),
         "rejected_csv_url": url("api:upload-rejected", upload.id) if "csv" in downloads else None,
@@ -143,3 +145,26 @@ def upload_decision(request: Request, upload_id) -> Response:
     except ValidationError as exc:
         return _error(" ".join(exc.messages), status.HTTP_409_CONFLICT)
     return Response(upload_body(request, decided))
+
+
+@extend_schema(
+    request=SheetSerializer,
+    responses={200: UploadStatusSerializer, **dict.fromkeys((400, 403, 409), OpenApiTypes.OBJECT)},
+    description="Process a workbook again, reading the named sheet (one of the upload's `sheets`). 400 for a sheet "
+    "the workbook does not have; 409 while the upload is not ended, or once it was replaced.",
+)
+@api_view(["POST"])
+@parser_classes([JSONParser, FormParser])
+def upload_sheet(request: Request, upload_id) -> Response:
+    scope = scope_for(request.user)
+    found = selectors.upload_get(scope=scope, upload_id=upload_id)
+    data = SheetSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    try:
+        chosen = upload_sheet_choose(scope=scope, user=request.user, upload=found, sheet=data.validated_data["sheet"])
+    except PermissionDenied as exc:
+        return _error(str(exc), status.HTTP_403_FORBIDDEN)
+    except ValidationError as exc:
+        code = status.HTTP_400_BAD_REQUEST if exc.code == "no_such_sheet" else status.HTTP_409_CONFLICT
+        return _error(" ".join(exc.messages), code)
+    return Response(upload_body(request, chosen))

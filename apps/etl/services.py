@@ -165,6 +165,8 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
         log.info("upload %s is finished or being processed; nothing to do", upload_id)
         return Upload.objects.get(pk=upload_id)
     upload = Upload.objects.select_related("shop__region").get(pk=upload_id)
+    # The sheet the user chose stays chosen when the sweep or the mapping step runs it again.
+    sheet = sheet or upload.sheet or None
     spec = None
     try:
         spec = schema_spec_active()

@@ -66,6 +66,9 @@ class Upload(models.Model):
         help_text="The earlier upload of the same content for the same shop, when there was one.",
     )
     report = models.JSONField(default=dict, blank=True, help_text="Mapping, date order, first errors.")
+    sheet = models.CharField(
+        max_length=255, blank=True, help_text="The workbook sheet the user chose; empty: found by its header row."
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -102,6 +105,7 @@ class UploadEvent(models.Model):
         REPLACED = "replaced", "Replaced by a later upload"
         NOTIFIED = "notified", "Uploader emailed"
         RAW_DOWNLOADED = "raw_downloaded", "Raw file downloaded"
+        SHEET_CHOSEN = "sheet_chosen", "Sheet chosen, processed again"
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)

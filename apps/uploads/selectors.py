@@ -61,6 +61,21 @@ def upload_replaced_by(upload: Upload) -> Upload | None:
     return upload.replacements.filter(status__in=Upload.IN_WAREHOUSE).order_by("-created_at").first()
 
 
+def upload_sheets(upload: Upload) -> list[str]:
+    """The sheets of the upload's workbook, as its last run listed them (none for a CSV)."""
+    sheets = (upload.report.get("file") or {}).get("sheets") or []
+    return [s for s in sheets if isinstance(s, str)]
+
+
+def upload_sheet_choices(upload: Upload) -> list[str]:
+    """The sheets to offer: none when there is nothing to choose (a CSV, or a workbook's
+    only sheet, read)."""
+    sheets = upload_sheets(upload)
+    if len(sheets) < 2 and (upload.report.get("file") or {}).get("sheet"):
+        return []
+    return sheets
+
+
 def upload_progress(upload: Upload) -> dict:
     """Where the upload is: its stage among STAGES and a fraction for the progress bar."""
     if upload.is_finished:

@@ -1,5 +1,5 @@
-"""Writes for uploads: store the raw file, record the upload, enqueue its ETL, and the
-user's choices on a duplicate (replace the earlier upload, or cancel)."""
+"""Writes for uploads: store the raw file, record the upload, enqueue its ETL, the user's
+choices on a duplicate (replace the earlier upload, or cancel), and of a workbook's sheet."""
 
 import hashlib
 import logging
@@ -17,7 +17,7 @@ from apps.accounts.models import Shop
 from apps.uploads.audit import event_record
 from apps.uploads.checks import HEAD_BYTES, check_content, check_name, check_size
 from apps.uploads.models import Upload, UploadEvent
-from apps.uploads.selectors import upload_current_of_content
+from apps.uploads.selectors import upload_current_of_content, upload_replaced_by, upload_sheets
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
@@ -163,12 +163,36 @@ def upload_decide(*, scope: Scope, user, upload: Upload, choice: str) -> Upload:
     return upload
 
 
-def upload_enqueue(*, upload_id) -> None:
+def upload_sheet_choose(*, scope: Scope, user, upload: Upload, sheet: str) -> Upload:
+    """Process the workbook again, reading the sheet the user chose. Its rows replace the
+    upload's rows in the warehouse once loaded; the choice stays for later runs."""
+    if upload.shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("Only those who upload for this shop can choose the sheet of its files.")
+    sheets = upload_sheets(upload)
+    if sheet not in sheets:
+        known = ", ".join(sheets) or "none known"
+        raise ValidationError(f"The workbook has no sheet '{sheet}'. Its sheets: {known}.", code="no_such_sheet")
+    if newer := upload_replaced_by(upload):
+        raise ValidationError(f"'{upload.original_name}' was replaced by '{newer.original_name}'; choose there.")
+    ended = [s for s in Upload.FINISHED if s != Upload.Status.CANCELLED]
+    with transaction.atomic():
+        held = Upload.objects.select_for_update().filter(pk=upload.pk, status__in=ended)
+        if not held.exists():
+            now = Upload.objects.get(pk=upload.pk).get_status_display().lower()
+            raise ValidationError(f"'{upload.original_name}' cannot be processed again while it is {now}.")
+        held.update(status=Upload.Status.QUEUED, sheet=sheet, stage="", message="")
+        event_record(upload=upload, kind=UploadEvent.Kind.SHEET_CHOSEN, actor=user, detail=sheet)
+        transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id, sheet=sheet))
+    upload.refresh_from_db()
+    return upload
+
+
+def upload_enqueue(*, upload_id, sheet: str | None = None) -> None:
     """Hand the upload to a worker. If the broker is unreachable the upload stays queued
     (the file and its record are safe) and the periodic sweep enqueues it again."""
     from apps.etl.tasks import process_upload
 
     try:
-        process_upload.delay(str(upload_id))
+        process_upload.delay(str(upload_id), **({"sheet": sheet} if sheet else {}))
     except Exception:
         log.exception("could not enqueue upload %s; it stays queued for the sweep", upload_id)

@@ -1,4 +1,5 @@
-"""/uploads/: the form and the list, an upload's live page and status, the choice on a duplicate."""
+"""/uploads/: the form and the list, an upload's live page and status, the choice on a duplicate,
+and the choice of a workbook's sheet."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,7 +17,7 @@ from apps.uploads import selectors
 from apps.uploads.checks import ALLOWED_SUFFIXES
 from apps.uploads.forms import DecisionForm, UploadFilterForm, UploadForm
 from apps.uploads.models import Upload
-from apps.uploads.services import duplicate_sentence, upload_create, upload_decide
+from apps.uploads.services import duplicate_sentence, upload_create, upload_decide, upload_sheet_choose
 
 PAGE_SIZE = 25
 
@@ -104,14 +105,18 @@ def _visible_shop_codes(scope: Scope) -> list[str]:
 def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
     scope = scope_for(request.user)
     upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    replaced_by = selectors.upload_replaced_by(upload)
+    can_act = upload.shop.code in scope.upload_shop_codes
+    may_rerun = can_act and upload.is_finished and not replaced_by and upload.status != Upload.Status.CANCELLED
     context = {
         "upload": upload,
         "status": selectors.upload_status(upload),
         "stages": [name for name, _ in selectors.STAGES],
-        "replaced_by": selectors.upload_replaced_by(upload),
+        "replaced_by": replaced_by,
         "events": upload.events.select_related("actor"),
         "duplicate_note": duplicate_sentence(upload.duplicate_of) if upload.duplicate_of else "",
-        "can_act": upload.shop.code in scope.upload_shop_codes,
+        "can_act": can_act,
+        "sheet_choices": selectors.upload_sheet_choices(upload) if may_rerun else [],
         "downloads": selectors.rejected_downloads(upload),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
     }
@@ -141,4 +146,19 @@ def upload_decision(request: HttpRequest, upload_id) -> HttpResponse:
     else:
         done = "It replaces the earlier upload once loaded." if upload.replaces_id else "Nothing will be loaded."
         messages.success(request, f"{upload.get_status_display()}. {done}")
+    return redirect("uploads:detail", upload_id=upload.id)
+
+
+@login_required
+@require_POST
+def upload_sheet(request: HttpRequest, upload_id) -> HttpResponse:
+    scope = scope_for(request.user)
+    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    sheet = request.POST.get("sheet", "")
+    try:
+        upload_sheet_choose(scope=scope, user=request.user, upload=upload, sheet=sheet)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Processing again, reading sheet '{sheet}'.")
     return redirect("uploads:detail", upload_id=upload.id)

@@ -109,3 +109,42 @@ def test_rows_keep_their_sheet_numbers_when_the_sheet_starts_lower_down(tmp_path
         (5, "WHITE HEART"),
         (7, "OTHER"),
     ]
+
+
+def test_a_text_cell_past_the_first_thousand_rows_of_a_number_column_is_read_as_written(tmp_path):
+    # fastexcel guesses column types from the first 1,000 rows; a later cell of another
+    # type would come back empty from a typed read.
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    for i in range(1500):
+        quantity = "N/A" if i == 1400 else i % 9 + 1
+        when = "2011-02-03 10:00" if i == 1401 else datetime(2010, 12, 1, 8, 26)
+        ws.append([str(536365 + i), "85123A", "WHITE HEART", quantity, when, 2.55, "France"])
+    path = tmp_path / "late.xlsx"
+    wb.save(path)
+
+    result = run(path, tmp_path)
+
+    con = result["con"]
+    assert rows(con, 'SELECT "Quantity", "InvoiceDate" FROM raw WHERE source_row IN (1402, 1403) ORDER BY 1') == [
+        ("7", "2011-02-03 10:00"),
+        ("N/A", "2010-12-01 08:26:00"),
+    ]
+
+
+def test_numbers_and_dates_are_read_as_the_text_the_sheet_shows(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([*HEADER, "Tiny"])
+    ws.append(["536365", 4006381333931, "A", 6.0, datetime(2010, 12, 1, 8, 26), 2.5499999999999998, "France", 1e-7])
+    ws.append(["536366", 85123, "B", -2, datetime(2010, 12, 1, 8, 26, 1, 500000), 0.3, "France", 0.5])
+    path = tmp_path / "cells.xlsx"
+    wb.save(path)
+
+    result = run(path, tmp_path)
+
+    assert rows(result["con"], 'SELECT "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "Tiny" FROM raw') == [
+        ("4006381333931", "6", "2010-12-01 08:26:00", "2.55", "0.0000001"),
+        ("85123", "-2", "2010-12-01 08:26:01.500", "0.3", "0.5"),
+    ]

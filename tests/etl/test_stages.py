@@ -133,7 +133,12 @@ def test_excel_workbook_is_read_with_fastexcel_like_its_csv_twin(connect, spec, 
     xcon, from_excel = _extract(connect, spec, sample("online_retail_sample_sfc.xlsx"))
     ccon, from_csv = _extract(connect, spec, sample("online_retail_sample_sfc.csv"))
 
-    assert from_excel.details == {"sheet": "Year 2010-2011", "header_row": "1", "sheets_ignored": ""}
+    assert from_excel.details == {
+        "sheet": "Year 2010-2011",
+        "header_row": "1",
+        "sheets_ignored": "",
+        "sheets": ["Year 2010-2011"],
+    }
     assert from_excel.headers == from_csv.headers
     assert from_excel.rows_read == from_csv.rows_read == 232
     assert column(xcon, "raw", "source_row") == list(range(2, 234))

@@ -11,8 +11,8 @@ import zlib
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from apps.etl.pipeline.engine import ident
 from apps.etl.pipeline.extract import (
@@ -24,6 +24,7 @@ from apps.etl.pipeline.extract import (
     create_bad_records,
     unique_names,
 )
+from apps.etl.pipeline.sheet_text import column_text
 
 PEEK_ROWS = 30
 # A zip bomb named .xlsx: calamine has no limit of its own, so the package's declared sizes
@@ -48,29 +49,28 @@ def extract_excel(
             raise ExtractError("The workbook has no sheets.")
         peeks = _peek(path, reader, [sheet] if sheet else list(reader.sheet_names))
         name, header_row = choose_sheet(reader.sheet_names, peeks, header_score=header_score, sheet=sheet)
-        # An explicit skip_rows counts from the sheet's row 1 (without it, calamine's rows
-        # would start at the first non-empty one).
-        table = reader.load_sheet(name, header_row=None, skip_rows=header_row - 1, dtypes="string").to_arrow()
+        read = _read_typed(reader, name, header_row, peeks.get(name, [])) or _read_strings(reader, name, header_row)
     except fastexcel.FastExcelError as exc:
         first = str(exc).splitlines()[0]
         raise ExtractError(f"The workbook could not be read; it may be damaged or cut short ({first}).") from exc
-    if table.num_rows == 0:
+    if read is None:
         raise ExtractError(f"Sheet '{name}' has no rows.")
-    headers = ["" if v is None else str(v) for v in table.slice(0, 1).to_pylist()[0].values()]
+    headers, data = read
     columns = unique_names(headers)
-    data = table.slice(1).rename_columns(columns)
     first = header_row + 1
-    data = data.append_column(SOURCE_ROW, pa.array(range(first, first + data.num_rows), pa.int64()))
-    data = pa.table(
-        {n: _text(c) if n != SOURCE_ROW else c for n, c in zip(data.column_names, data.columns, strict=True)}
-    )
+    data = data.append_column(SOURCE_ROW, pa.array(np.arange(first, first + data.num_rows, dtype=np.int64)))
     con.register("_sheet", data)
-    blank = " AND ".join(f"trim({ident(c)}) = ''" for c in columns)
-    con.execute(f"CREATE OR REPLACE TABLE {RAW} AS SELECT * FROM _sheet WHERE NOT ({blank})")
+    # Empty cells become ''; rows with nothing but blanks (formatted, or trailing) are dropped.
+    cells = ", ".join(
+        f"coalesce({ident(c)}, '') AS {ident(n)}" for c, n in zip(data.column_names[:-1], columns, strict=True)
+    )
+    blank = " AND ".join(f"trim(coalesce({ident(c)}, '')) = ''" for c in data.column_names[:-1])
+    con.execute(f"CREATE OR REPLACE TABLE {RAW} AS SELECT {cells}, {SOURCE_ROW} FROM _sheet WHERE NOT ({blank})")
     con.unregister("_sheet")
     create_bad_records(con)
     ignored = [s for s in reader.sheet_names if s != name]
     details = {"sheet": name, "header_row": str(header_row), "sheets_ignored": ", ".join(ignored)}
+    details["sheets"] = list(reader.sheet_names)  # the user may choose another one
     rows = con.execute(f"SELECT count(*) FROM {RAW}").fetchall()[0][0]
     return Extracted(headers, columns, rows, details=details)
 
@@ -116,8 +116,50 @@ def _check_sizes(parts: list[tuple[str, int, int]]) -> None:
             )
 
 
-def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.fill_null(column.cast(pa.string()), "")
+# (the header row's texts, the data rows as text columns named by position), or None if empty
+Read = tuple[list[str], pa.Table] | None
+
+
+def _read_typed(reader, name: str, header_row: int, peek: list[list]) -> Read:
+    """The sheet read as typed columns and formatted here (see sheet_text), or None when
+    a column or the header could come out differently from calamine's strings."""
+    sheet = reader.load_sheet(name, header_row=header_row - 1, skip_rows=0)
+    found = sheet.available_columns()
+    if not found:
+        return None
+    headers = ["" if c.column_name_from == "generated" else c.name for c in found]
+    written = [str(v) for v in (peek[header_row - 1] if len(peek) >= header_row else []) if _filled(v)]
+    if [h for h in headers if h] != written:
+        return None  # duplicate headers are renamed by fastexcel; take calamine's own
+    # Column types are guessed from the first rows; a later cell of another type (text in
+    # a number column) would come back empty, and is reported: then read strings instead.
+    batch, errors = sheet.to_arrow_with_errors()
+    if errors is not None and errors.errors:
+        return None
+    texts = [column_text(c) for c in batch.columns]
+    if any(t is None for t in texts):
+        return None
+    return headers, pa.table(texts, names=[f"c{i}" for i in range(len(texts))])
+
+
+def _read_strings(reader, name: str, header_row: int) -> Read:
+    # An explicit skip_rows counts from the sheet's row 1 (without it, calamine's rows
+    # would start at the first non-empty one).
+    table = reader.load_sheet(name, header_row=None, skip_rows=header_row - 1, dtypes="string").to_arrow()
+    if table.num_rows == 0:
+        return None
+    headers = ["" if v is None else str(v) for v in table.slice(0, 1).to_pylist()[0].values()]
+    data = table.slice(1)
+    return headers, data.rename_columns([f"c{i}" for i in range(data.num_columns)])
+
+
+class SheetNotFound(ExtractError):
+    """No sheet of that name, or none with a header row: the report still lists the
+    workbook's sheets, so that the user can choose the one to read."""
+
+    def __init__(self, message: str, *, sheets: list[str]) -> None:
+        super().__init__(message)
+        self.report = {"file": {"sheets": list(sheets)}}
 
 
 # sheet name -> its first rows, from row 1, as lists of cells
@@ -162,7 +204,7 @@ def choose_sheet(
     most schema fields. Pivot and summary sheets name fewer and are passed over."""
     names = list(sheet_names)
     if sheet is not None and sheet not in names:
-        raise ExtractError(f"The workbook has no sheet '{sheet}'. Its sheets: {', '.join(names)}.")
+        raise SheetNotFound(f"The workbook has no sheet '{sheet}'. Its sheets: {', '.join(names)}.", sheets=names)
     best: tuple[int, str, int] | None = None
     for name in [sheet] if sheet else names:
         for index, row in enumerate(peeks.get(name, [])):
@@ -174,8 +216,9 @@ def choose_sheet(
         if sheet:
             first = next((i + 1 for i, r in enumerate(peeks.get(sheet, [])) if any(_filled(v) for v in r)), 1)
             return sheet, first
-        raise ExtractError(
+        raise SheetNotFound(
             f"No sheet has a header row naming the schema's fields. Sheets: {', '.join(names)}. "
-            "Name the sheet to read, or ask an admin to add aliases."
+            "Choose the sheet to read, or ask an admin to add aliases.",
+            sheets=names,
         )
     return best[1], best[2]

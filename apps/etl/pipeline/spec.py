@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from types import MappingProxyType
 
 
@@ -33,9 +34,13 @@ class FieldSpec:
     max_value: Decimal | None = None
     pattern: str = ""
 
+    @cached_property
+    def header_keys(self) -> frozenset[str]:
+        """The name and aliases, normalised once (header finding asks for every cell it peeks)."""
+        return frozenset(k for k in map(normalise_header, (self.name, *self.aliases)) if k)
+
     def matches(self, header: str) -> bool:
-        key = normalise_header(header)
-        return bool(key) and key in {normalise_header(a) for a in (self.name, *self.aliases)}
+        return normalise_header(header) in self.header_keys
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ class SchemaSpec:
 
     def header_score(self, cells: list[str]) -> int:
         """How many of the schema's fields a row of cells names: finds header rows and sheets."""
-        return sum(1 for f in self.fields if any(f.matches(str(c)) for c in cells))
+        keys = {normalise_header(str(c)) for c in cells}
+        return sum(1 for f in self.fields if not f.header_keys.isdisjoint(keys))
 
 
 @dataclass(frozen=True)
