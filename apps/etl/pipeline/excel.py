@@ -85,8 +85,9 @@ def check_package(path: Path) -> None:
 
     The sizes the zip declares are checked first (cheap), then each part is unpacked as a
     stream and counted, because calamine believes the data, not the headers: a part whose
-    header claims 1,000 bytes may unpack to gigabytes. Python's reader stops at the declared
-    size and then fails the CRC, so a lie ends as a damaged workbook."""
+    header claims 1,000 bytes may unpack to gigabytes. The count reads the part's own deflate
+    stream (not zipfile's reader, which stops at the declared size), so a lie is measured
+    and refused like any other zip bomb."""
     try:
         with zipfile.ZipFile(path) as package:
             parts = package.infolist()
