@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, parser_classes
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -19,6 +19,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.uploads import selectors
 from apps.uploads.downloads import rejected_response
+from apps.uploads.forms import UploadFilterForm
 from apps.uploads.models import Upload
 from apps.uploads.services import DuplicateUpload, upload_create, upload_decide, upload_sheet_choose
 
@@ -63,13 +64,28 @@ def _error(message: str, code: int) -> Response:
     },
     description="Upload a file. 201 with its status URL; the ETL runs in a worker. Poll status_url.",
 )
-@extend_schema(methods=["GET"], responses={200: UploadStatusSerializer(many=True)}, description="Uploads in scope.")
+@extend_schema(
+    methods=["GET"],
+    parameters=[
+        OpenApiParameter("status", str, enum=Upload.Status.values, description="Only uploads with this status."),
+        OpenApiParameter("shop", str, description="Only this shop's uploads (a shop code in your scope)."),
+        OpenApiParameter("date_from", OpenApiTypes.DATE, description="Uploaded on or after this day."),
+        OpenApiParameter("date_to", OpenApiTypes.DATE, description="Uploaded on or before this day."),
+    ],
+    responses={200: UploadStatusSerializer(many=True), 400: OpenApiTypes.OBJECT},
+    description=f"Uploads in scope, newest first, at most {PAGE_SIZE}; the filters are the uploads page's.",
+)
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
 def uploads(request: Request) -> Response:
     scope = scope_for(request.user)
     if request.method == "GET":
-        found = selectors.upload_list(scope=scope)[:PAGE_SIZE]
+        wanted = UploadFilterForm(request.query_params, shop_codes=selectors.shop_codes_visible(scope=scope))
+        if not wanted.is_valid():
+            # A script that asks for a shop or a day it cannot have is told so, not given all.
+            errors = {field: " ".join(e) for field, e in wanted.errors.items()}
+            return Response({"detail": "Invalid filter.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        found = selectors.upload_list(scope=scope, filters=wanted.filters())[:PAGE_SIZE]
         return Response([upload_body(request, u) for u in found])
     if not scope.upload_shop_codes:
         return _error("Your role cannot upload files.", status.HTTP_403_FORBIDDEN)

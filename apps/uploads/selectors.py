@@ -46,6 +46,10 @@ def shops_visible(*, scope: Scope) -> QuerySet[Shop]:
     return scope.filter_shops(Shop.objects.select_related("region"))
 
 
+def shop_codes_visible(*, scope: Scope) -> list[str]:
+    return list(shops_visible(scope=scope).values_list("code", flat=True))
+
+
 def upload_current_of_content(*, shop: Shop, sha256: str) -> Upload | None:
     """The latest upload of this content for this shop that still counts: not cancelled,
     not itself a held duplicate, and not replaced by a loaded upload since."""

@@ -47,7 +47,9 @@ def upload_index(request: HttpRequest) -> HttpResponse:
                 return JsonResponse({"errors": [_refused(request)]}, status=413)
             errors = [str(e) for errors in form.errors.values() for e in errors]
             return JsonResponse({"errors": errors}, status=400)
-    filter_form = UploadFilterForm(request.GET or None, shop_codes=_visible_shop_codes(scope), auto_id="filter_%s")
+    filter_form = UploadFilterForm(
+        request.GET or None, shop_codes=selectors.shop_codes_visible(scope=scope), auto_id="filter_%s"
+    )
     page = Paginator(selectors.upload_list(scope=scope, filters=filter_form.filters()), PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
@@ -94,10 +96,6 @@ def _create_from_form(request: HttpRequest, scope: Scope, form: UploadForm) -> U
     except (ValidationError, PermissionDenied) as exc:
         form.add_error("file", ValidationError(getattr(exc, "messages", [str(exc)])))
         return None
-
-
-def _visible_shop_codes(scope: Scope) -> list[str]:
-    return list(selectors.shops_visible(scope=scope).values_list("code", flat=True))
 
 
 @login_required

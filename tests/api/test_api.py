@@ -169,3 +169,42 @@ def test_a_user_gets_their_own_token_with_their_password(cast):
     response = APIClient().post("/api/token/", {"username": "mgr_us_nyc", "password": PASSWORD})
 
     assert response.json()["token"] == Token.objects.get(user=cast["mgr_us_nyc"]).key
+
+
+def test_list_takes_the_uploads_pages_filters(api, with_errors, cast, sample, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    clean = upload_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", sample("bernasiakk_usa.csv")).id)
+    old = upload_of(cast["mgr_uk_lon"], "UK-LON", sample("online_retail_sample_sfc.csv"))
+    Upload.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
+    admin = api("admin")
+
+    def ids(query: str) -> set[str]:
+        response = admin.get(f"/api/uploads/?{query}")
+        assert response.status_code == 200, response.json()
+        return {u["id"] for u in response.json()}
+
+    assert ids("") == {str(with_errors.id), str(clean.id), str(old.id)}
+    assert ids("status=loaded") == {str(clean.id)}
+    assert ids("status=loaded_with_errors&shop=US-NYC") == {str(with_errors.id)}
+    assert ids("shop=UK-LON") == {str(old.id)}
+    week_ago = (timezone.localdate() - timedelta(days=7)).isoformat()
+    assert ids(f"date_to={week_ago}") == {str(old.id)}
+    assert ids(f"date_from={week_ago}") == {str(with_errors.id), str(clean.id)}
+
+
+@pytest.mark.parametrize(
+    ("username", "query", "field"),
+    [
+        ("mgr_us_nyc", "shop=UK-LON", "shop"),  # a shop outside the caller's scope
+        ("admin", "status=lost", "status"),
+        ("admin", "date_from=31/02/2026", "date_from"),
+    ],
+)
+def test_a_filter_that_cannot_apply_is_a_400_naming_it(api, with_errors, username, query, field):
+    response = api(username).get(f"/api/uploads/?{query}")
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
