@@ -20,12 +20,14 @@ def demo_spec(**changes) -> SchemaSpec:
     return SchemaSpec(1, tuple(fields.values()), MappingProxyType(dict(alias_rows())), 50.0)
 
 
-def run(path: Path, tmp_path: Path, *, spec: SchemaSpec | None = None, region_order: str = "DMY", sheet=None):
+def run(
+    path: Path, tmp_path: Path, *, spec: SchemaSpec | None = None, region_order: str = "DMY", sheet=None, on_disk=False
+):
     """Extract, map, dedupe, validate and clean one file; the connection and every result."""
     spec = spec or demo_spec()
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    con = work_connection(temp_dir=work)
+    con = work_connection(temp_dir=work, on_disk=on_disk)  # on disk: as for files past ETL_IN_MEMORY_MAX_BYTES
     extracted = extract(con, path, file_name=path.name, work_dir=work, header_score=spec.header_score, sheet=sheet)
     mapped = map_columns(extracted.columns, spec)
     present = list(mapped.mapping)

@@ -73,11 +73,13 @@ def _big_file(tmp_path, *, multiline_at: int | None, records: int = 200_000):
     return _write(tmp_path, "\n".join(lines) + "\n")
 
 
+@pytest.mark.parametrize("on_disk", [False, True], ids=["in-memory", "on-disk"])
 @pytest.mark.parametrize("multiline_at", [None, 180_000], ids=["parallel", "quoted-newline-late"])
-def test_a_big_file_read_in_parallel_keeps_every_row_number(tmp_path, multiline_at):
+def test_a_big_file_read_in_parallel_keeps_every_row_number(tmp_path, multiline_at, on_disk):
     """The reader runs in parallel (and serially again when a quoted newline turns up late):
-    either way each record keeps its own row number, and short/long rows theirs."""
-    result = run(_big_file(tmp_path, multiline_at=multiline_at), tmp_path)
+    either way each record keeps its own row number (its rowid in `records`, in memory or in
+    a database file), and short/long rows theirs."""
+    result = run(_big_file(tmp_path, multiline_at=multiline_at), tmp_path, on_disk=on_disk)
 
     con = result["con"]
     assert [(b.source_row, b.reason[:8]) for b in result["extracted"].bad_records] == [
