@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -37,7 +38,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.integration
-def test_an_interrupt_stops_web_and_worker_even_if_sigint_was_ignored(tmp_path):
+@pytest.mark.parametrize("how", ["serve", "group-twice"])
+def test_an_interrupt_stops_web_and_worker_even_if_sigint_was_ignored(tmp_path, how):
+    """`serve`: SIGINT to serve alone. `group-twice`: as a terminal's Ctrl-C, to the whole
+    process group, then again while it stops: no traceback, both stop all the same."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env |= {"DATA_DIR": str(tmp_path), "WEB_PORT": str(port)}
@@ -63,13 +67,19 @@ def test_an_interrupt_stops_web_and_worker_even_if_sigint_was_ignored(tmp_path):
         children = _children_of(serve.pid)
         assert len(children) == 2  # runserver and the worker
 
-        serve.send_signal(signal.SIGINT)
+        if how == "serve":
+            serve.send_signal(signal.SIGINT)
+        else:
+            os.killpg(serve.pid, signal.SIGINT)
+            time.sleep(0.2)  # an impatient second Ctrl-C, while serve stops its children
+            serve.send_signal(signal.SIGINT)
 
         serve.wait(timeout=30)
         wait_until(lambda: not any(map(_alive, children)), timeout=10, what="web and worker to stop")
     finally:
         stop(serve)
         log.close()
+    assert "Traceback" not in (tmp_path / "serve.log").read_text(errors="replace")
 
 
 def _healthy(port: int) -> bool:

@@ -54,6 +54,12 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            # Ctrl-C reaches the whole process group: a second interrupt (another key press,
+            # or make passing one on) must not cut the shutdown short with a traceback. The
+            # stop is bounded (10 s, then kill) anyway.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            self.stdout.write("Stopping the web server and the worker...")
             self._stop(children)
 
     def _banner(self, url: str) -> None:
