@@ -9,7 +9,9 @@
   const bar = document.getElementById("upload-progress");
   const rows = document.getElementById("rows-progress");
   const elapsed = document.getElementById("elapsed");
-  let wasFinished = null;
+  // As the server drew the page: an upload that ends between that and the first poll must
+  // still bring the reload that shows its report.
+  let wasFinished = box.dataset.finished === "true";
 
   function number(value) { return value.toLocaleString("en-US"); }
 
