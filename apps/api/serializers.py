@@ -45,7 +45,10 @@ class UploadStatusSerializer(serializers.Serializer):
     rows_rejected = serializers.IntegerField(allow_null=True)
     rows_dropped = serializers.IntegerField(allow_null=True)
     rows_processed = serializers.IntegerField(allow_null=True)
-    progress_stage = serializers.CharField()
+    progress_stage = serializers.CharField(
+        help_text="queued, reading, validating, loading, done (in the warehouse), "
+        "or stopped (failed, rejected, cancelled)"
+    )
     progress = serializers.FloatField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)

@@ -83,7 +83,10 @@ def upload_sheet_choices(upload: Upload) -> list[str]:
 def upload_progress(upload: Upload) -> dict:
     """Where the upload is: its stage among STAGES and a fraction for the progress bar."""
     if upload.is_finished:
-        return {"stage": "done", "fraction": 1.0, "rows_processed": upload.rows_processed}
+        # "done" only for an upload in the warehouse: one that failed, was rejected or
+        # cancelled marks no stage (its bar turns red, its status says why).
+        stage = "done" if upload.status in Upload.IN_WAREHOUSE else "stopped"
+        return {"stage": stage, "fraction": 1.0, "rows_processed": upload.rows_processed}
     stage = upload.stage if upload.status == Upload.Status.PROCESSING else "queued"
     names = [name for name, _ in STAGES]
     index = names.index(stage) if stage in names else 0

@@ -110,4 +110,11 @@ def test_progress_follows_the_stage_and_the_rows_through_it(usa):
     assert upload_progress(usa) == {"stage": "validating", "fraction": 0.6, "rows_processed": 500}
     done = upload_run(upload_id=_aged(usa, status=Upload.Status.QUEUED).id)
     assert upload_progress(done)["fraction"] == 1.0
+    assert upload_progress(done)["stage"] == "done"
     assert set(done.report["timings"]) == {"read", "validate", "load"}
+
+
+@pytest.mark.parametrize("status", [Upload.Status.FAILED, Upload.Status.REJECTED, Upload.Status.CANCELLED])
+def test_an_upload_that_ended_outside_the_warehouse_is_not_marked_done(usa, status):
+    """The stage strip marked "done" for a failed upload; now no stage, and the bar red."""
+    assert upload_progress(_aged(usa, status=status)) == {"stage": "stopped", "fraction": 1.0, "rows_processed": None}
