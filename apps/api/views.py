@@ -150,17 +150,12 @@ def upload_rejected(request: Request, upload_id) -> FileResponse:
 @api_view(["POST"])
 @parser_classes([JSONParser, FormParser])
 def upload_decision(request: Request, upload_id) -> Response:
-    scope = scope_for(request.user)
-    found = selectors.upload_get(scope=scope, upload_id=upload_id)
-    data = DecisionSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    try:
-        decided = upload_decide(scope=scope, user=request.user, upload=found, choice=data.validated_data["choice"])
-    except PermissionDenied as exc:
-        return _error(str(exc), status.HTTP_403_FORBIDDEN)
-    except ValidationError as exc:
-        return _error(" ".join(exc.messages), status.HTTP_409_CONFLICT)
-    return Response(upload_body(request, decided))
+    return _upload_action(
+        request,
+        upload_id,
+        DecisionSerializer,
+        lambda scope, found, data: upload_decide(scope=scope, user=request.user, upload=found, choice=data["choice"]),
+    )
 
 
 @extend_schema(
@@ -172,15 +167,30 @@ def upload_decision(request: Request, upload_id) -> Response:
 @api_view(["POST"])
 @parser_classes([JSONParser, FormParser])
 def upload_sheet(request: Request, upload_id) -> Response:
+    return _upload_action(
+        request,
+        upload_id,
+        SheetSerializer,
+        lambda scope, found, data: upload_sheet_choose(
+            scope=scope, user=request.user, upload=found, sheet=data["sheet"]
+        ),
+        bad_request=("no_such_sheet",),
+    )
+
+
+def _upload_action(request: Request, upload_id, serializer, act, *, bad_request: tuple[str, ...] = ()) -> Response:
+    """An action on an upload in scope: its body validated, then `act(scope, upload, data)`;
+    403 when the caller may not act, 409 when the upload's state forbids it (400 for the
+    validation codes in `bad_request`)."""
     scope = scope_for(request.user)
     found = selectors.upload_get(scope=scope, upload_id=upload_id)
-    data = SheetSerializer(data=request.data)
+    data = serializer(data=request.data)
     data.is_valid(raise_exception=True)
     try:
-        chosen = upload_sheet_choose(scope=scope, user=request.user, upload=found, sheet=data.validated_data["sheet"])
+        done = act(scope, found, data.validated_data)
     except PermissionDenied as exc:
         return _error(str(exc), status.HTTP_403_FORBIDDEN)
     except ValidationError as exc:
-        code = status.HTTP_400_BAD_REQUEST if exc.code == "no_such_sheet" else status.HTTP_409_CONFLICT
+        code = status.HTTP_400_BAD_REQUEST if exc.code in bad_request else status.HTTP_409_CONFLICT
         return _error(" ".join(exc.messages), code)
-    return Response(upload_body(request, chosen))
+    return Response(upload_body(request, done))
