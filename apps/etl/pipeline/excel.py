@@ -6,9 +6,10 @@ formulas come back as their cached values. Dates come back as ISO text, and numb
 their shortest text (2.5499999999999998 -> 2.55).
 """
 
-import struct
+import os
 import zipfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -26,6 +27,7 @@ from apps.etl.pipeline.extract import (
     create_bad_records,
     unique_names,
 )
+from apps.etl.pipeline.sheet_pieces import STEP, Piece, cut_sheet, part_data_offset
 from apps.etl.pipeline.sheet_text import column_text
 
 PEEK_ROWS = 30
@@ -33,16 +35,18 @@ PEEK_ROWS = 30
 # are checked first. Real workbooks compress 5-20 times; past these it is not a spreadsheet.
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 MAX_RATIO = 100
-STEP = 1024 * 1024
-# A zip part's local header: signature ... file name length, extra field length.
-LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 RATIO_FROM_BYTES = 10 * 1024 * 1024  # small parts (styles, empty sheets) compress far better
 # A summary sheet may well say "Country": a data sheet's header names two fields or more.
 MIN_HEADER_SCORE = 2
 
 
 def extract_excel(
-    con: duckdb.DuckDBPyConnection, path: Path, *, header_score: HeaderScore, sheet: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    header_score: HeaderScore,
+    sheet: str | None = None,
+    work_dir: Path | None = None,
 ) -> Extracted:
     import fastexcel
 
@@ -54,7 +58,9 @@ def extract_excel(
             raise ExtractError("The workbook has no sheets.")
         peeks = _peek(path, reader, [sheet] if sheet else list(reader.sheet_names))
         name, header_row = choose_sheet(reader.sheet_names, peeks, header_score=header_score, sheet=sheet)
-        read = _read_typed(reader, name, header_row, peeks.get(name, [])) or _read_strings(reader, name, header_row)
+        written = _header_texts(peeks.get(name, []), header_row)
+        read = _read_in_pieces(path, name, header_row, written, work_dir=work_dir) if work_dir else None
+        read = read or _read_typed(reader, name, header_row, written) or _read_strings(reader, name, header_row)
     except fastexcel.FastExcelError as exc:
         first = str(exc).splitlines()[0]
         raise ExtractError(f"The workbook could not be read; it may be damaged or cut short ({first}).") from exc
@@ -62,8 +68,6 @@ def extract_excel(
         raise ExtractError(f"Sheet '{name}' has no rows.")
     headers, data = read
     columns = unique_names(headers)
-    first = header_row + 1
-    data = data.append_column(SOURCE_ROW, pa.array(np.arange(first, first + data.num_rows, dtype=np.int64)))
     con.register("_sheet", data)
     # Empty cells become ''; rows with nothing but blanks (formatted, or trailing) are dropped.
     cells = ", ".join(
@@ -113,12 +117,7 @@ def _unpacked_size(package: zipfile.ZipFile, part: zipfile.ZipInfo) -> int:
     inflate = isal_zlib.decompressobj(-15)  # a raw deflate stream, as zip parts are
     size = 0
     with open(package.filename, "rb") as raw:
-        raw.seek(part.header_offset)
-        local = raw.read(LOCAL_HEADER.size)
-        if len(local) < LOCAL_HEADER.size or local[:4] != b"PK\x03\x04":
-            raise zipfile.BadZipFile(f"{part.filename} has no local header")
-        name_length, extra_length = LOCAL_HEADER.unpack(local)[-2:]
-        raw.seek(name_length + extra_length, 1)  # the part's data follows its name and extra field
+        raw.seek(part_data_offset(raw, part))
         left = part.compress_size
         while left > 0 and size <= limit:
             chunk = raw.read(min(STEP, left))
@@ -147,30 +146,36 @@ def _check_sizes(parts: list[tuple[str, int, int]]) -> None:
             )
 
 
-# (the header row's texts, the data rows as text columns named by position), or None if empty
+# (the header row's texts, the data rows as text columns named by position and their
+# row numbers in SOURCE_ROW), or None if empty
 Read = tuple[list[str], pa.Table] | None
+GENERATED = "__UNNAMED__"  # fastexcel's name for a column whose header cell is empty
 
 
-def _read_typed(reader, name: str, header_row: int, peek: list[list]) -> Read:
+def _header_texts(peek: list[list], header_row: int) -> list[str]:
+    """The header row's filled cells as the peek saw them."""
+    return [str(v) for v in (peek[header_row - 1] if len(peek) >= header_row else []) if _filled(v)]
+
+
+def _read_typed(reader, name: str, header_row: int, written: list[str]) -> Read:
     """The sheet read as typed columns and formatted here (see sheet_text), or None when
-    a column or the header could come out differently from calamine's strings."""
+    a column or the header could come out differently from calamine's strings.
+
+    `written` is the header row's filled cells: fastexcel renames duplicate headers, and
+    then calamine's own strings are read instead."""
     sheet = reader.load_sheet(name, header_row=header_row - 1, skip_rows=0)
-    found = sheet.available_columns()
-    if not found:
-        return None
-    headers = ["" if c.column_name_from == "generated" else c.name for c in found]
-    written = [str(v) for v in (peek[header_row - 1] if len(peek) >= header_row else []) if _filled(v)]
-    if [h for h in headers if h] != written:
-        return None  # duplicate headers are renamed by fastexcel; take calamine's own
     # Column types are guessed from the first rows; a later cell of another type (text in
     # a number column) would come back empty, and is reported: then read strings instead.
     batch, errors = sheet.to_arrow_with_errors()
-    if errors is not None and errors.errors:
+    if batch.num_columns == 0 or (errors is not None and errors.errors):
+        return None
+    headers = ["" if n == f"{GENERATED}{i}" else n for i, n in enumerate(batch.column_names)]
+    if [h for h in headers if h] != written:
         return None
     texts = [column_text(c) for c in batch.columns]
     if any(t is None for t in texts):
         return None
-    return headers, pa.table(texts, names=[f"c{i}" for i in range(len(texts))])
+    return headers, _numbered(pa.table(texts, names=[f"c{i}" for i in range(len(texts))]), header_row + 1)
 
 
 def _read_strings(reader, name: str, header_row: int) -> Read:
@@ -181,7 +186,49 @@ def _read_strings(reader, name: str, header_row: int) -> Read:
         return None
     headers = ["" if v is None else str(v) for v in table.slice(0, 1).to_pylist()[0].values()]
     data = table.slice(1)
-    return headers, data.rename_columns([f"c{i}" for i in range(data.num_columns)])
+    return headers, _numbered(data.rename_columns([f"c{i}" for i in range(data.num_columns)]), header_row + 1)
+
+
+def _numbered(data: pa.Table, first: int) -> pa.Table:
+    """`data` with each row's number in the sheet: calamine returns every row from `first`
+    on, empty ones included."""
+    return data.append_column(SOURCE_ROW, pa.array(np.arange(first, first + data.num_rows, dtype=np.int64)))
+
+
+def _read_in_pieces(path: Path, name: str, header_row: int, written: list[str], *, work_dir: Path) -> Read:
+    """A big sheet read in pieces on two cores (see sheet_pieces); None when it is small,
+    not plain enough to cut, or its pieces do not agree (then it is read whole)."""
+    import fastexcel
+
+    if (os.cpu_count() or 1) < 2 or path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return None
+
+    def read(piece: Piece) -> Read:
+        reader = fastexcel.read_excel(piece.path)
+        try:
+            return _read_typed(reader, name, piece.header_row, written) or _read_strings(reader, name, piece.header_row)
+        finally:
+            piece.path.unlink(missing_ok=True)
+
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sheet-piece") as pool:
+            # The first piece is read while the next one is written.
+            pieces, reads = [], []
+            for piece in cut_sheet(path, name, header_row=header_row, work_dir=work_dir):
+                pieces.append(piece)
+                reads.append(pool.submit(read, piece))
+            results = [r.result() for r in reads]
+    except (fastexcel.FastExcelError, zipfile.BadZipFile, EOFError, isal_zlib.error, OSError, ValueError):
+        return None
+    if len(results) < 2 or any(r is None for r in results):
+        return None
+    headers = results[0][0]
+    for piece, following, (piece_headers, data) in zip(pieces, [*pieces[1:], None], results, strict=True):
+        # Rows out of order in the XML would put a piece's rows past the next one's start.
+        beyond = following is not None and data.num_rows > following.header_row - piece.header_row
+        if piece_headers != headers or data.num_columns != results[0][1].num_columns or beyond:
+            return None
+    return headers, pa.concat_tables([data for _, data in results], promote_options="permissive")
 
 
 class SheetNotFound(ExtractError):

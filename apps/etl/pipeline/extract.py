@@ -80,7 +80,7 @@ def extract(
     if suffix in EXCEL_SUFFIXES:
         from apps.etl.pipeline.excel import extract_excel
 
-        return extract_excel(con, path, header_score=header_score, sheet=sheet)
+        return extract_excel(con, path, header_score=header_score, sheet=sheet, work_dir=work_dir)
     raise ExtractError(f"Unsupported file type '{suffix}'. Upload CSV, TSV, XLSX or XLS.")
 
 
