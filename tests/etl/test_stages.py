@@ -491,6 +491,29 @@ def test_text_cells_are_trimmed_and_inner_spaces_collapsed(connect, spec, text_t
     assert column(con, _valid(checked), "product_id") == ["85123A"]
 
 
+def test_a_padded_or_spaced_cell_is_found_wherever_it_sits_among_clean_rows(connect, spec, text_table):
+    # Rows are first searched whole (their cells joined); each kind of cell must still be
+    # found in the first column, the last, a number column, and only once per cell.
+    rows = [
+        _row(),
+        _row(country="France "),
+        _row(product_id="85\t123A"),
+        _row(quantity=" 6"),
+        _row(order_id=" 536366"),
+        _row(),
+    ]
+
+    con, checked, _ = _validate(connect, spec, _rows_table(text_table, rows))
+
+    valid = _valid(checked)
+    assert checked.rows_rejected == 0
+    assert column(con, valid, "country") == ["United Kingdom", "France", *["United Kingdom"] * 4]
+    assert column(con, valid, "product_id")[2] == "85 123A"
+    assert column(con, valid, "quantity") == [6] * 6
+    assert column(con, valid, "order_id")[4] == "536366"
+    assert checked.cells_trimmed == 3  # text cells: the country, the product id, the order id
+
+
 # -- clean --------------------------------------------------------------------------------
 
 

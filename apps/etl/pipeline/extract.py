@@ -38,6 +38,7 @@ MAX_COLUMNS = 1000
 NULL_TEXT = "\x01"
 EXTRA = "__extra_fields"
 BAD = "__bad_record"
+BLANK = "__blank_record"
 FIRST_BAD_RECORDS = 50
 
 # How many schema fields a header row names: used to find the header and the data sheet.
@@ -150,28 +151,34 @@ def _read_csv(
     con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int, parallel: bool
 ) -> None:
     spec = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in [*columns, EXTRA])
+    # Whether a record is blank or has the wrong number of fields is worked out as it is
+    # read (in parallel, once), not by every later scan of the views below.
     con.execute(
         f"""CREATE OR REPLACE TABLE {RECORDS} AS
-            SELECT * FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
-                                   columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
-                                   nullstr = $null_text, parallel = {str(parallel).lower()})""",
+            SELECT *, {_blank(columns)} AS {BLANK},
+                   ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
+            FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
+                          columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
+                          nullstr = $null_text, parallel = {str(parallel).lower()})""",
         {"path": str(path), "delim": delimiter, "null_text": NULL_TEXT},
-    )
-    # Views, not copies: every later stage reads `raw` a few times, and these tests cost
-    # little (a cell starting with a space is rare, so `trim` seldom runs).
-    blank = " AND ".join(
-        f"({ident(c)} IS NULL OR {ident(c)} = '' OR (starts_with({ident(c)}, ' ') AND trim({ident(c)}) = ''))"
-        for c in columns
     )
     con.execute(
         f"""CREATE OR REPLACE VIEW {NUMBERED} AS
-            SELECT * FROM (
-                SELECT *, CAST(rowid AS BIGINT) + {skip + 1} AS {SOURCE_ROW},
-                       ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
-                FROM {RECORDS})
-            WHERE NOT ({blank})"""
+            SELECT * EXCLUDE ({BLANK}), CAST(rowid AS BIGINT) + {skip + 1} AS {SOURCE_ROW}
+            FROM {RECORDS} WHERE NOT {BLANK}"""
     )
     con.execute(f"CREATE OR REPLACE VIEW {RAW} AS SELECT * FROM {NUMBERED} WHERE NOT {BAD}")
+
+
+def _blank(columns: list[str]) -> str:
+    """Whether every cell of a record is empty or spaces. Most records have a first cell
+    that is neither, and then the others are not looked at."""
+    first = ident(columns[0])
+    every = " AND ".join(
+        f"({ident(c)} IS NULL OR {ident(c)} = '' OR (starts_with({ident(c)}, ' ') AND trim({ident(c)}) = ''))"
+        for c in columns
+    )
+    return f"CASE WHEN {first} <> '' AND NOT starts_with({first}, ' ') THEN false ELSE {every} END"
 
 
 def create_bad_records(

@@ -60,6 +60,21 @@ def padded(v: str) -> str:
     return f"coalesce(starts_with({v}, ' ') OR ends_with({v}, ' '), false)"
 
 
+# The row's cells joined by a unit separator, and whether one of them may be padded, or
+# may hold white space to collapse (a cell holding the separator itself only costs a look).
+ROW, PAD, WS = "row$cells", "row$padded", "row$spaced"
+SEPARATOR = "chr(31)"
+
+
+def _row_padded(row: str) -> str:
+    ends = f"starts_with({row}, ' ') OR ends_with({row}, ' ')"
+    return f"({ends} OR contains({row}, ' ' || {SEPARATOR}) OR contains({row}, {SEPARATOR} || ' '))"
+
+
+def _row_spaced(row: str) -> str:
+    return spacing(row)
+
+
 def ws(name: str) -> str:
     return ident(f"ws${name}")
 
@@ -78,19 +93,26 @@ def validate(
     has_country = "country" in present
     _register_countries(con, spec)
     texts = [f for f in fields if f.data_type == DataType.STRING]
+    # Layer 0: a row's cells joined, to tell in a few searches whether any of them needs
+    # trimming or has white space to collapse: most rows have neither, and then no cell
+    # of theirs is looked at one by one (DuckDB runs a CASE branch on its rows only).
+    cells = ", ".join(f"s.{ident(f.name)}" for f in fields)
+    joined = f"SELECT s.*, concat_ws({SEPARATOR}, {cells}) AS {ROW} FROM {source} s"
+    row_src = f"SELECT s.*, {_row_padded(ROW)} AS {PAD}, {_row_spaced(ROW)} AS {WS} FROM ({joined}) s"
     # Layer 1: each cell trimmed (only those padded with spaces), and how many were.
     trimmed = " + ".join(f"CAST({padded(f's.{ident(f.name)}')} AS INT)" for f in texts)
     trimmed_src = (
-        f"SELECT s.{SOURCE_ROW}, "
+        f"SELECT s.{SOURCE_ROW}, s.{WS}, "
         + ", ".join(
-            f"CASE WHEN {padded(f's.{ident(f.name)}')} THEN trim(s.{ident(f.name)}) ELSE s.{ident(f.name)} END "
-            f"AS {raw(f.name)}"
+            f"CASE WHEN s.{PAD} AND {padded(f's.{ident(f.name)}')} THEN trim(s.{ident(f.name)}) "
+            f"ELSE s.{ident(f.name)} END AS {raw(f.name)}"
             for f in fields
         )
-        + f", {trimmed or '0'} AS trimmed FROM {source} s"
+        + f", {f'CASE WHEN s.{PAD} THEN {trimmed} ELSE 0 END' if trimmed else '0'} AS trimmed FROM ({row_src}) s"
     )
     # Layer 2: which text cells have white space to collapse (used twice below).
-    spaced_src = f"SELECT *{''.join(f', {spacing(raw(f.name))} AS {ws(f.name)}' for f in texts)} FROM ({trimmed_src})"
+    spaced = "".join(f", CASE WHEN {WS} THEN {spacing(raw(f.name))} ELSE false END AS {ws(f.name)}" for f in texts)
+    spaced_src = f"SELECT *{spaced} FROM ({trimmed_src})"
     join = f"LEFT JOIN country_aliases a ON a.alias = upper({raw('country')})" if has_country else ""
     typed_src = (
         f"SELECT t.*, {', '.join(typed_exprs)}{', a.code AS country_code' if has_country else ''} "
