@@ -132,7 +132,7 @@ def _stage_progress(con, upload_id):
     if db.connection.in_atomic_block:
         # Another connection's UPDATE would wait on this transaction's lock (as in tests
         # that wrap everything in one); the stage marker alone shows the way then.
-        yield
+        yield lambda start, end: None
         return
 
     def report(fraction: float) -> None:
@@ -140,8 +140,8 @@ def _stage_progress(con, upload_id):
         Upload.objects.filter(pk=upload_id).update(stage_progress=round(fraction, 3))
 
     # The reports come from a thread of their own, which has its own database connection.
-    with progress_watch(con, report, every=PROGRESS_EVERY, finished=lambda: db.connection.close()):
-        yield
+    with progress_watch(con, report, every=PROGRESS_EVERY, finished=lambda: db.connection.close()) as band:
+        yield band
 
 
 def pipeline_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
@@ -211,8 +211,11 @@ def run_stages(
         upload_set_stage(upload.id, "validating", rows_read=extracted.rows_read, rows_processed=0)
         test_pause("validating")
         present = list(mapped.mapping)
-        with _timed(timings, "validate"):
+        with _timed(timings, "validate"), _stage_progress(con, upload.id) as band:
+            # Of a million rows' validating, finding duplicates takes about a fifth.
+            band(0.0, 0.2)
             unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
+            band(0.2, 1.0)
             checked = validate(con, unique, spec, present=present, default_date_order=ctx.date_order)
             cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)
         outcome = Outcome(extracted.rows_read, 0, checked.rows_rejected + extracted.bad_count, dropped)

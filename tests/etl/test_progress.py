@@ -24,6 +24,24 @@ def test_progress_watch_reports_fractions_of_a_running_statement(tmp_path):
     assert any(0.0 < f < 1.0 for f in seen), seen
 
 
+def test_each_step_fills_its_own_band_and_the_fraction_never_falls(tmp_path):
+    con = work_connection(temp_dir=tmp_path)
+    seen: list[float] = []
+    statement = "CREATE OR REPLACE TABLE t AS SELECT i, md5(CAST(i AS VARCHAR)) AS h FROM range(4000000) r(i)"
+
+    with progress_watch(con, seen.append, every=0.01) as band:
+        band(0.0, 0.25)
+        con.execute(statement)
+        first = len(seen)
+        band(0.5, 1.0)
+        con.execute(statement)  # estimated from 0 again: reported from half the stage on
+
+    assert 0 < first < len(seen), seen
+    assert all(0.0 <= f <= 0.25 for f in seen[:first]), seen
+    assert all(f >= 0.5 for f in seen[first:]), seen
+    assert seen == sorted(seen)
+
+
 def test_progress_watch_runs_its_finished_hook_in_the_watching_thread(tmp_path):
     con = work_connection(temp_dir=tmp_path)
     finished: list[bool] = []
@@ -76,7 +94,8 @@ def test_a_big_file_records_progress_within_its_stages(cast, tmp_path, monkeypat
     assert done.status == Upload.Status.LOADED, done.message
     assert done.rows_loaded == 400_000
     assert any(0.0 < f < 1.0 for _, f in recorded), recorded
-    assert {stage for stage, _ in recorded} <= {"reading", "loading"}
+    # Each stage's band fills from the engine's estimate, validating's too.
+    assert {stage for stage, _ in recorded} == {"reading", "validating", "loading"}, recorded
     assert bar == sorted(bar), bar  # the bar never moves back
     assert done.stage_progress is None or done.is_finished
 

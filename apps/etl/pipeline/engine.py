@@ -32,34 +32,44 @@ def progress_watch(
     *,
     every: float = 0.5,
     finished: Callable[[], None] = lambda: None,
-) -> Iterator[None]:
+) -> Iterator[Callable[[float, float], None]]:
     """Call `report(fraction)` every `every` seconds with how far the statement `con` is
     running has got (DuckDB's own estimate, asked from another thread: the statement itself
     has no callback). `finished` runs in that thread when it stops (to close what it opened).
 
-    A stage may run several statements, each estimated from 0: only a fraction above the
-    last one reported is reported, so the bar never moves back.
+    A stage may run several statements, each estimated from 0. The caller may give each
+    step its band of the stage with the function yielded (`band(0.3, 1.0)`: the statements
+    from now on fill 30% to 100%); only a fraction above the last one reported is reported,
+    so the bar never moves back.
     """
     con.execute("SET enable_progress_bar = true")
     con.execute("SET enable_progress_bar_print = false")
     con.execute("SET progress_bar_time = 0")
     stop = threading.Event()
+    span = [0.0, 1.0]
+
+    def band(start: float, end: float) -> None:
+        span[:] = [start, end]
 
     def poll() -> None:
         last = -1.0
         try:
             while not stop.wait(every):
                 percent = con.query_progress()
-                if percent is not None and last < percent <= 100:
-                    last = percent
-                    report(percent / 100.0)
+                if percent is None or not 0 <= percent <= 100:
+                    continue
+                start, end = span
+                fraction = start + (end - start) * percent / 100
+                if fraction > last:
+                    last = fraction
+                    report(fraction)
         finally:
             finished()
 
     watcher = threading.Thread(target=poll, name="etl-progress", daemon=True)
     watcher.start()
     try:
-        yield
+        yield band
     finally:
         stop.set()
         watcher.join()
