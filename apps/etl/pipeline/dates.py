@@ -37,7 +37,7 @@ def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str
     # `%Y` reads `19/4/11` as the year 11: only plausible years count, here and below.
     counts = ", ".join(f"count(*) FILTER (WHERE year(try_strptime(v, '{f}')) >= 1000)" for f in candidates)
     row = con.execute(
-        f"SELECT {counts} FROM (SELECT trim({column}) AS v FROM {table} WHERE trim({column}) <> '' LIMIT 2000)"
+        f"SELECT {counts} FROM (SELECT trim({column}) AS v FROM {table} WHERE trim({column}) <> '' LIMIT 500)"
     ).fetchall()[0]
     best = max(range(len(candidates)), key=lambda i: row[i])
     full = date_expression(value, order)
