@@ -200,7 +200,11 @@ class EmbeddedWarehouse:
         table = DeltaTable(self.table_uri)
         table.create_checkpoint()
         table.cleanup_metadata()
-        removed = table.vacuum(retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False)
+        # full: files in no snapshot at all (a load killed before its commit) go too, once
+        # older than the retention (a younger one may be a load about to commit).
+        removed = table.vacuum(
+            retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=False, full=True
+        )
         result = {
             "files_added": int(metrics.get("numFilesAdded", 0)),
             "files_removed": int(metrics.get("numFilesRemoved", 0)),

@@ -1,6 +1,10 @@
 """The embedded warehouse: compaction of many small uploads, an empty table, date periods."""
 
+import os
+import shutil
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
@@ -34,6 +38,26 @@ def test_compaction_leaves_one_file_and_the_same_answers(tmp_path):
     assert wh.delete_batch(upload_id=ids[0]) == 3
     assert wh.query(f'SELECT count(*) FROM "{FACT_TABLE}"').column(0)[0].as_py() == 33
     assert wh.compact()["files_now"] == 1  # running it again is harmless
+
+
+def test_compaction_deletes_a_file_no_commit_took_once_it_is_old_but_not_a_new_one(tmp_path):
+    # A worker killed between placing its part file and committing it leaves the file in
+    # the table's folder, in no snapshot. One placed a moment ago may be a load in flight.
+    wh = EmbeddedWarehouse(tmp_path)
+    load_small_uploads(wh, 2)
+    table = Path(wh.table_uri)
+    orphan, in_flight = table / "part-00000-orphan.parquet", table / "part-00000-in-flight.parquet"
+    for path in (orphan, in_flight):
+        shutil.copy(next(table.glob("*.parquet")), path)
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
+
+    wh.compact()
+
+    assert not orphan.exists()
+    assert in_flight.exists()
+    assert wh.query(f'SELECT count(*) FROM "{FACT_TABLE}"').column(0)[0].as_py() == 6
+    assert (tmp_path / "commit.lock").exists()
 
 
 def test_loads_compact_once_the_table_has_many_files(tmp_path):
