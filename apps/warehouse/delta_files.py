@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+import zlib
 import uuid
 from collections.abc import Collection
 from pathlib import Path
@@ -92,9 +93,17 @@ def commit(table: DeltaTable, actions: list[AddAction | RemoveAction], *, ids: C
     table.create_write_transaction(actions, mode="append", schema=table.schema(), commit_properties=batch_claims(ids))
 
 
+# Claims are kept by every snapshot for ever (delta-rs does not honour
+# delta.setTransactionRetentionDuration): one per upload would grow the log with every
+# upload. Uploads share a fixed set of claims instead; two of the same set may conflict
+# for nothing, and then one retries.
+CLAIMS = 256
+
+
 def batch_claims(ids: Collection[str]) -> CommitProperties:
     """One Delta application transaction per upload id the commit writes or removes: two
     commits touching the same upload conflict even when both only add files (one retries
     and then sees the other's file), as predicate overwrites do."""
     version = time.time_ns() // 1000
-    return CommitProperties(app_transactions=[Transaction(app_id=f"upload:{i}", version=version) for i in ids])
+    claims = sorted({f"uploads:{zlib.crc32(str(i).encode()) % CLAIMS}" for i in ids})
+    return CommitProperties(app_transactions=[Transaction(app_id=claim, version=version) for claim in claims])

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
+from apps.warehouse import delta_files
 from apps.warehouse.base import ParquetBatch
 from apps.warehouse.embedded import EmbeddedWarehouse
 from apps.warehouse.fact import FACT_TABLE, ViewSpec
@@ -166,3 +167,19 @@ def test_the_same_upload_committed_twice_at_once_leaves_its_rows_once(tmp_path):
 
     assert runs["n"] == 2  # the first attempt conflicted
     assert _count(wh) == 6
+
+
+def test_the_log_keeps_a_bounded_number_of_upload_claims(tmp_path, monkeypatch):
+    # Every snapshot carries every claim ever made: one per upload grew with each upload.
+    monkeypatch.setattr(delta_files, "CLAIMS", 4)
+    wh = _warehouse(tmp_path)
+    for _ in range(12):
+        upload = str(uuid.uuid4())
+        wh.replace_batch(upload_id=upload, table=ParquetBatch(_file(tmp_path, fact_rows(upload, 2))))
+    table = DeltaTable(wh.table_uri)
+    table.create_checkpoint()
+
+    checkpoint = sorted((Path(wh.table_uri) / "_delta_log").glob("*.checkpoint.parquet"))[-1]
+    claims = [t["appId"] for t in pq.read_table(checkpoint).column("txn").to_pylist() if t]
+    assert 0 < len(claims) <= 4
+    assert _count(wh) == 24
