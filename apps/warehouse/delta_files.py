@@ -11,8 +11,8 @@ import json
 import os
 import shutil
 import time
-import zlib
 import uuid
+import zlib
 from collections.abc import Collection
 from pathlib import Path
 
