@@ -359,5 +359,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # The filesystem broker has no host; kombu warns about that on every connection.
         "kombu.connection": {"level": "ERROR"},
+        # "Could not determine dtype for column N, falling back to string": a column empty
+        # in a workbook's first 1,000 rows, which the ETL reads right as it is.
+        "fastexcel.types.dtype": {"level": "ERROR"},
     },
 }

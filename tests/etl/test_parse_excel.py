@@ -148,3 +148,22 @@ def test_numbers_and_dates_are_read_as_the_text_the_sheet_shows(tmp_path):
         ("4006381333931", "6", "2010-12-01 08:26:00", "2.55", "0.0000001"),
         ("85123", "-2", "2010-12-01 08:26:01.500", "0.3", "0.5"),
     ]
+
+
+def test_a_column_empty_in_the_first_thousand_rows_is_read_without_a_warning_in_the_log(tmp_path, caplog):
+    # fastexcel guesses types from the first 1,000 rows and logged a warning for such a
+    # column ("Could not determine dtype"); the column is read right, so the log says nothing.
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    sheet.append([*HEADER, "CustomerID"])
+    for i in range(1200):
+        customer = 17000 + i if i >= 1100 else None
+        sheet.append([str(536365 + i), "85123A", "MUG", 1, datetime(2011, 4, 1, 9, 0), 2.55, "France", customer])
+    path = tmp_path / "late.xlsx"
+    wb.save(path)
+
+    result = run(path, tmp_path)
+
+    customers = rows(result["con"], "SELECT customer_id FROM clean WHERE customer_id IS NOT NULL ORDER BY 1")
+    assert customers[0] == ("18100",) and len(customers) == 100
+    assert not [r for r in caplog.records if r.name.startswith("fastexcel")], caplog.records
