@@ -62,6 +62,13 @@ def schema_spec_active() -> SchemaSpec:
     return spec
 
 
+def schema_spec_of_version(version: int | None) -> SchemaSpec:
+    """The spec of the schema version an upload ran with (kept when the schema was edited
+    since), else the active one."""
+    schema = SalesSchema.objects.filter(version=version).prefetch_related("fields").order_by("-is_active").first()
+    return schema_spec(schema) if version is not None and schema is not None else schema_spec_active()
+
+
 @transaction.atomic
 def schema_version_archive(*, schema: SalesSchema) -> SalesSchema | None:
     """Before an edit of the active schema: copy its stored state (the version uploads ran

@@ -108,7 +108,7 @@ def _original_rows(upload: Upload, path: Path, wanted: list[int]) -> pa.Table:
     """The file's rows with these numbers, read again as the ETL read them (text cells)."""
     from apps.etl.pipeline.engine import ident, work_connection
     from apps.etl.pipeline.extract import RAW, SOURCE_ROW, extract
-    from apps.etl.schemas import schema_spec_active
+    from apps.etl.schemas import schema_spec_of_version
 
     with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
         con = work_connection(temp_dir=Path(tmp), memory_limit=settings.ETL_MEMORY_LIMIT)
@@ -118,7 +118,8 @@ def _original_rows(upload: Upload, path: Path, wanted: list[int]) -> pa.Table:
                 path,
                 file_name=upload.original_name,
                 work_dir=Path(tmp),
-                header_score=schema_spec_active().header_score,
+                # The header words of the version the upload ran with: the file is read as it was.
+                header_score=schema_spec_of_version(upload.schema_version).header_score,
                 sheet=upload.report.get("file", {}).get("sheet"),
             )
             con.register("wanted", pa.table({"r": pa.array(wanted, pa.int64())}))

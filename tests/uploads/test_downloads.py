@@ -113,3 +113,33 @@ def test_admin_shows_an_upload_with_its_history(client_of, with_errors):
 
     assert page.status_code == 200
     assert "Processing ended" in page.text and "Uploader emailed" in page.text
+
+
+def test_rejected_rows_are_read_again_with_the_header_words_of_the_schema_version_used(cast, tmp_path):
+    # The header is the line naming most schema fields. A title line above it names three;
+    # the header names six, three of them by aliases. If an admin drops the aliases before the
+    # rejected rows are written, the header names three as well, and the title line came first.
+    from django.core.files.storage import default_storage
+
+    from apps.etl.models import SalesSchema
+    from apps.etl.schemas import schema_version_archive
+    from apps.etl.services import local_copy, pipeline_run
+    from apps.uploads.exports import rejected_exports_write
+    from apps.uploads.selectors import rejected_downloads
+
+    path = tmp_path / "titled.csv"
+    path.write_text("Country,Quantity,Unit price\n" + SOME_BAD)
+    upload = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
+    assert upload.rows_rejected == 2
+    schema = SalesSchema.objects.get(is_active=True)
+    schema_version_archive(schema=schema)
+    schema.save()
+    schema.fields.update(aliases="")  # no header word of the file is known any more
+
+    with local_copy(upload.raw_path) as raw:
+        assert rejected_exports_write(upload=upload, path=raw) == 2
+
+    with default_storage.open(rejected_downloads(upload)["csv"]) as fh:
+        rows = list(csv.reader(io.StringIO(fh.read().decode())))
+    assert rows[0][:3] == ["row", "InvoiceNo", "StockCode"]
+    assert [r[0] for r in rows[1:]] == ["6", "7"]
