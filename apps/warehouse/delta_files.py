@@ -44,11 +44,16 @@ def batch_stats(path: Path, upload_id: str) -> str | None:
 
 
 def same_schema(table: DeltaTable, path: Path) -> bool:
-    """Whether the file's columns are the table's, in order, with the same types (a file
-    with a column the table lacks needs the table's schema changed: not done here)."""
-    have = pq.read_schema(path)
+    """Whether the file fits the table as it is: each of its columns is one of the table's,
+    with the same type, and each table column it lacks may be NULL (a field an admin
+    dropped: Delta readers give NULL for a column a file lacks, as for files written before
+    a column was added). A file with a column the table lacks needs the table's schema
+    changed: not done here."""
+    have = {f.name: f.type for f in pq.read_schema(path)}
     want = pa.schema(table.schema().to_arrow())
-    return [(f.name, f.type) for f in have] == [(f.name, f.type) for f in want]
+    if any(name not in want.names or want.field(name).type != kind for name, kind in have.items()):
+        return False
+    return all(f.nullable for f in want if f.name not in have)
 
 
 def files_replaced(table: DeltaTable, ids: Collection[str]) -> list[RemoveAction] | None:

@@ -149,6 +149,24 @@ def test_a_field_an_admin_added_still_adds_a_column(tmp_path):
     assert _count(wh, "loyalty_tier IS NULL") == 3
 
 
+def test_a_batch_without_a_column_an_admin_dropped_still_goes_in_as_it_is(tmp_path):
+    # The table keeps a dropped field's column (nullable). A batch without it is a valid
+    # Delta file (readers give NULL), so it is taken as written, not encoded again.
+    wh = _warehouse(tmp_path)
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    wider = fact_rows(old, 3).append_column("loyalty_tier", pa.array(["gold", None, "x"], pa.string()))
+    wh.replace_batch(upload_id=old, table=ParquetBatch(_file(tmp_path, wider)))
+    narrower = _file(tmp_path, fact_rows(new, 4))
+
+    assert wh.replace_batch(upload_id=new, table=ParquetBatch(narrower)) == 4
+
+    assert any(f.read_bytes() == narrower.read_bytes() for f in _files(wh))
+    assert _count(wh, "loyalty_tier IS NULL AND upload_id = $u", u=new) == 4
+    assert _count(wh, "loyalty_tier = 'gold'") == 1
+    wh.compact()  # and compaction reads both shapes
+    assert (_count(wh), _count(wh, "loyalty_tier IS NULL")) == (7, 5)
+
+
 def test_the_same_upload_committed_twice_at_once_leaves_its_rows_once(tmp_path):
     """A task run twice at the same time: the other run commits while this one is inside its
     commit. Adding a file conflicts with a commit of the same upload, so this one retries,
