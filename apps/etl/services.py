@@ -273,10 +273,13 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str,
     fact_write(con, sql, params, schema=fact_schema(extras), path=local)
     # Stored first: a storage failure then leaves the warehouse as it was (not rows of an
     # upload marked failed), and a warehouse can load it from there (BigQuery from gs://).
-    stored = _save(f"processed/{_folder(upload)}/{upload.id}.parquet", local)
+    stored = _save(f"processed/{_folder(upload)}/{upload.id}.parquet", local, take=True)
+    # Files on disk: the stored file is the one DuckDB wrote, moved (20-30 MB per million
+    # rows not copied); the warehouse then links that same file into its table.
+    committed = local if local.exists() else Path(default_storage.path(stored))
     # A corrected upload takes its predecessor's place in the same commit.
     retire = [str(upload.replaces_id)] if upload.replaces_id else []
-    batch = ParquetBatch(local, committing=partial(test_pause, "committing"))
+    batch = ParquetBatch(committed, committing=partial(test_pause, "committing"))
     return warehouse().replace_batch(
         upload_id=str(upload.id), table=batch, retire=retire, source_uri=storage_uri(stored)
     )
@@ -294,12 +297,22 @@ def _store_rejected(upload: Upload, con, work_dir: Path) -> None:
         _save(f"rejected/{_folder(upload)}/{upload.id}.csv", rejected_file)
 
 
-def _save(path: str, local: Path) -> str:
+class _TakenFile(File):
+    """A local file the storage may take as it is: FileSystemStorage renames a file that has
+    a temporary_file_path (on one disk, no copy); other storages read it as any file."""
+
+    def temporary_file_path(self) -> str:
+        return self.name
+
+
+def _save(path: str, local: Path, *, take: bool = False) -> str:
+    """Store `local` under `path`; with `take`, the storage may move it there (it may then
+    be gone from `local`)."""
     try:
         if default_storage.exists(path):
             default_storage.delete(path)
         with open(local, "rb") as fh:
-            return default_storage.save(path, File(fh))
+            return default_storage.save(path, _TakenFile(fh, name=str(local)) if take else File(fh))
     except (ConnectionError, TimeoutError):
         raise  # transient: the task retries
     except OSError as exc:

@@ -193,3 +193,20 @@ def test_a_loaded_file_keeps_its_processed_rows_beside_the_raw_file(cast, sample
 
     with default_storage.open(_stored_path("processed", upload, "parquet")) as fh:
         assert pq.read_table(fh).num_rows == 291
+
+
+def test_on_disk_the_processed_file_is_the_file_the_warehouse_took_not_a_copy(cast, sample):
+    # Files on disk: DuckDB's parquet file is moved under processed/ (not copied, 20-30 MB
+    # per million rows) and the warehouse links that very file into its table.
+    import os
+
+    from deltalake import DeltaTable
+    from django.core.files.storage import default_storage
+
+    from apps.warehouse.services import warehouse
+
+    upload = run_file(cast, "US-NYC", sample("bernasiakk_usa.csv"))
+
+    stored = default_storage.path(_stored_path("processed", upload, "parquet"))
+    table_files = DeltaTable(warehouse().table_uri).file_uris()
+    assert any(os.path.samefile(stored, f) for f in table_files)
