@@ -215,8 +215,14 @@ def run_stages(
             # Of a million rows' validating, finding duplicates takes about a fifth.
             band(0.0, 0.2)
             unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
-            band(0.2, 1.0)
-            checked = validate(con, unique, spec, present=present, default_date_order=ctx.date_order)
+            checked = validate(
+                con,
+                unique,
+                spec,
+                present=present,
+                default_date_order=ctx.date_order,
+                band=lambda start, end: band(0.2 + 0.8 * start, 0.2 + 0.8 * end),
+            )
             cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)
         outcome = Outcome(extracted.rows_read, 0, checked.rows_rejected + extracted.bad_count, dropped)
         outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
