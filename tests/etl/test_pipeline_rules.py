@@ -210,3 +210,15 @@ def test_on_disk_the_processed_file_is_the_file_the_warehouse_took_not_a_copy(ca
     stored = default_storage.path(_stored_path("processed", upload, "parquet"))
     table_files = DeltaTable(warehouse().table_uri).file_uris()
     assert any(os.path.samefile(stored, f) for f in table_files)
+
+
+def test_the_processed_file_carries_no_bloom_filters(cast, sample):
+    # Statistics find a batch's files (upload_id min = max); bloom filters only cost time.
+    import duckdb
+    from django.core.files.storage import default_storage
+
+    upload = run_file(cast, "US-NYC", sample("bernasiakk_usa.csv"))
+
+    stored = default_storage.path(_stored_path("processed", upload, "parquet"))
+    offsets = duckdb.sql(f"SELECT bloom_filter_offset FROM parquet_metadata('{stored}')").fetchall()
+    assert offsets and all(offset is None for (offset,) in offsets)

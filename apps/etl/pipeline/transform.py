@@ -156,5 +156,8 @@ def fact_write(con: duckdb.DuckDBPyConnection, sql: str, params: dict, *, schema
     types, in one statement (DuckDB writes in parallel, rows kept in order); returns the
     number of rows. Each column is cast to its type, so the file's schema is the table's."""
     columns = ", ".join(f"CAST({ident(f.name)} AS {_sql_type(f.type)}) AS {ident(f.name)}" for f in schema)
-    copy = f"COPY (SELECT {columns} FROM ({sql})) TO {literal(str(path))} (FORMAT parquet, COMPRESSION snappy)"
+    # No bloom filters: upload_id's min = max statistics already find a batch's files, and a
+    # compaction rewrites files without them; writing them cost 0.03 s per million rows.
+    options = "FORMAT parquet, COMPRESSION snappy, WRITE_BLOOM_FILTER false"
+    copy = f"COPY (SELECT {columns} FROM ({sql})) TO {literal(str(path))} ({options})"
     return int(con.execute(copy, params).fetchall()[0][0])
