@@ -6,6 +6,7 @@ formulas come back as their cached values. Dates come back as ISO text, and numb
 their shortest text (2.5499999999999998 -> 2.55).
 """
 
+import logging
 import os
 import zipfile
 import zlib
@@ -29,6 +30,8 @@ from apps.etl.pipeline.extract import (
 )
 from apps.etl.pipeline.sheet_pieces import STEP, Piece, cut_sheet, part_data_offset
 from apps.etl.pipeline.sheet_text import column_text
+
+log = logging.getLogger(__name__)
 
 PEEK_ROWS = 30
 # A zip bomb named .xlsx: calamine has no limit of its own, so the package's declared sizes
@@ -218,7 +221,8 @@ def _read_in_pieces(path: Path, name: str, header_row: int, written: list[str], 
                 pieces.append(piece)
                 reads.append(pool.submit(read, piece))
             results = [r.result() for r in reads]
-    except (fastexcel.FastExcelError, zipfile.BadZipFile, EOFError, isal_zlib.error, OSError, ValueError):
+    except (fastexcel.FastExcelError, zipfile.BadZipFile, EOFError, isal_zlib.error, OSError, ValueError) as exc:
+        log.warning("sheet %r not read in pieces (%s); reading it whole", name, exc)
         return None
     if len(results) < 2 or any(r is None for r in results):
         return None
@@ -227,7 +231,9 @@ def _read_in_pieces(path: Path, name: str, header_row: int, written: list[str], 
         # Rows out of order in the XML would put a piece's rows past the next one's start.
         beyond = following is not None and data.num_rows > following.header_row - piece.header_row
         if piece_headers != headers or data.num_columns != results[0][1].num_columns or beyond:
+            log.info("sheet %r: its pieces do not agree; reading it whole", name)
             return None
+    log.info("sheet %r read in %d pieces", name, len(pieces))
     return headers, pa.concat_tables([data for _, data in results], promote_options="permissive")
 
 
