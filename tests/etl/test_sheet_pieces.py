@@ -3,6 +3,7 @@
 import re
 import zipfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -65,6 +66,17 @@ def pieces_made(monkeypatch):
     return made
 
 
+def _with_sheet_xml(tmp_path, name: str, change) -> Path:
+    """The test workbook with its data sheet's XML changed by `change`."""
+    source = _workbook(tmp_path / "book.xlsx")
+    path = tmp_path / name
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            out.writestr(info.filename, change(data) if info.filename == "xl/worksheets/sheet2.xml" else data)
+    return path
+
+
 def _raw(path, tmp_path, name):
     work = tmp_path / name
     work.mkdir()
@@ -112,14 +124,8 @@ def test_each_piece_is_a_workbook_of_its_own_with_the_header_above_its_rows(tmp_
 
 
 def test_a_sheet_whose_rows_carry_no_numbers_is_not_cut(tmp_path, pieces_made):
-    source = _workbook(tmp_path / "book.xlsx")
-    path = tmp_path / "unnumbered.xlsx"
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == "xl/worksheets/sheet2.xml":
-                data = re.sub(rb'(<row\b[^>]*?) r="\d+"', rb"\1", data)  # optional in the format
-            out.writestr(info.filename, data)
+    # Row numbers are optional in the format.
+    path = _with_sheet_xml(tmp_path, "unnumbered.xlsx", lambda xml: re.sub(rb'(<row\b[^>]*?) r="\d+"', rb"\1", xml))
     (tmp_path / "work").mkdir()
 
     assert list(sheet_pieces.cut_sheet(path, "Orders", header_row=3, work_dir=tmp_path / "work")) == []
@@ -127,18 +133,14 @@ def test_a_sheet_whose_rows_carry_no_numbers_is_not_cut(tmp_path, pieces_made):
 
 
 def test_rows_out_of_order_in_the_xml_make_the_pieces_give_way_to_a_whole_read(tmp_path, pieces_made, monkeypatch):
-    source = _workbook(tmp_path / "book.xlsx")
-    path = tmp_path / "shuffled.xlsx"
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == "xl/worksheets/sheet2.xml":
-                # The sheet's last row written right after its header: into the first piece.
-                last = re.findall(rb'<row r="\d+"[^>]*>.*?</row>', data)[-1]
-                data = data.replace(last, b"")
-                header_end = data.index(b"</row>", data.index(b'<row r="3"')) + len(b"</row>")
-                data = data[:header_end] + last + data[header_end:]
-            out.writestr(info.filename, data)
+    def last_row_after_the_header(xml: bytes) -> bytes:
+        # The sheet's last row written right after its header: into the first piece.
+        last = re.findall(rb'<row r="\d+"[^>]*>.*?</row>', xml)[-1]
+        xml = xml.replace(last, b"")
+        header_end = xml.index(b"</row>", xml.index(b'<row r="3"')) + len(b"</row>")
+        return xml[:header_end] + last + xml[header_end:]
+
+    path = _with_sheet_xml(tmp_path, "shuffled.xlsx", last_row_after_the_header)
 
     _, shuffled = _raw(path, tmp_path, "shuffled")
     assert pieces_made[-1] == "read whole" and len(pieces_made) == 3  # cut, then found out of order
