@@ -24,7 +24,7 @@ from apps.uploads.services import upload_create
 from apps.warehouse.services import warehouse
 from salesapp.celery import app as celery_app
 
-from .processes import Worker, free_port, redis_server_path, start, stop, wait_until
+from .processes import RedisServer, Worker, start, stop
 
 WORKER_STARTUP_SECONDS = 30
 
@@ -33,30 +33,12 @@ WORKER_STARTUP_SECONDS = 30
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     """A throwaway redis-server on a free port of 127.0.0.1, nothing persisted."""
-    import redis
-
-    server = redis_server_path()
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    log = tmp_path / "redis.log"
-    command = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = start(command, log=log, cwd=tmp_path)
+    server = RedisServer(tmp_path)
+    server.start()
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
-
-        def answers() -> bool:
-            if proc.poll() is not None:
-                pytest.fail(f"redis-server exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                return False
-
-        wait_until(answers, timeout=10, what="redis-server to answer PING")
-        client.close()
-        yield url
+        yield server.url
     finally:
-        stop(proc)
+        server.stop()
 
 
 # -- the broker both processes use ----------------------------------------------------------

@@ -71,6 +71,55 @@ def redis_server_path() -> str:
     return path
 
 
+class RedisServer:
+    """redis-server on a fixed port of 127.0.0.1, nothing persisted, that can be stopped and
+    started again (on the same port)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import redis
+
+        command = [redis_server_path(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        log = self.workdir / "redis.log"
+        proc = self.proc = start([*command, "--appendonly", "no"], log=log, cwd=self.workdir)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                pytest.fail(f"redis-server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                return client.ping()
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answers, timeout=10, what="redis-server to answer PING")
+        client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 @dataclass
 class Worker:
     """A running `celery worker` process and its log."""

@@ -13,20 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from .processes import free_port, stop, wait_until
-
-
-def _children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
+from .processes import children_of, free_port, stop, wait_until
 
 
 def _alive(pid: int) -> bool:
@@ -64,7 +51,7 @@ def test_an_interrupt_stops_web_and_worker_even_if_sigint_was_ignored(tmp_path, 
             interval=0.3,
             details=lambda: (tmp_path / "serve.log").read_text(errors="replace")[-3000:],
         )
-        children = _children_of(serve.pid)
+        children = children_of(serve.pid)
         assert len(children) == 2  # runserver and the worker
 
         if how == "serve":

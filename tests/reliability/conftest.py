@@ -20,7 +20,7 @@ from tests.integration.conftest import (  # noqa: F401 (fixtures)
     warehouse_count,
     worker_start,
 )
-from tests.integration.processes import Worker, free_port, redis_server_path, start, stop, wait_until
+from tests.integration.processes import RedisServer, Worker, wait_until
 
 FINISH_SECONDS = 60
 # A worker that gives up on a dead run quickly: the hard time limit (after which a processing
@@ -52,37 +52,6 @@ def wait_finished(upload_id, *, describe=str, timeout: float = FINISH_SECONDS) -
         return upload if upload.is_finished else None
 
     return wait_until(finished, timeout=timeout, what=f"upload {upload_id} to finish", interval=0.2, details=describe)
-
-
-class RedisServer:
-    """redis-server on a fixed port of 127.0.0.1 that can be stopped and started again."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        self.proc = None
-
-    def start(self) -> None:
-        import redis
-
-        command = [redis_server_path(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        self.proc = start([*command, "--appendonly", "no"], log=self.workdir / "redis.log", cwd=self.workdir)
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-
-        def answers() -> bool:
-            try:
-                return client.ping()
-            except redis.ConnectionError:
-                return False
-
-        wait_until(answers, timeout=10, what="redis-server to answer PING")
-        client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop(self.proc)
-            self.proc = None
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ import os
 import re
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
 from apps.uploads.lifecycle import upload_sweep
 from apps.uploads.models import Upload, UploadEvent
+from tests.integration.processes import children_of
 
 from .conftest import FAST_RECOVERY, fast_recovery_here, kill_9, wait_finished, worker_start
 
@@ -71,16 +71,7 @@ def test_upload_killed_mid_load_completes_once_with_exact_rows(
 
 def pool_children(worker) -> list[int]:
     """The worker's pool processes (children of its main process)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == worker.proc.pid:
-                found.append(int(entry.name))
-    return found
+    return children_of(worker.proc.pid)
 
 
 @pytest.mark.parametrize("broker", ["redis"], indirect=True)  # the filesystem broker: the same, 10 s slower

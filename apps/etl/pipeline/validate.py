@@ -72,10 +72,6 @@ def _row_padded(row: str) -> str:
     return f"({ends} OR contains({row}, ' ' || {SEPARATOR}) OR contains({row}, {SEPARATOR} || ' '))"
 
 
-def _row_spaced(row: str) -> str:
-    return spacing(row)
-
-
 def ws(name: str) -> str:
     return ident(f"ws${name}")
 
@@ -110,7 +106,7 @@ def validate(
     # of theirs is looked at one by one (DuckDB runs a CASE branch on its rows only).
     cells = ", ".join(f"s.{ident(f.name)}" for f in fields)
     joined = f"SELECT s.*, concat_ws({SEPARATOR}, {cells}) AS {ROW} FROM {source} s"
-    row_src = f"SELECT s.*, {_row_padded(ROW)} AS {PAD}, {_row_spaced(ROW)} AS {WS} FROM ({joined}) s"
+    row_src = f"SELECT s.*, {_row_padded(ROW)} AS {PAD}, {spacing(ROW)} AS {WS} FROM ({joined}) s"
     # Layer 1: each cell trimmed (only those padded with spaces), and how many were.
     trimmed = " + ".join(f"CAST({padded(f's.{ident(f.name)}')} AS INT)" for f in texts)
     trimmed_src = (
