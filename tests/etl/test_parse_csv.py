@@ -1,6 +1,7 @@
 """CSV files as shops send them: encodings, delimiters, title lines, quoted newlines."""
 
 import codecs
+import logging
 from datetime import datetime
 from decimal import Decimal
 
@@ -60,26 +61,36 @@ def test_quoted_newlines_and_delimiters_stay_inside_their_cell(tmp_path):
     ]
 
 
-def _big_file(tmp_path, *, multiline_at: int | None, records: int = 200_000):
+def _big_file(tmp_path, *, multiline_at: int | None, records: int = 200_000, bad_rows: bool = True):
     """A file of many read buffers with a short and a long row far apart (and maybe a
     quoted newline): each record's numbered line is its row number."""
     lines = [HEADER]
     for n in range(2, records + 2):
         lines.append(f"{n},85123A,ITEM {n},6,19/04/2011 08:26,2.55,France")
-    lines[50_000] = "50000,1,2,3"  # short
-    lines[150_000] = lines[150_000] + ",extra"  # long
+    if bad_rows:
+        lines[50_000] = "50000,1,2,3"  # short
+        lines[150_000] = lines[150_000] + ",extra"  # long
     if multiline_at:
         lines[multiline_at] = f'{multiline_at + 1},85123A,"TWO\nLINES",6,19/04/2011 08:26,2.55,France'
     return _write(tmp_path, "\n".join(lines) + "\n")
 
 
+def _reads(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("CSV read")]
+
+
 @pytest.mark.parametrize("on_disk", [False, True], ids=["in-memory", "on-disk"])
 @pytest.mark.parametrize("multiline_at", [None, 180_000], ids=["parallel", "quoted-newline-late"])
-def test_a_big_file_read_in_parallel_keeps_every_row_number(tmp_path, multiline_at, on_disk):
-    """The reader runs in parallel (and serially again when a quoted newline turns up late):
-    either way each record keeps its own row number (its rowid in `records`, in memory or in
-    a database file), and short/long rows theirs."""
+def test_a_big_file_read_in_parallel_keeps_every_row_number(tmp_path, caplog, multiline_at, on_disk):
+    """The reader runs in parallel (and serially again when a quoted newline turns up late
+    in a file that also has rows of the wrong width): either way each record keeps its own
+    row number (its rowid in `records`, in memory or in a database file), and short/long
+    rows theirs."""
+    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.extract")
     result = run(_big_file(tmp_path, multiline_at=multiline_at), tmp_path, on_disk=on_disk)
+
+    expected = "serially (refused read in parallel, then in parallel, strictly)" if multiline_at else "in parallel"
+    assert _reads(caplog) == [f"CSV read {expected}"]
 
     con = result["con"]
     assert [(b.source_row, b.reason[:8]) for b in result["extracted"].bad_records] == [
@@ -92,6 +103,42 @@ def test_a_big_file_read_in_parallel_keeps_every_row_number(tmp_path, multiline_
     ]
     if multiline_at:
         assert rows(con, f"SELECT product_name FROM clean WHERE source_row = {multiline_at + 1}") == [("TWO LINES",)]
+
+
+@pytest.mark.parametrize(
+    ("multiline_at", "expected"),
+    [(180_000, "in parallel, strictly (refused read in parallel)"), (100, "in parallel, strictly")],
+    ids=["late", "in-the-first-64kb"],
+)
+def test_a_file_with_quoted_newlines_and_rows_of_the_right_width_is_still_read_in_parallel(
+    tmp_path, caplog, multiline_at, expected
+):
+    """Quoted newlines alone do not make the read serial: without padding, DuckDB's parallel
+    reader allows them. When the file's first bytes show one, the padded read is not tried."""
+    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.extract")
+    result = run(_big_file(tmp_path, multiline_at=multiline_at, bad_rows=False), tmp_path)
+
+    con = result["con"]
+    assert _reads(caplog) == [f"CSV read {expected}"]
+    assert result["extracted"].bad_count == 0
+    assert rows(con, "SELECT count(*), count(*) FILTER (WHERE CAST(order_id AS BIGINT) <> source_row) FROM clean") == [
+        (200_000, 0)
+    ]
+    assert rows(con, f"SELECT product_name FROM clean WHERE source_row = {multiline_at + 1}") == [("TWO LINES",)]
+
+
+def test_an_unclosed_quote_beside_a_quoted_newline_is_read_as_before(tmp_path, caplog):
+    """The strict reader refuses a quote that never closes; the serial reader reads the rest
+    of the file into that cell, and the record, short of fields, is refused as before."""
+    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.extract")
+    text = HEADER + '\n1,A,"TWO\nLINES",6,19/04/2011 08:26,2.55,France\n2,B,"OPEN,6,19/04/2011 08:26,2.55,France\n'
+    result = run(_write(tmp_path, text), tmp_path)
+
+    assert _reads(caplog) == ["CSV read serially (refused read in parallel, strictly)"]
+    assert [(b.source_row, b.reason) for b in result["extracted"].bad_records] == [
+        (3, "has fewer fields than the header's 7")
+    ]
+    assert rows(result["con"], "SELECT source_row, product_name FROM clean") == [(2, "TWO LINES")]
 
 
 def test_rows_with_too_many_or_too_few_fields_are_refused_with_the_reason(tmp_path):

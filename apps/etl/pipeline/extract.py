@@ -11,6 +11,8 @@ not UTF-8 are first re-encoded to a UTF-8 temp file in 1 MB steps, so memory sta
 
 import codecs
 import csv
+import io
+import logging
 import mmap
 import re
 from collections.abc import Callable
@@ -41,6 +43,10 @@ EXTRA = "__extra_fields"
 BAD = "__bad_record"
 BLANK = "__blank_record"
 FIRST_BAD_RECORDS = 50
+# The ways DuckDB is asked to read a CSV, tried in turn (see _read_csv_into_raw).
+PADDED, STRICT, SERIAL = "in parallel", "in parallel, strictly", "serially"
+
+log = logging.getLogger(__name__)
 
 # How many schema fields a header row names: used to find the header and the data sheet.
 HeaderScore = Callable[[list[str]], int]
@@ -103,7 +109,12 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
     if len(headers) > MAX_COLUMNS:
         raise ExtractError(f"The header row has {len(headers):,} columns; a sales file has at most {MAX_COLUMNS:,}.")
     columns = unique_names(headers)
-    read = {"columns": columns, "delimiter": delimiter, "skip": header_index + 1}
+    read = {
+        "columns": columns,
+        "delimiter": delimiter,
+        "skip": header_index + 1,
+        "multiline": has_quoted_newline(head.decode("utf-8-sig", errors="replace"), delimiter),
+    }
     try:
         _read_csv_into_raw(con, path, **read)
     except duckdb.InvalidInputException as exc:
@@ -130,37 +141,59 @@ def _unreadable(exc: duckdb.Error) -> ExtractError:
     return ExtractError(f"The file could not be read as a table: {lines[0]}{f' ({why.rstrip(".")})' if why else ''}.")
 
 
-def _read_csv_into_raw(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int):
+def _read_csv_into_raw(
+    con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int, multiline: bool
+) -> None:
     """All records, numbered, as text; rows of empty cells are not records and are left out.
 
     A sentinel last column catches surplus fields; missing fields are padded with NULL, so
     `BAD` marks both. The file is read in parallel into `records`, which keeps the file's
     order (insertion order is preserved), so a record's rowid is its place in the file:
     numbering with `row_number() OVER ()` instead would run the whole read on one thread.
+
     DuckDB's parallel reader refuses a quoted newline when short rows are padded, and says
-    so: such a file is then read again serially, which allows them.
+    so. Such a file is then read in parallel without padding, strictly: the reader then
+    refuses any record of the wrong width (or stray quote), and only a file that has one is
+    read serially with padding, which allows everything. When the file's first 64 KB
+    already show a quoted newline, the padded parallel read is not tried.
     """
-    try:
-        _read_csv(con, path, columns=columns, delimiter=delimiter, skip=skip, parallel=True)
-    except duckdb.Error as exc:
-        if "quoted new lines" not in str(exc):
-            raise
-        _read_csv(con, path, columns=columns, delimiter=delimiter, skip=skip, parallel=False)
+    refused = []
+    for way in [STRICT, SERIAL] if multiline else [PADDED, STRICT, SERIAL]:
+        try:
+            _read_csv(con, path, columns=columns, delimiter=delimiter, skip=skip, way=way)
+            break
+        except duckdb.Error as exc:
+            if not _may_read_otherwise(way, exc):
+                raise
+            refused.append(way)
+    log.info("CSV read %s%s", way, f" (refused read {', then '.join(refused)})" if refused else "")
 
 
-def _read_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int, parallel: bool
-) -> None:
-    spec = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in [*columns, EXTRA])
+def _may_read_otherwise(way: str, exc: duckdb.Error) -> bool:
+    """Whether the next way may read what `way` refused: the padded parallel read refuses
+    quoted newlines; the strict one records of the wrong width and stray quotes (but bytes
+    that are not UTF-8 no way reads)."""
+    if way == PADDED:
+        return "quoted new lines" in str(exc)
+    return way == STRICT and isinstance(exc, duckdb.InvalidInputException) and "unicode" not in str(exc).lower()
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int, way: str):
+    strict = way == STRICT
+    # Strictly, every record has the header's width: no sentinel column, no padding.
+    names = columns if strict else [*columns, EXTRA]
+    spec = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in names)
+    sentinel = f", CAST(NULL AS VARCHAR) AS {ident(EXTRA)}" if strict else ""
     # Whether a record is blank or has the wrong number of fields is worked out as it is
     # read (in parallel, once), not by every later scan of the views below.
     con.execute(
         f"""CREATE OR REPLACE TABLE {RECORDS} AS
-            SELECT *, {_blank(columns)} AS {BLANK},
+            SELECT *{sentinel}, {_blank(columns)} AS {BLANK},
                    ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
             FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
-                          columns = {{{spec}}}, auto_detect = false, null_padding = true, strict_mode = false,
-                          nullstr = $null_text, parallel = {str(parallel).lower()})""",
+                          columns = {{{spec}}}, auto_detect = false, null_padding = {str(not strict).lower()},
+                          strict_mode = {str(strict).lower()}, nullstr = $null_text,
+                          parallel = {str(way != SERIAL).lower()})""",
         {"path": str(path), "delim": delimiter, "null_text": NULL_TEXT},
     )
     con.execute(
@@ -273,6 +306,16 @@ def _has_inner_empty_line(path: Path) -> bool:
         # re's literal search runs at twice mmap.find's speed here (0.024 s against 0.05-0.06 s
         # for 65 MB).
         return re.compile(re.escape(empty_line)).search(mm, 0, end) is not None
+
+
+def has_quoted_newline(text: str, delimiter: str) -> bool:
+    """Whether a cell of `text` (the file's first bytes) holds a line break."""
+    try:
+        return any(
+            "\n" in cell or "\r" in cell for row in csv.reader(io.StringIO(text), delimiter=delimiter) for cell in row
+        )
+    except csv.Error:
+        return False
 
 
 def _complete_lines(text: str, *, whole: bool) -> list[str]:
