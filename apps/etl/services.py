@@ -179,6 +179,7 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
             outcome.rows_loaded = 0
     except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate, WarehouseError, StorageWriteFailed) as exc:
         stopped = Outcome(report=getattr(exc, "report", {}))
+        _remove_earlier_rows(upload)
         return _finish(upload, Upload.Status.FAILED, stopped, message=str(exc), schema_version=spec and spec.version)
     except TRANSIENT_ERRORS:
         # The task retries with backoff; the upload waits in the queue meanwhile.
@@ -186,6 +187,7 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
         raise
     except Exception:
         log.exception("upload %s failed", upload_id)
+        _remove_earlier_rows(upload)
         _finish(upload, Upload.Status.FAILED, Outcome(), message="An internal error stopped this upload.")
         raise
     message = ""
@@ -195,6 +197,18 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
             f"limit of {spec.max_bad_row_pct:g}%; nothing was loaded."
         )
     return _finish(upload, status, outcome, message=message, schema_version=spec.version)
+
+
+def _remove_earlier_rows(upload: Upload) -> None:
+    """A failed upload has no rows in the warehouse: when a run again (another sheet chosen,
+    a reprocess) fails, the rows an earlier run loaded go, so that the upload's page (failed,
+    0 loaded) and the reports agree. A first run has loaded nothing and touches nothing."""
+    if not upload.rows_loaded:
+        return
+    try:
+        warehouse().delete_batch(upload_id=str(upload.id))
+    except WarehouseError:
+        log.exception("upload %s failed, and its earlier rows could not be removed", upload.id)
 
 
 def run_stages(

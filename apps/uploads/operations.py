@@ -10,7 +10,7 @@ ROWS_DELETED_MESSAGE = "Its rows were removed from the warehouse by an operator;
 
 def upload_reprocess(*, upload_id, inline: bool = False) -> Upload:
     """Run the upload's ETL again from its raw file: its rows in the warehouse are replaced
-    (or removed, if it is now rejected). Queued for a worker unless `inline`."""
+    (or removed, if it is now rejected or fails). Queued for a worker unless `inline`."""
     from apps.etl.services import pipeline_run
     from apps.etl.tasks import process_upload
 
