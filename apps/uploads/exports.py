@@ -148,7 +148,14 @@ def _workbook(upload: Upload, rows: pa.Table, bad_cells: dict[int, set[str]]) ->
     about.append(["Rejected rows", rows.num_rows])
     if rows.num_rows > XLSX_MAX_ROWS:
         about.append(["Note", f"Only the first {XLSX_MAX_ROWS} rows are in this workbook; the CSV has them all."])
-    about.append(["How to fix", "Correct the highlighted cells, then upload the file as a replacement."])
+    about.append(
+        [
+            "How to fix",
+            "Correct the highlighted cells, then upload this workbook as a new upload (not as a replacement): its "
+            "rows join the rows already loaded. A replacement takes the place of ALL this upload's rows: use it for "
+            "your whole corrected file.",
+        ]
+    )
     sink = io.BytesIO()
     book.save(sink)
     return sink.getvalue()

@@ -10,6 +10,7 @@ import pytest
 
 from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload, UploadEvent
+from apps.warehouse.services import warehouse
 from tests.factories import upload_of
 
 from .helpers import SOME_BAD
@@ -58,6 +59,28 @@ def test_rejected_rows_workbook_highlights_the_bad_cells(client_of, with_errors)
         if c.fill.fgColor.rgb.endswith("FFC7CE")
     }
     assert highlighted == {(2, "Quantity"), (3, "Country")}
+
+
+def test_the_rejected_rows_workbook_corrected_and_uploaded_as_its_advice_says_adds_its_rows(
+    client_of, cast, with_errors, tmp_path
+):
+    """Its About sheet says: correct the cells, upload it as a new upload. Done so, the
+    shop's rows are the 3 good ones plus the 2 corrected (the workbook's own columns, row
+    and errors, are kept aside); a replacement would have left 2."""
+    response = client_of("mgr_us_nyc").get(f"/uploads/{with_errors.id}/rejected.xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    advice = dict(book["About"].iter_rows(values_only=True))["How to fix"]
+    assert "upload this workbook as a new upload (not as a replacement)" in advice
+    rejected = book["Rejected rows"]
+    rejected["D2"], rejected["G3"] = "2", "France"  # Quantity 'two', Country 'Atlantis'
+    book.save(tmp_path / "corrected.xlsx")
+
+    corrected = upload_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", tmp_path / "corrected.xlsx").id)
+
+    assert (corrected.status, corrected.rows_loaded) == (Upload.Status.LOADED, 2)
+    assert set(corrected.report["unmapped"]) == {"row", "errors"}
+    sql = 'SELECT count(*) FROM "orders-cleaned" WHERE store_id = $shop'
+    assert warehouse().query(sql, {"shop": "US-NYC"}).column(0)[0].as_py() == 5
 
 
 def test_whole_file_refused_still_gives_its_rejected_rows(client_of, cast, tmp_path):
