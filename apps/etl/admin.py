@@ -67,8 +67,13 @@ class SalesSchemaAdmin(admin.ModelAdmin):
             for line in schema_preview(schema=schema, last=PREVIEW_UPLOADS):
                 reasons = ", ".join(f"{r}: {n}" for r, n in line.by_reason.items()) or "none"
                 then = "?" if line.rejected_then is None else line.rejected_then
+                whole = (
+                    f", more than its limit of {schema.max_bad_row_pct:g}%: the whole file would be refused"
+                    if line.refused_whole
+                    else ""
+                )
                 text = (
-                    f"{schema}: {line.upload}: would reject {line.rejected_now} of {line.rows_read} rows "
+                    f"{schema}: {line.upload}: would reject {line.rejected_now} of {line.rows_read} rows{whole} "
                     f"(rejected when loaded: {then}; reasons: {reasons}){' - ' + line.note if line.note else ''}"
                 )
                 messages.info(request, text)

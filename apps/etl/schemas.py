@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from apps.etl.contract import fact_contract_problems
+from apps.etl.mappings import column_mapping_saved
 from apps.etl.models import CountryAlias, SalesSchema, SchemaField
 from apps.etl.pipeline.clean import drop_duplicates
 from apps.etl.pipeline.engine import work_connection
@@ -106,6 +107,7 @@ class PreviewLine:
     rejected_then: int | None = None
     rejected_now: int = 0
     by_reason: dict[str, int] = field(default_factory=dict)
+    refused_whole: bool = False  # more bad rows than the schema allows: nothing would load
     note: str = ""
 
 
@@ -133,10 +135,23 @@ def schema_preview(*, schema: SalesSchema, last: int = 10) -> list[PreviewLine]:
 
 
 def _preview_one(line: PreviewLine, path: Path, spec: SchemaSpec, upload, work: Path) -> None:
+    """The upload read as its runs read it: the sheet chosen for it, the shop's confirmed
+    mapping for its header layout."""
+    from apps.etl.services import Outcome, final_status
+    from apps.uploads.models import Upload
+
     con = work_connection(temp_dir=work)
     try:
-        extracted = extract(con, path, file_name=upload.original_name, work_dir=work, header_score=spec.header_score)
-        mapped = map_columns(extracted.columns, spec)
+        extracted = extract(
+            con,
+            path,
+            file_name=upload.original_name,
+            work_dir=work,
+            header_score=spec.header_score,
+            sheet=upload.sheet or None,
+        )
+        saved = column_mapping_saved(shop_id=upload.shop_id, columns=extracted.columns)
+        mapped = map_columns(extracted.columns, spec, saved=saved)
         if mapped.missing_required:
             line.note = f"required columns not found: {', '.join(mapped.missing_required)}"
             return
@@ -146,5 +161,7 @@ def _preview_one(line: PreviewLine, path: Path, spec: SchemaSpec, upload, work: 
         line.rows_read = extracted.rows_read
         line.rejected_now = checked.rows_rejected + extracted.bad_count
         line.by_reason = checked.errors_by_reason
+        outcome = Outcome(rows_read=extracted.rows_read, rows_rejected=line.rejected_now)
+        line.refused_whole = final_status(outcome, spec) == Upload.Status.REJECTED
     finally:
         con.close()

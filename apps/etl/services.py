@@ -173,7 +173,7 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
         ctx = upload_context(upload)
         with local_copy(upload.raw_path) as path, _work_dir() as work_dir:
             outcome = run_stages(upload, path, spec, ctx, work_dir=work_dir, sheet=sheet)
-        status = _final_status(outcome, spec)
+        status = final_status(outcome, spec)
         if status == Upload.Status.REJECTED:
             warehouse().delete_batch(upload_id=str(upload.id))
             outcome.rows_loaded = 0
@@ -243,7 +243,7 @@ def run_stages(
         outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)
         # Stored before the warehouse commit: a storage failure leaves the warehouse untouched.
         _store_rejected(upload, con, work_dir)
-        if _final_status(outcome, spec) != Upload.Status.REJECTED:
+        if final_status(outcome, spec) != Upload.Status.REJECTED:
             # The load band of the bar starts empty; the engine's estimate fills it.
             upload_set_stage(upload.id, "loading", rows_processed=0)
             with _timed(timings, "load"), _stage_progress(con, upload.id):
@@ -354,7 +354,8 @@ def extra_fields(spec: SchemaSpec) -> dict[str, str]:
     return {f.name: f.data_type for f in spec.fields if f.name not in CANONICAL_INPUTS | set(FACT_SCHEMA.names)}
 
 
-def _final_status(outcome: Outcome, spec: SchemaSpec) -> str:
+def final_status(outcome: Outcome, spec: SchemaSpec) -> str:
+    """Loaded, loaded with errors, or rejected whole (more bad rows than the schema allows)."""
     bad = outcome.rows_rejected
     if outcome.rows_read and bad * 100.0 / outcome.rows_read > spec.max_bad_row_pct:
         return Upload.Status.REJECTED

@@ -113,3 +113,46 @@ def test_the_mapping_step_says_so_when_the_active_schema_cannot_be_used(cast, tm
     page = response.content.decode()
     assert "cannot fill the fact table" in page and "unit_price is needed by the fact table" in page
     assert "Save and process again" not in page
+
+
+def _preview(client, cast) -> list[str]:
+    from apps.etl.models import SalesSchema
+
+    client.force_login(cast["admin"])
+    schema = SalesSchema.objects.get(is_active=True)
+    response = client.post(
+        "/admin/etl/salesschema/", {"action": "preview_recent_uploads", "_selected_action": [schema.pk]}, follow=True
+    )
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_the_schema_preview_reads_an_upload_with_its_shops_confirmed_mapping(cast, tmp_path, client):
+    """The preview runs each upload as its runs did: through the mapping the shop confirmed."""
+    upload = run_file(cast, "UK-LON", _till_file(tmp_path))
+    client.force_login(cast["mgr_uk_lon"])
+    client.post(f"/etl/uploads/{upload.id}/mapping/", CHOICES)
+    assert pipeline_run(upload_id=upload.id).status == Upload.Status.LOADED
+
+    texts = [t for t in _preview(client, cast) if "till.csv" in t]
+
+    assert len(texts) == 1 and "would reject 0 of 2 rows" in texts[0], texts
+    assert "required columns not found" not in texts[0]
+
+
+def test_the_schema_preview_says_when_a_whole_file_would_be_refused(cast, tmp_path, client):
+    path = tmp_path / "sales.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,Country\n"
+        "1,A,2,19/04/2011 08:26,1.50,United Kingdom\n"
+        "2,B,1,19/04/2011 08:26,2.50,United Kingdom\n"
+        "3,C,1,19/04/2011 08:26,3.00,United Kingdom\n"
+    )
+    assert run_file(cast, "UK-LON", path).status == Upload.Status.LOADED
+    SchemaField.objects.filter(schema__is_active=True, name="unit_price").update(min_value=2)
+
+    texts = [t for t in _preview(client, cast) if "sales.csv" in t]
+
+    assert len(texts) == 1 and "would reject 1 of 3 rows (" in texts[0], texts
+    SchemaField.objects.filter(schema__is_active=True, name="unit_price").update(min_value=2.8)
+    texts = [t for t in _preview(client, cast) if "sales.csv" in t]
+    assert "would reject 2 of 3 rows, more than its limit of 50%: the whole file would be refused" in texts[0], texts

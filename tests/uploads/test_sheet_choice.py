@@ -161,3 +161,20 @@ def test_the_api_chooses_the_sheet_and_answers_400_for_an_unknown_one(cast, load
     )
     status = client.get(f"/api/uploads/{loaded.id}/").json()
     assert (status["sheet"], status["sheets"]) == ("Orders 2012", SHEETS)
+
+
+def test_the_schema_preview_reads_the_sheet_chosen_for_the_upload(cast, client, loaded, worker_inline):
+    from apps.etl.models import SalesSchema
+
+    with worker_inline():
+        client.force_login(cast["mgr_us_nyc"])
+        client.post(f"/uploads/{loaded.id}/sheet", {"sheet": "Orders 2012"})
+    client.force_login(cast["admin"])
+    schema = SalesSchema.objects.get(is_active=True)
+
+    response = client.post(
+        "/admin/etl/salesschema/", {"action": "preview_recent_uploads", "_selected_action": [schema.pk]}, follow=True
+    )
+
+    texts = [str(m) for m in response.context["messages"] if "orders.xlsx" in str(m)]
+    assert len(texts) == 1 and "would reject 0 of 3 rows" in texts[0], texts
