@@ -180,7 +180,9 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
     except (PipelineStop, NoActiveSchema, ExtractError, MissingFxRate, WarehouseError, StorageWriteFailed) as exc:
         stopped = Outcome(report=getattr(exc, "report", {}))
         _remove_earlier_rows(upload)
-        return _finish(upload, Upload.Status.FAILED, stopped, message=str(exc), schema_version=spec and spec.version)
+        # Columns to match is a step the shop takes, not a failure.
+        status = Upload.Status.NEEDS_MAPPING if stopped.report.get("needs_mapping") else Upload.Status.FAILED
+        return _finish(upload, status, stopped, message=str(exc), schema_version=spec and spec.version)
     except TRANSIENT_ERRORS:
         # The task retries with backoff; the upload waits in the queue meanwhile.
         Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.QUEUED, stage="retrying")

@@ -17,11 +17,20 @@ class Upload(models.Model):
         LOADED_WITH_ERRORS = "loaded_with_errors", "Done, with rejected rows"
         REJECTED = "rejected", "Rejected"
         FAILED = "failed", "Failed"
+        # Its headers left a required field unmatched: the shop matches them on the mapping step.
+        NEEDS_MAPPING = "needs_mapping", "Columns to match"
         # Same content as an earlier upload of the shop: held until the user replaces or cancels.
         DUPLICATE = "duplicate", "Same file uploaded before"
         CANCELLED = "cancelled", "Cancelled"
 
-    FINISHED = (Status.LOADED, Status.LOADED_WITH_ERRORS, Status.REJECTED, Status.FAILED, Status.CANCELLED)
+    FINISHED = (
+        Status.LOADED,
+        Status.LOADED_WITH_ERRORS,
+        Status.REJECTED,
+        Status.FAILED,
+        Status.NEEDS_MAPPING,
+        Status.CANCELLED,
+    )
     # Ended with its rows in the warehouse: what a replacement or a duplicate refers to.
     IN_WAREHOUSE = (Status.LOADED, Status.LOADED_WITH_ERRORS)
 

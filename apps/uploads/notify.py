@@ -10,7 +10,12 @@ from apps.uploads.audit import event_record
 from apps.uploads.models import Upload, UploadEvent
 
 log = logging.getLogger(__name__)
-NOTIFY_STATUSES = (Upload.Status.LOADED_WITH_ERRORS, Upload.Status.REJECTED, Upload.Status.FAILED)
+NOTIFY_STATUSES = (
+    Upload.Status.LOADED_WITH_ERRORS,
+    Upload.Status.REJECTED,
+    Upload.Status.FAILED,
+    Upload.Status.NEEDS_MAPPING,
+)
 
 
 def upload_notify(*, upload: Upload) -> bool:
@@ -21,15 +26,25 @@ def upload_notify(*, upload: Upload) -> bool:
     already = upload.events.filter(kind=UploadEvent.Kind.NOTIFIED, at__gte=upload.finished_at or upload.created_at)
     if already.exists():
         return False
-    url = settings.SITE_URL.rstrip("/") + reverse("uploads:detail", args=[upload.id])
+    site = settings.SITE_URL.rstrip("/")
     subject = f"[Sales] {upload.original_name}: {upload.get_status_display()}"
-    lines = [
-        f"Your upload '{upload.original_name}' for shop {upload.shop.code} ended: {upload.get_status_display()}.",
-        upload.message,
-        f"Rows read {upload.rows_read or 0}, loaded {upload.rows_loaded or 0}, rejected {upload.rows_rejected or 0}.",
-        "",
-        f"Details, the rejected rows and a way to upload a corrected file: {url}",
-    ]
+    if upload.status == Upload.Status.NEEDS_MAPPING:
+        lines = [
+            f"Your upload '{upload.original_name}' for shop {upload.shop.code} waits for you: {upload.message}",
+            "",
+            f"Match its columns once (the next files with these headers are matched by themselves): "
+            f"{site}{reverse('etl:mapping', args=[upload.id])}",
+        ]
+    else:
+        lines = [
+            f"Your upload '{upload.original_name}' for shop {upload.shop.code} ended: {upload.get_status_display()}.",
+            upload.message,
+            f"Rows read {upload.rows_read or 0}, loaded {upload.rows_loaded or 0}, "
+            f"rejected {upload.rows_rejected or 0}.",
+            "",
+            f"Details, the rejected rows and a way to upload a corrected file: "
+            f"{site}{reverse('uploads:detail', args=[upload.id])}",
+        ]
     try:
         send_mail(subject, "\n".join(line for line in lines if line is not None), None, [user.email])
     except Exception:

@@ -41,7 +41,8 @@ def _mapping_rows(page) -> dict[str, tuple[str, str]]:
 def test_unknown_headers_are_matched_once_then_applied_by_themselves(session, live_app, tmp_path, screenshot_dir):
     s = session(MANAGER)
     page = upload_and_follow(s, _till_export(tmp_path / "till week 1.csv", slice(0, 100)), SHOP)
-    expect(page.locator("#upload-status")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#upload-status")).to_have_attribute("data-state", "needs_mapping")
+    expect(page.locator("#upload-status")).to_contain_text("Columns to match")
     expect(page.locator("#upload-mapping")).to_contain_text("Not found by name:")
     expect(page.get_by_text("Dates:")).to_have_count(0)  # nothing was read: no empty line for it
 

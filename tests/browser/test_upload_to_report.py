@@ -102,7 +102,8 @@ def upload_and_follow(s: Session, path: Path, shop: str):
     # data-state is written only by static/js/upload_status.js from status.json.
     page.wait_for_selector(
         "#upload-status[data-state=loaded], #upload-status[data-state=loaded_with_errors],"
-        " #upload-status[data-state=rejected], #upload-status[data-state=failed]",
+        " #upload-status[data-state=rejected], #upload-status[data-state=failed],"
+        " #upload-status[data-state=needs_mapping]",
         timeout=LOAD_TIMEOUT_MS,
     )
     # The script reloads once when the upload finishes, to show the report sections; the

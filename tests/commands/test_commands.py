@@ -122,13 +122,13 @@ def test_ingest_exits_non_zero_when_a_file_fails_but_still_reports_every_file(ca
     files = [str(no_prices), str(sample("bernasiakk_usa.csv"))]
     out = StringIO()
 
-    with pytest.raises(CommandError, match="At least one file failed or was rejected") as failed:
+    with pytest.raises(CommandError, match="At least one file failed, was rejected or has columns to match") as failed:
         call_command("ingest", *files, "--shop=US-NYC", "--inline", "--json", stdout=out)
 
     assert failed.value.returncode == 1
     summaries = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(s["file"], s["status"]) for s in summaries] == [
-        ("no_prices.csv", "failed"),
+        ("no_prices.csv", "needs_mapping"),
         ("bernasiakk_usa.csv", "loaded"),
     ]
     assert summaries[0]["message"].startswith("Required columns not found: unit_price.")

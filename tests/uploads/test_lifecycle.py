@@ -81,6 +81,19 @@ def test_uploader_is_emailed_once_when_rows_are_rejected(cast, tmp_path, setting
     assert "rejected 2" in sent.body
 
 
+def test_uploader_is_emailed_the_mapping_step_when_columns_need_matching(cast, tmp_path, settings):
+    settings.SITE_URL = "https://sales.example.com"
+    path = tmp_path / "till.csv"
+    path.write_text("Ref,Item,Qty,When,Price\n1,A,2,4/19/2011 16:19,1.50\n")
+    upload = upload_of(cast["mgr_us_nyc"], "US-NYC", path)
+
+    assert upload_run(upload_id=upload.id).status == Upload.Status.NEEDS_MAPPING
+
+    assert [m.subject for m in mail.outbox] == ["[Sales] till.csv: Columns to match"]
+    assert f"https://sales.example.com/etl/uploads/{upload.id}/mapping/" in mail.outbox[0].body
+    assert "Failed" not in mail.outbox[0].body
+
+
 def test_no_email_when_everything_loaded(usa):
     upload_run(upload_id=usa.id)
 

@@ -71,15 +71,16 @@ def test_choosing_a_sheet_processes_the_upload_again_from_that_sheet(client_of, 
 
 
 def test_a_sheet_that_fails_leaves_none_of_the_uploads_rows(client_of, loaded, worker_inline):
-    """Loaded from one sheet, then run again from a sheet that cannot be read: the upload
-    says failed, 0 loaded, and the warehouse agrees (its earlier rows are gone)."""
+    """Loaded from one sheet, then run again from a sheet that cannot be read as orders (it
+    names no field): the upload says so, 0 loaded, and the warehouse agrees (its earlier
+    rows are gone)."""
     assert _rows(loaded.id) == 2
 
     with worker_inline():
         client_of("mgr_us_nyc").post(f"/uploads/{loaded.id}/sheet", {"sheet": "Summary"})
 
     loaded.refresh_from_db()
-    assert (loaded.status, loaded.rows_loaded) == (Upload.Status.FAILED, 0)
+    assert (loaded.status, loaded.rows_loaded) == (Upload.Status.NEEDS_MAPPING, 0)
     assert _rows(loaded.id) == 0
 
     with worker_inline():  # and the right sheet loads them again

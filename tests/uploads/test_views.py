@@ -214,14 +214,14 @@ def test_status_json_of_a_loaded_upload_has_its_counts(client_of, cast, sample):
     assert [status[f"rows_{n}"] for n in ("read", "loaded", "rejected", "dropped")] == [291, 291, 0, 0]
 
 
-def test_status_json_of_a_failed_upload_says_why(client_of, cast, tmp_path):
+def test_status_json_of_an_upload_with_columns_to_match_says_why(client_of, cast, tmp_path):
     path = tmp_path / "no_prices.csv"
     path.write_text("InvoiceNo,StockCode,Quantity,InvoiceDate\n1,A,2,4/19/2011\n")
     upload = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
 
     status = client_of("mgr_us_nyc").get(f"/uploads/{upload.id}/status.json").json()
 
-    assert (status["status"], status["finished"]) == ("failed", True)
+    assert (status["status"], status["status_label"], status["finished"]) == ("needs_mapping", "Columns to match", True)
     assert status["message"].startswith("Required columns not found: unit_price.")
 
 

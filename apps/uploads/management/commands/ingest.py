@@ -74,12 +74,12 @@ class Command(BaseCommand):
                 upload = upload_run(upload_id=upload.id)
             elif options["wait"]:
                 upload = self._wait(upload, options["timeout"])
-            failed |= upload.status in (Upload.Status.FAILED, Upload.Status.REJECTED)
+            failed |= upload.status in (Upload.Status.FAILED, Upload.Status.REJECTED, Upload.Status.NEEDS_MAPPING)
             self._print(upload, as_json=options["json"])
         if refused:
             raise CommandError("Refused: " + "; ".join(refused), returncode=1)
         if failed:
-            raise CommandError("At least one file failed or was rejected.", returncode=1)
+            raise CommandError("At least one file failed, was rejected or has columns to match.", returncode=1)
 
     def _user_and_scope(self, username):
         if not username:
