@@ -299,7 +299,8 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "sales-platform@localhost")
 # How links in emails start (the address users reach the site at).
-SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+WEB_PORT = env_int("WEB_PORT", 8000)
+SITE_URL = env("SITE_URL", f"http://127.0.0.1:{WEB_PORT}")
 if WAREHOUSE == "embedded" and WAREHOUSE_COMPACT_EVERY:
     CELERY_BEAT_SCHEDULE["warehouse-compact"] = {
         "task": "apps.warehouse.tasks.compact_warehouse",
@@ -309,7 +310,6 @@ if WAREHOUSE == "embedded" and WAREHOUSE_COMPACT_EVERY:
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo-pass-2026")
 # When set, /metrics asks for `Authorization: Bearer <METRICS_TOKEN>` (Prometheus: authorization.credentials).
 METRICS_TOKEN = env("METRICS_TOKEN")
-WEB_PORT = env_int("WEB_PORT", 8000)
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2)
 
 # Security headers. Plotly injects <style> elements, so styles allow inline; scripts don't.

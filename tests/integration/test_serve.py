@@ -53,6 +53,10 @@ def test_an_interrupt_stops_web_and_worker_even_if_sigint_was_ignored(tmp_path, 
         )
         children = children_of(serve.pid)
         assert len(children) == 2  # runserver and the worker
+        for pid in children:  # the worker's emails link to this server's port
+            assert f"SITE_URL=http://127.0.0.1:{port}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(
+                b"\0"
+            )
 
         if how == "serve":
             serve.send_signal(signal.SIGINT)

@@ -1,5 +1,6 @@
 """Start the web server and a Celery worker together (the `make run` entry point)."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -24,6 +25,8 @@ class Command(BaseCommand):
         # (or kill -INT / -TERM) must still stop both processes.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+        # Links in the worker's emails lead to this server, unless SITE_URL says otherwise.
+        env = os.environ | {"SITE_URL": os.environ.get("SITE_URL") or url.rstrip("/")}
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -40,10 +43,12 @@ class Command(BaseCommand):
                 "--beat",
                 f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",
             ],
+            env=env,
         )
         web = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"{options['host']}:{options['port']}", "--noreload"],
             cwd=settings.BASE_DIR,
+            env=env,
         )
         self._banner(url)
         children = [web, worker]
