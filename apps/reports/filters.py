@@ -96,7 +96,8 @@ def report_filter_parse(
     country = _code(params.get("country", ""), COUNTRY_RE, "country", problems)
     shop = _code(params.get("shop", ""), SHOP_RE, "shop", problems)
     if shop and shop not in scope_shops:
-        # Not echoed back: the name of a shop outside the scope is not shown.
+        # `scope_shops`: the scope's own shops and any shop with rows in it. Not echoed
+        # back: the name of a shop outside the scope is not shown.
         problems.append("That shop is not in your reports; the shop filter was dropped.")
         shop = ""
     values = {

@@ -6,7 +6,7 @@ from apps.reports.filters import ReportFilter
 # key, label, kind (money | local | count | ratio | share), help text
 TILES = (
     ("revenue", "Revenue", "money", "All sales less returns, converted at the month's FX rate."),
-    ("revenue_local", "Revenue (local)", "local", "In the country's own currency."),
+    ("revenue_local", "Revenue (local)", "local", "In the rows' own currency (shown when they are all in one)."),
     ("orders", "Orders", "count", "Distinct order numbers."),
     ("units", "Units", "count", "Units sold less units returned."),
     ("aov", "Average order value", "money", "Revenue divided by orders."),

@@ -13,7 +13,7 @@ from apps.reports import charts, looker, selectors
 from apps.reports.coverage import coverage_grid, late_shops, period_completeness, shops_in_scope
 from apps.reports.drill import Drill
 from apps.reports.exports import DATASETS
-from apps.reports.filters import GRAINS, PRESETS, ReportFilter, report_filter_parse
+from apps.reports.filters import GRAINS, PRESETS, SHOP_RE, ReportFilter, report_filter_parse
 from apps.reports.kpis import kpi_tiles
 from apps.reports.lines import order_lines_page
 from apps.warehouse.fact import MASTER_VIEW
@@ -26,6 +26,9 @@ def report_filter_for(*, scope: Scope, params, region: Region | None) -> ReportF
         scope=scope, view=fixed.get("view", MASTER_VIEW), country=fixed.get("country", "")
     )
     shops = frozenset(shops_in_scope(scope=scope).values_list("code", flat=True))
+    shop = params.get("shop", "")
+    if SHOP_RE.match(shop) and shop not in shops and selectors.shop_has_rows(scope=scope, view=MASTER_VIEW, shop=shop):
+        shops |= {shop}
     return report_filter_parse(params, scope_shops=shops, latest=latest, today=timezone.localdate(), **fixed)
 
 

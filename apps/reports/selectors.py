@@ -25,6 +25,14 @@ def latest_order_date(*, scope: Scope, view: str, country: str = "") -> date | N
     return rows.column(0)[0].as_py()
 
 
+def shop_has_rows(*, scope: Scope, view: str, shop: str) -> bool:
+    """Whether a shop has rows the scope sees: a regional head sees another region's shop
+    in the rows of their countries (its customers there), and may filter on it."""
+    where, params = scope.warehouse_predicate()
+    sql = f'SELECT count(*) AS n FROM (SELECT 1 FROM "{view}" WHERE ({where}) AND store_id = $f_shop LIMIT 1)'
+    return warehouse().query(sql, {**params, "f_shop": shop}).column(0)[0].as_py() > 0
+
+
 def kpi_figures(*, scope: Scope, report: ReportFilter) -> dict[str, dict]:
     """Each KPI for this period and the previous period of the same length (one scan)."""
     previous = report.previous()

@@ -294,3 +294,25 @@ def test_status_of_an_upload_that_does_not_exist_is_not_found(cast):
 
     assert client.get("/uploads/00000000-0000-0000-0000-000000000000/status.json").status_code == 404
     assert client.get("/uploads/not-a-uuid/status.json").status_code == 404
+
+
+def test_a_head_may_filter_on_another_regions_shop_that_sold_into_their_countries(cast, tmp_path):
+    """Rows belong to a head by their country: UK-LON's sales to French customers are in
+    head_fr's figures, its bar among their shops, so the shop filter on it holds (and shows
+    those rows only); a shop with no rows in their countries is still dropped."""
+    path = tmp_path / "london.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,Country\n"
+        "1,A,2,12/09/2011 10:00,1.50,France\n"
+        "2,B,1,12/09/2011 10:00,5.00,United Kingdom\n"
+    )
+    upload_loaded(cast["mgr_uk_lon"], "UK-LON", path)
+    client = _client_for(cast, "head_fr")
+
+    kept = client.get(f"/reports/{ALL_TIME}&shop=UK-LON")
+    dropped = client.get(f"/reports/{ALL_TIME}&shop=US-NYC")
+
+    assert "That shop is not in your reports" not in kept.text
+    assert _kpi(kept, "revenue") == _money(_total("country_code = 'FR' AND store_id = 'UK-LON'"))
+    assert _money(_total("country_code = 'GB'")) not in kept.text
+    assert "That shop is not in your reports; the shop filter was dropped." in dropped.text
