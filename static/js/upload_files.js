@@ -1,6 +1,7 @@
 // Sends each chosen or dropped file in its own request, with a progress bar of the bytes
 // sent (XHR upload progress). The server checks everything again; these checks only spare
-// the user a long wait for a file that would be refused anyway.
+// the user a long wait for a file that would be refused anyway. Each file sent is then
+// followed (its status.json) until its run ends, and the list of uploads is refreshed.
 (function () {
   "use strict";
   const form = document.getElementById("upload-form");
@@ -76,6 +77,7 @@
           link.textContent = body.status === "duplicate" ? "same file uploaded before: choose" : "follow it";
           item.note.textContent = "sent · ";
           item.note.append(link);
+          item.link = link;
           resolve(body);
         } else {
           fail(item, (body.errors || ["refused (HTTP " + xhr.status + ")"]).join(" "));
@@ -87,6 +89,39 @@
     });
   }
 
+  let refreshing = null;
+  async function refreshList() {
+    // The list card as the server renders it now (same filters and page): no reload, so
+    // the queue above stays.
+    const card = document.getElementById("upload-list-card");
+    if (!card || refreshing) return;
+    refreshing = fetch(window.location.href, { headers: { Accept: "text/html" } })
+      .then((r) => (r.ok ? r.text() : ""))
+      .then((html) => {
+        const fresh = html && new DOMParser().parseFromString(html, "text/html").getElementById("upload-list-card");
+        if (fresh) card.replaceWith(fresh);
+      })
+      .catch(() => {})
+      .finally(() => { refreshing = null; });
+  }
+
+  function follow(item, body) {
+    if (body.status === "duplicate") return;  // it waits for the user's choice, on its page
+    const statusUrl = body.url + "status.json";
+    const poll = () => fetch(statusUrl, { headers: { Accept: "application/json" } })
+      .then((r) => { if (!r.ok) throw new Error(r.status); return r.json(); })
+      .then((data) => {
+        item.li.dataset.state = data.status;
+        const rows = data.rows_read === null ? "" : " · " + data.rows_loaded + " of " + data.rows_read + " rows loaded";
+        item.note.textContent = data.status_label + (data.finished ? rows : "") + " · ";
+        item.note.append(item.link);
+        if (data.finished || data.awaits_choice) { refreshList(); return; }
+        setTimeout(poll, 1000);
+      })
+      .catch(() => setTimeout(poll, 3000));
+    poll();
+  }
+
   async function upload(files) {
     queue.replaceChildren();
     const sent = [];
@@ -95,11 +130,16 @@
       const why = problem(file);
       if (why) { fail(item, why); continue; }
       const result = await send(file, item);  // one at a time: each gets the full bandwidth
-      if (result) sent.push(result);
+      if (result) sent.push({ item, result });
     }
     input.value = "";
     dropped = null;
-    if (redirectSingle && files.length === 1 && sent.length === 1) window.location.assign(sent[0].url);
+    if (redirectSingle && files.length === 1 && sent.length === 1) {
+      window.location.assign(sent[0].result.url);
+      return;
+    }
+    refreshList();
+    for (const { item, result } of sent) follow(item, result);
   }
 
   form.addEventListener("submit", (e) => {

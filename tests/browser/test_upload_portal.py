@@ -68,9 +68,17 @@ def test_dropped_files_each_get_a_progress_bar_and_a_page(session, live_app, scr
     expect(items.nth(2)).to_have_attribute("data-state", "error")  # refused before sending
     expect(items.nth(2).locator(".note")).to_contain_text("not a CSV or Excel file")
     for i in (0, 1):
-        expect(items.nth(i)).to_have_attribute("data-state", "queued")
-        expect(items.nth(i).locator(".note")).to_contain_text("sent")
         assert items.nth(i).locator("progress").evaluate("p => p.value === p.max")
+    # Each file sent is followed to the end of its run, and the list below shows it, without
+    # a reload (the queue would be gone after one).
+    expect(items.nth(0)).to_have_attribute("data-state", "loaded_with_errors", timeout=LOAD_TIMEOUT_MS)
+    expect(items.nth(0).locator(".note")).to_contain_text("Done, with rejected rows · 3 of 5 rows loaded")
+    expect(items.nth(1)).to_have_attribute("data-state", "loaded", timeout=LOAD_TIMEOUT_MS)
+    expect(items.nth(1).locator(".note")).to_contain_text("Done · 2 of 2 rows loaded")
+    listed = page.locator("#upload-list tbody tr")
+    expect(listed.filter(has_text="march sales.csv")).to_contain_text("Done, with rejected rows")
+    expect(listed.filter(has_text="april.csv")).to_contain_text("Done")
+    expect(items).to_have_count(3)
     page.screenshot(path=screenshot_dir / "uploads-drop.png", full_page=True)
 
     page.locator("#upload-queue .upload-item", has_text="march sales.csv").get_by_role("link").click()
