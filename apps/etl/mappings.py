@@ -9,7 +9,8 @@ from apps.accounts.access import Scope
 from apps.etl.models import ColumnMapping
 from apps.etl.pipeline.mapping import layout_key
 from apps.etl.pipeline.spec import SchemaSpec
-from apps.uploads.models import Upload
+from apps.uploads.audit import event_record
+from apps.uploads.models import Upload, UploadEvent
 
 
 def layout_hash(columns: list[str]) -> str:
@@ -50,6 +51,8 @@ def column_mapping_confirm(*, scope: Scope, user, upload: Upload, spec: SchemaSp
             defaults={"columns": columns, "mapping": mapping, "confirmed_by": user},
         )
         Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.QUEUED, message="", stage="")
+        matched = ", ".join(f"{column} -> {field}" for field, column in mapping.items())
+        event_record(upload=upload, kind=UploadEvent.Kind.MAPPING_CONFIRMED, actor=user, detail=matched[:500])
         transaction.on_commit(lambda: _enqueue(upload.id))
 
 

@@ -84,7 +84,9 @@ def upload_context(upload: Upload) -> UploadContext:
         store_id=upload.shop.code,
         country_code=region.country_code,
         currency=region.currency,
-        date_order=region.date_order,
+        # For dates the file's values leave open: the order the user chose, else the region's.
+        date_order=upload.date_order or region.date_order,
+        date_order_chosen=bool(upload.date_order),
         reporting_currency=settings.REPORTING_CURRENCY,
         fx_rates=tuple(rates.values_list("currency", "month", "rate")),
     )
@@ -237,6 +239,7 @@ def run_stages(
                 spec,
                 present=present,
                 default_date_order=ctx.date_order,
+                date_order_chosen=ctx.date_order_chosen,
                 band=lambda start, end: band(0.2 + 0.8 * start, 0.2 + 0.8 * end),
             )
             cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)

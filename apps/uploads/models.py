@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from apps.accounts.models import Shop
+from apps.accounts.models import Region, Shop
 
 
 class Upload(models.Model):
@@ -78,6 +78,12 @@ class Upload(models.Model):
     sheet = models.CharField(
         max_length=255, blank=True, help_text="The workbook sheet the user chose; empty: found by its header row."
     )
+    date_order = models.CharField(
+        max_length=3,
+        blank=True,
+        choices=Region.DateOrder.choices,
+        help_text="The order the user chose for dates that read both ways; empty: the region's usual one.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -115,6 +121,8 @@ class UploadEvent(models.Model):
         NOTIFIED = "notified", "Uploader emailed"
         RAW_DOWNLOADED = "raw_downloaded", "Raw file downloaded"
         SHEET_CHOSEN = "sheet_chosen", "Sheet chosen, processed again"
+        DATES_CHOSEN = "dates_chosen", "Date order chosen, processed again"
+        MAPPING_CONFIRMED = "mapping_confirmed", "Columns matched, processed again"
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from apps.accounts.access import Scope
-from apps.accounts.models import Shop
+from apps.accounts.models import Region, Shop
 from apps.uploads.audit import event_record
 from apps.uploads.checks import HEAD_BYTES, check_content, check_name, check_size
 from apps.uploads.models import Upload, UploadEvent
@@ -172,6 +172,24 @@ def upload_sheet_choose(*, scope: Scope, user, upload: Upload, sheet: str) -> Up
     if sheet not in sheets:
         known = ", ".join(sheets) or "none known"
         raise ValidationError(f"The workbook has no sheet '{sheet}'. Its sheets: {known}.", code="no_such_sheet")
+    return _run_again(upload, user=user, kind=UploadEvent.Kind.SHEET_CHOSEN, detail=sheet, sheet=sheet)
+
+
+def upload_date_order_choose(*, scope: Scope, user, upload: Upload, order: str) -> Upload:
+    """Process the file again, reading the dates that read both ways (4/5/2011) in the order
+    the user chose instead of the region's usual one. Dates the file's values decide are
+    read as they say; the choice stays for later runs."""
+    if upload.shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("Only those who upload for this shop can choose how its dates are read.")
+    if order not in Region.DateOrder.values:
+        raise ValidationError(f"Unknown date order '{order}': choose month first or day first.", code="no_such_order")
+    label = Region.DateOrder(order).label
+    return _run_again(upload, user=user, kind=UploadEvent.Kind.DATES_CHOSEN, detail=label, date_order=order)
+
+
+def _run_again(upload: Upload, *, user, kind: str, detail: str, **choice: str) -> Upload:
+    """Record the user's choice on an upload that ended, queue it again and hand it to a
+    worker (its rows replace the upload's once loaded)."""
     if newer := upload_replaced_by(upload):
         raise ValidationError(f"'{upload.original_name}' was replaced by '{newer.original_name}'; choose there.")
     ended = [s for s in Upload.FINISHED if s != Upload.Status.CANCELLED]
@@ -180,8 +198,9 @@ def upload_sheet_choose(*, scope: Scope, user, upload: Upload, sheet: str) -> Up
         if not held.exists():
             now = Upload.objects.get(pk=upload.pk).get_status_display().lower()
             raise ValidationError(f"'{upload.original_name}' cannot be processed again while it is {now}.")
-        held.update(status=Upload.Status.QUEUED, sheet=sheet, stage="", message="")
-        event_record(upload=upload, kind=UploadEvent.Kind.SHEET_CHOSEN, actor=user, detail=sheet)
+        held.update(status=Upload.Status.QUEUED, stage="", message="", **choice)
+        event_record(upload=upload, kind=kind, actor=user, detail=detail)
+        sheet = choice.get("sheet")
         transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id, sheet=sheet))
     upload.refresh_from_db()
     return upload

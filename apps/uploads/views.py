@@ -12,12 +12,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.access import Scope, scope_for
-from apps.accounts.models import Shop
+from apps.accounts.models import Region, Shop
 from apps.uploads import selectors
 from apps.uploads.checks import ALLOWED_SUFFIXES
 from apps.uploads.forms import DecisionForm, UploadFilterForm, UploadForm
 from apps.uploads.models import Upload
-from apps.uploads.services import duplicate_sentence, upload_create, upload_decide, upload_sheet_choose
+from apps.uploads.services import (
+    duplicate_sentence,
+    upload_create,
+    upload_date_order_choose,
+    upload_decide,
+    upload_sheet_choose,
+)
 
 PAGE_SIZE = 25
 
@@ -115,6 +121,8 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         "duplicate_note": duplicate_sentence(upload.duplicate_of) if upload.duplicate_of else "",
         "can_act": can_act,
         "sheet_choices": selectors.upload_sheet_choices(upload) if may_rerun else [],
+        # Dates that read both ways (4/5/2011): the user may have them read the other way.
+        "date_orders": Region.DateOrder.choices if may_rerun and upload.report.get("date_order_open") else [],
         "downloads": selectors.rejected_downloads(upload),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
     }
@@ -149,14 +157,37 @@ def upload_decision(request: HttpRequest, upload_id) -> HttpResponse:
 
 @login_required
 @require_POST
+def upload_dates(request: HttpRequest, upload_id) -> HttpResponse:
+    order = request.POST.get("date_order", "")
+    return _run_again(
+        request,
+        upload_id,
+        lambda **who: upload_date_order_choose(**who, order=order),
+        lambda: f"Processing again, reading dates {Region.DateOrder(order).label.lower()}.",
+    )
+
+
+@login_required
+@require_POST
 def upload_sheet(request: HttpRequest, upload_id) -> HttpResponse:
+    sheet = request.POST.get("sheet", "")
+    return _run_again(
+        request,
+        upload_id,
+        lambda **who: upload_sheet_choose(**who, sheet=sheet),
+        lambda: f"Processing again, reading sheet '{sheet}'.",
+    )
+
+
+def _run_again(request: HttpRequest, upload_id, choose, said) -> HttpResponse:
+    """A choice that processes the upload again (sheet, date order): made, or refused with
+    the reason; back to the upload's page either way."""
     scope = scope_for(request.user)
     upload = selectors.upload_get(scope=scope, upload_id=upload_id)
-    sheet = request.POST.get("sheet", "")
     try:
-        upload_sheet_choose(scope=scope, user=request.user, upload=upload, sheet=sheet)
+        choose(scope=scope, user=request.user, upload=upload)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Processing again, reading sheet '{sheet}'.")
+        messages.success(request, said())
     return redirect("uploads:detail", upload_id=upload.id)

@@ -3,7 +3,7 @@
 from apps.etl.models import ColumnMapping, SchemaField
 from apps.etl.pipeline.mapping import map_columns
 from apps.etl.services import pipeline_run
-from apps.uploads.models import Upload
+from apps.uploads.models import Upload, UploadEvent
 from tests.etl.test_pipeline_rules import query, run_file
 from tests.factories import upload_of
 
@@ -54,6 +54,8 @@ def test_a_confirmed_mapping_is_applied_now_and_next_time_by_itself(cast, tmp_pa
     assert upload.status == Upload.Status.QUEUED
     assert pipeline_run(upload_id=upload.id).status == Upload.Status.LOADED
     assert ColumnMapping.objects.get().mapping["quantity"] == "Qty Sold"
+    confirmed = upload.events.get(kind=UploadEvent.Kind.MAPPING_CONFIRMED)  # in the upload's history
+    assert confirmed.actor == cast["mgr_uk_lon"] and "Qty Sold -> quantity" in confirmed.detail
     again = run_file(cast, "UK-LON", _till_file(tmp_path, "till_next_week.csv"))
     assert again.status == Upload.Status.LOADED, again.message
     assert again.report["unmapped"] == ["Till"]

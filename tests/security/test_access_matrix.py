@@ -76,6 +76,7 @@ SITE: dict[str, Expect] = {
     "uploads:status": upload_page(200),
     "uploads:decision": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:sheet": signed_in(405),  # POST only; its IDOR is tested below
+    "uploads:dates": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:raw": upload_page(200),
     "uploads:rejected": upload_page(200),
     "reports:master": report(200),
@@ -207,6 +208,7 @@ def _idor_requests(upload_id) -> list[tuple[str, str, str, dict]]:
         ("web", "post", reverse("etl:mapping", args=[upload_id]), {"field-order_id": "InvoiceNo"}),
         ("web", "post", reverse("uploads:decision", args=[upload_id]), {"choice": "cancel"}),
         ("web", "post", reverse("uploads:sheet", args=[upload_id]), {"sheet": "Sheet1"}),
+        ("web", "post", reverse("uploads:dates", args=[upload_id]), {"date_order": "MDY"}),
         ("api", "get", reverse("api:upload", args=[upload_id]), {}),
         ("api", "get", reverse("api:upload-rejected", args=[upload_id]), {}),
         ("api", "post", reverse("api:upload-decision", args=[upload_id]), {"choice": "cancel"}),
@@ -250,6 +252,7 @@ def test_a_regional_head_may_see_an_upload_of_their_region_but_not_act_on_it(cas
     assert head.post(reverse("uploads:decision", args=[nyc_upload.id]), {"choice": "cancel"}).status_code == 403
     assert head.post(reverse("etl:mapping", args=[nyc_upload.id]), {}).status_code == 403
     assert head.post(reverse("uploads:sheet", args=[nyc_upload.id]), {"sheet": "Sheet1"}).status_code == 403
+    assert head.post(reverse("uploads:dates", args=[nyc_upload.id]), {"date_order": "MDY"}).status_code == 403
     url = reverse("api:upload-decision", args=[nyc_upload.id])
     api = _api(cast["head_us"]).post(url, {"choice": "cancel"}, content_type="application/json")
     assert api.status_code == 403

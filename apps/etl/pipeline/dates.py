@@ -12,6 +12,8 @@ ORDER_FORMATS = {
     "DMY": {y: [f"%d{s}%m{s}{y}{t}" for s in "/-." for t in _TIMES] for y in ("%Y", "%y")},
 }
 ORDER_NAMES = {"MDY": "month first", "DMY": "day first"}
+# How the note starts when no date of the file decides the order (the user may choose it).
+AMBIGUOUS = "ambiguous"
 # Excel counts days from 1899-12-30 (its 1900 leap-year bug included); 2958465 is 9999-12-31.
 EXCEL_EPOCH = "TIMESTAMP '1899-12-30'"
 SERIAL = r"^\d{1,7}(\.\d+)?$"
@@ -47,8 +49,11 @@ def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str
     return f"CASE WHEN year({primary}) >= 1000 THEN {primary} ELSE {full} END"
 
 
-def decide_date_order(con: duckdb.DuckDBPyConnection, table: str, column: str, default: str) -> tuple[str, str]:
-    """Let the file's own values decide the day/month order; else the region's usual one.
+def decide_date_order(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, default: str, *, chosen: bool = False
+) -> tuple[str, str]:
+    """Let the file's own values decide the day/month order; else `default`: the region's
+    usual one, or (`chosen`) the one the user chose for the upload.
 
     A value decides when one of its first two numbers is above 12 (19/4 is day first).
     """
@@ -63,11 +68,11 @@ def decide_date_order(con: duckdb.DuckDBPyConnection, table: str, column: str, d
                    coalesce(sum(n) FILTER (WHERE p.a <> ''), 0)
             FROM (SELECT {parts} AS p, n FROM (SELECT {prefix} AS v, count(*) AS n FROM {table} GROUP BY 1))"""
     ).fetchall()[0]
-    region = f"the region's usual order ({ORDER_NAMES[default]})"
+    region = f"{'the order chosen for this upload' if chosen else "the region's usual order"} ({ORDER_NAMES[default]})"
     if slashed == 0:
         return default, "dates are in ISO order (year first) or Excel dates"
     if dmy == mdy == 0:
-        return default, f"ambiguous: every date reads both ways ({slashed} dates); used {region}"
+        return default, f"{AMBIGUOUS}: every date reads both ways ({slashed} dates); used {region}"
     chosen = "DMY" if dmy > mdy else "MDY"
     note = f"decided by the file's values: {max(dmy, mdy)} of {slashed} dates only read {ORDER_NAMES[chosen]}"
     if min(dmy, mdy):

@@ -32,6 +32,7 @@ def build_report(extracted: Extracted, mapped: Mapping, checked: Validated, clea
         "suggestions": {k: list(v) for k, v in mapped.suggestions.items()},
         "date_order": checked.date_order,
         "date_order_note": checked.date_order_note,
+        "date_order_open": checked.date_order_open,
         "numbers": checked.number_notes,
         "rules": {
             "cells_trimmed": checked.cells_trimmed,

@@ -70,7 +70,8 @@ class UploadContext:
     store_id: str
     country_code: str
     currency: str
-    date_order: str  # "MDY" or "DMY": the shop's region's usual order
+    date_order: str  # "MDY" or "DMY": the shop's region's usual order, or the one chosen for the upload
     reporting_currency: str
     # (currency, first day of month, rate to the reporting currency); latest at or before wins.
     fx_rates: tuple[tuple[str, date, Decimal], ...] = ()
+    date_order_chosen: bool = False  # date_order is the user's choice for this upload

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from apps.etl.pipeline.dates import decide_date_order, fast_date_expression
+from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expression
 from apps.etl.pipeline.engine import ident, literal, sql_list
 from apps.etl.pipeline.extract import SOURCE_ROW
 from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
@@ -36,6 +36,11 @@ class Validated:
     date_order_note: str = ""
     number_notes: dict[str, str] = field(default_factory=dict)
     cells_trimmed: int = 0
+
+    @property
+    def date_order_open(self) -> bool:
+        """No date of the file decided the order: the one used may be chosen on the upload."""
+        return self.date_order_note.startswith(AMBIGUOUS)
 
 
 def text_expression(v: str, spaced: str) -> str:
@@ -87,6 +92,7 @@ def validate(
     *,
     present: list[str],
     default_date_order: str,
+    date_order_chosen: bool = False,
     band: Callable[[float, float], None] = lambda start, end: None,
 ) -> Validated:
     """Three stacked SELECTs, one pass: trim each cell once; type it; check it.
@@ -96,7 +102,9 @@ def validate(
     fields = [f for f in spec.fields if f.name in present]
     out = Validated(TYPED, 0, {}, [])
     band(0.0, 0.1)
-    typed_exprs = _typed_expressions(con, source, fields, out, default_date_order=default_date_order)
+    typed_exprs = _typed_expressions(
+        con, source, fields, out, default_date_order=default_date_order, date_order_chosen=date_order_chosen
+    )
     band(0.1, 1.0)
     has_country = "country" in present
     _register_countries(con, spec)
@@ -146,7 +154,13 @@ def validate(
 
 
 def _typed_expressions(
-    con: duckdb.DuckDBPyConnection, source: str, fields: list[FieldSpec], out: Validated, *, default_date_order: str
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    fields: list[FieldSpec],
+    out: Validated,
+    *,
+    default_date_order: str,
+    date_order_chosen: bool = False,
 ) -> list[str]:
     """Each field's typed value from its trimmed text; the decisions taken from the file's
     values (date order, decimal marks) are noted on `out` for the report."""
@@ -156,7 +170,9 @@ def _typed_expressions(
     for f in fields:
         col, value = ident(f.name), raw(f.name)
         if f.data_type == DataType.DATETIME:
-            out.date_order, out.date_order_note = decide_date_order(con, source, col, default_date_order)
+            out.date_order, out.date_order_note = decide_date_order(
+                con, source, col, default_date_order, chosen=date_order_chosen
+            )
             expr = fast_date_expression(con, source, col, out.date_order, value=value)
         elif f.data_type in (DataType.INTEGER, DataType.DECIMAL):
             mark, out.number_notes[f.name] = marks[f.name]
