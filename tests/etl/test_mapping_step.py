@@ -59,6 +59,10 @@ def test_a_confirmed_mapping_is_applied_now_and_next_time_by_itself(cast, tmp_pa
     again = run_file(cast, "UK-LON", _till_file(tmp_path, "till_next_week.csv"))
     assert again.status == Upload.Status.LOADED, again.message
     assert again.report["unmapped"] == ["Till"]
+    assert again.report["mapping_saved"] is True and upload.report.get("mapping_saved") is not True
+    page = client.get(f"/uploads/{again.id}/").content.decode()
+    assert "Columns (as this shop matched them for files with these headers):" in page
+    assert "fields separated by commas" in page
     assert query('SELECT count(*) FROM "orders-cleaned"') == [(4,)]
 
 

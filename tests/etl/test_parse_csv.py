@@ -39,6 +39,8 @@ def test_delimiter_is_found_from_the_header(tmp_path, delimiter):
     result = run(_write(tmp_path, text), tmp_path)
 
     assert result["extracted"].details["delimiter"] == delimiter
+    names = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "bars (|)"}
+    assert result["extracted"].details["delimiter_name"] == names[delimiter]
     assert result["checked"].rows_rejected == 0
     assert rows(result["con"], "SELECT count(*) FROM clean") == [(2,)]
 

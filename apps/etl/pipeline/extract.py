@@ -32,6 +32,7 @@ CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t|"
+DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "bars (|)"}
 HEADER_SEARCH_LINES = 50
 # Sales files have tens of columns; a header of thousands is not a sales table, and reading
 # it would cost DuckDB memory per column (100,000 of them ran it out of memory).
@@ -128,7 +129,12 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
         raise _unreadable(exc) from exc
     create_bad_records(con, columns, delimiter=delimiter)
     bad_count, bad = _bad_summary(con)
-    details = {"encoding": encoding, "delimiter": delimiter, "header_row": str(header_index + 1)}
+    details = {
+        "encoding": encoding,
+        "delimiter": delimiter,
+        "delimiter_name": DELIMITER_NAMES[delimiter],
+        "header_row": str(header_index + 1),
+    }
     good = scalar(con, f"SELECT count(*) FROM {RAW}")
     return Extracted(headers, columns, good + bad_count, bad, bad_count, details)
 

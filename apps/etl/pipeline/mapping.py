@@ -25,6 +25,7 @@ class Mapping:
     unmapped: tuple[str, ...]  # columns kept aside
     missing_required: tuple[str, ...]
     suggestions: dict[str, tuple[str, float]]  # unmatched field -> (column, confidence 0..1)
+    saved: bool = False  # the shop's confirmed mapping for this header layout was applied
 
 
 def layout_key(headers: list[str]) -> str:
@@ -46,7 +47,7 @@ def map_columns(columns: list[str], spec: SchemaSpec, *, saved: dict[str, str] |
                 break
     unmapped = tuple(c for c in columns if c not in mapping.values())
     missing = tuple(f.name for f in spec.fields if f.required and f.name not in mapping)
-    return Mapping(mapping, unmapped, missing, _suggest(spec, mapping, unmapped))
+    return Mapping(mapping, unmapped, missing, _suggest(spec, mapping, unmapped), saved=bool(saved))
 
 
 def _suggest(spec: SchemaSpec, mapping: dict[str, str], unmapped: tuple[str, ...]) -> dict[str, tuple[str, float]]:

@@ -28,6 +28,7 @@ def build_report(extracted: Extracted, mapped: Mapping, checked: Validated, clea
         "file": extracted.details,
         "layout": layout_key(extracted.headers),
         "mapping": mapped.mapping,
+        "mapping_saved": mapped.saved,
         "unmapped": list(mapped.unmapped),
         "suggestions": {k: list(v) for k, v in mapped.suggestions.items()},
         "date_order": checked.date_order,
