@@ -316,3 +316,13 @@ def test_a_head_may_filter_on_another_regions_shop_that_sold_into_their_countrie
     assert _kpi(kept, "revenue") == _money(_total("country_code = 'FR' AND store_id = 'UK-LON'"))
     assert _money(_total("country_code = 'GB'")) not in kept.text
     assert "That shop is not in your reports; the shop filter was dropped." in dropped.text
+
+
+def test_units_and_orders_in_the_report_tables_have_thousands_separators(cast, tmp_path):
+    path = tmp_path / "bulk.csv"
+    path.write_text("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice\n1,A,12345,12/09/2011 10:00,1.50\n")
+    upload_loaded(cast["mgr_uk_lon"], "UK-LON", path)
+
+    page = _client_for(cast, "mgr_uk_lon").get(f"/reports/{ALL_TIME}").text
+
+    assert '<td class="num">12,345</td>' in page
