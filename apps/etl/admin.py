@@ -73,7 +73,7 @@ class SalesSchemaAdmin(admin.ModelAdmin):
                     else ""
                 )
                 text = (
-                    f"{schema}: {line.upload}: would reject {line.rejected_now} of {line.rows_read} rows{whole} "
+                    f"{schema}: {line.upload}: would reject {line.rejected_now:,} of {line.rows_read:,} rows{whole} "
                     f"(rejected when loaded: {then}; reasons: {reasons}){' - ' + line.note if line.note else ''}"
                 )
                 messages.info(request, text)

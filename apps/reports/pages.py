@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.access import Scope
-from apps.accounts.models import Region
+from apps.accounts.models import Region, Shop
 from apps.reports import charts, looker, selectors
 from apps.reports.coverage import coverage_grid, late_shops, period_completeness, shops_in_scope
 from apps.reports.drill import Drill
@@ -51,7 +51,7 @@ def _frame(*, scope: Scope, report: ReportFilter, region: Region | None) -> dict
             "presets": PRESETS.items(),
             "grains": GRAINS.items(),
             "countries": [] if region else [(r.country_code, r.name) for r in regions],
-            "shops": list(shops.values_list("code", "name")),
+            "shops": _shop_options(shops, report),
         },
         "currency": settings.REPORTING_CURRENCY,
         "page_links": {
@@ -61,6 +61,15 @@ def _frame(*, scope: Scope, report: ReportFilter, region: Region | None) -> dict
             "lines": drill.lines(),
         },
     }
+
+
+def _shop_options(shops, report: ReportFilter) -> list[tuple[str, str]]:
+    """The scope's shops, and the one filtered on when it is another region's shop with rows
+    in the scope (kept by the filter): else the form would show "All" and drop it on Apply."""
+    options = list(shops.values_list("code", "name"))
+    if report.shop and report.shop not in {code for code, _ in options}:
+        options += Shop.objects.filter(code=report.shop).values_list("code", "name")
+    return options
 
 
 def _tabs(report: ReportFilter, regions: list[Region], region: Region | None) -> list[dict]:

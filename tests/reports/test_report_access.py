@@ -313,6 +313,7 @@ def test_a_head_may_filter_on_another_regions_shop_that_sold_into_their_countrie
     dropped = client.get(f"/reports/{ALL_TIME}&shop=US-NYC")
 
     assert "That shop is not in your reports" not in kept.text
+    assert '<option value="UK-LON" selected>' in kept.text  # so the form keeps it on Apply
     assert _kpi(kept, "revenue") == _money(_total("country_code = 'FR' AND store_id = 'UK-LON'"))
     assert _money(_total("country_code = 'GB'")) not in kept.text
     assert "That shop is not in your reports; the shop filter was dropped." in dropped.text
@@ -323,6 +324,9 @@ def test_units_and_orders_in_the_report_tables_have_thousands_separators(cast, t
     path.write_text("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice\n1,A,12345,12/09/2011 10:00,1.50\n")
     upload_loaded(cast["mgr_uk_lon"], "UK-LON", path)
 
-    page = _client_for(cast, "mgr_uk_lon").get(f"/reports/{ALL_TIME}").text
+    client = _client_for(cast, "mgr_uk_lon")
+    page = client.get(f"/reports/{ALL_TIME}").text
+    lines = client.get(f"/reports/lines/{ALL_TIME}").text
 
     assert '<td class="num">12,345</td>' in page
+    assert '<td class="num">12,345</td>' in lines

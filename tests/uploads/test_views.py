@@ -246,3 +246,23 @@ def test_upload_page_lists_the_rejected_rows_with_their_file_row(client_of, cast
         (6, "country", "Atlantis", "unknown country"),
     ]
     assert "cannot be read as a whole number" in page.text
+
+
+def test_the_upload_page_and_the_schema_preview_write_big_counts_with_thousands_separators(client_of, cast, tmp_path):
+    from apps.etl.models import SalesSchema
+
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,Country\n"
+        + "".join(f"{n},A,1,4/19/2011 16:19,1.50,USA\n" for n in range(1200))
+    )
+    upload = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
+
+    page = client_of("mgr_us_nyc").get(f"/uploads/{upload.id}/").text
+    schema = SalesSchema.objects.get(is_active=True)
+    preview = client_of("admin").post(
+        "/admin/etl/salesschema/", {"action": "preview_recent_uploads", "_selected_action": [schema.pk]}, follow=True
+    )
+
+    assert "<dt>Countries from the file</dt><dd>1,200</dd>" in page
+    assert any("would reject 0 of 1,200 rows" in str(m) for m in preview.context["messages"])
