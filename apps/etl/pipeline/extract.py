@@ -104,7 +104,8 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
     path = keep_blank_lines(path, target=work_dir / "blank_lines_kept.csv")
-    lines = _complete_lines(head.decode("utf-8-sig", errors="replace"), whole=len(head) < SNIFF_BYTES)
+    text = head.decode("utf-8-sig", errors="replace")
+    lines = _complete_lines(text, whole=len(head) < SNIFF_BYTES)
     header_index, delimiter = find_header(lines, header_score)
     headers = next(csv.reader([lines[header_index]], delimiter=delimiter))
     if len(headers) > MAX_COLUMNS:
@@ -114,7 +115,7 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
         "columns": columns,
         "delimiter": delimiter,
         "skip": header_index + 1,
-        "multiline": has_quoted_newline(head.decode("utf-8-sig", errors="replace"), delimiter),
+        "multiline": has_quoted_newline(text, delimiter),
     }
     try:
         _read_csv_into_raw(con, path, **read)
