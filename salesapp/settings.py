@@ -208,6 +208,9 @@ ETL_TEST_PAUSE_AT = env("ETL_TEST_PAUSE_AT")
 ETL_TEST_PAUSE_SECONDS = env_int("ETL_TEST_PAUSE_SECONDS", 3600)
 # Files larger than this are worked on in a DuckDB file under DATA_DIR/tmp, not in memory.
 ETL_IN_MEMORY_MAX_BYTES = env_int("ETL_IN_MEMORY_MAX_BYTES", 100 * 1024 * 1024)
+# CSV numbers and dates typed by DuckDB's reader when a sample of the file says they all
+# read one way (apps/etl/pipeline/typed_read.py); false reads every cell as text.
+ETL_CSV_TYPED_READ = env_bool("ETL_CSV_TYPED_READ", True)
 
 # The cache (login throttling counts failures in it): Redis when REDIS_URL is set, so every
 # web process sees the same counts; else per-process memory, fine for one local server.

@@ -40,6 +40,7 @@ from apps.etl.pipeline.transform import (
     fact_write,
     rate_months,
 )
+from apps.etl.pipeline.typed_read import planner
 from apps.etl.pipeline.validate import validate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads.models import Upload
@@ -225,7 +226,7 @@ def run_stages(
     con = work_connection(temp_dir=work_dir, memory_limit=settings.ETL_MEMORY_LIMIT, on_disk=big)
     try:
         with _timed(timings, "read"), _stage_progress(con, upload.id):
-            extracted, mapped = _read_and_map(con, upload, path, spec, work_dir=work_dir, sheet=sheet)
+            extracted, mapped = _read_and_map(con, upload, path, spec, ctx, work_dir=work_dir, sheet=sheet)
         upload_set_stage(upload.id, "validating", rows_read=extracted.rows_read, rows_processed=0)
         test_pause("validating")
         present = list(mapped.mapping)
@@ -240,6 +241,7 @@ def run_stages(
                 present=present,
                 default_date_order=ctx.date_order,
                 date_order_chosen=ctx.date_order_chosen,
+                typed=extracted.typed.fields if extracted.typed else None,
                 band=lambda start, end: band(0.2 + 0.8 * start, 0.2 + 0.8 * end),
             )
             cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)
@@ -268,11 +270,25 @@ def run_stages(
     return outcome
 
 
-def _read_and_map(con, upload: Upload, path: Path, spec: SchemaSpec, *, work_dir: Path, sheet: str | None):
-    """The file's rows as text, and its columns matched to the schema; stops when a required
-    field has no column (the report then carries what the mapping step needs)."""
+def _read_and_map(
+    con, upload: Upload, path: Path, spec: SchemaSpec, ctx: UploadContext, *, work_dir: Path, sheet: str | None
+):
+    """The file's rows (a CSV's numbers and dates typed by the reader where a sample says
+    they read one way), and its columns matched to the schema; stops when a required field
+    has no column (the report then carries what the mapping step needs)."""
+
+    def match(columns: list[str]) -> dict[str, str]:
+        return map_columns(columns, spec, saved=column_mapping_saved(shop_id=upload.shop_id, columns=columns)).mapping
+
+    plan = planner(spec, match, date_order=ctx.date_order, date_order_chosen=ctx.date_order_chosen)
     extracted = extract(
-        con, path, file_name=upload.original_name, work_dir=work_dir, header_score=spec.header_score, sheet=sheet
+        con,
+        path,
+        file_name=upload.original_name,
+        work_dir=work_dir,
+        header_score=spec.header_score,
+        sheet=sheet,
+        plan=plan if settings.ETL_CSV_TYPED_READ else None,
     )
     saved = column_mapping_saved(shop_id=upload.shop_id, columns=extracted.columns)
     mapped = map_columns(extracted.columns, spec, saved=saved)

@@ -10,6 +10,7 @@ from apps.etl.pipeline.engine import work_connection
 from apps.etl.pipeline.extract import extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.spec import FieldSpec, SchemaSpec
+from apps.etl.pipeline.typed_read import planner
 from apps.etl.pipeline.validate import validate
 
 
@@ -21,18 +22,38 @@ def demo_spec(**changes) -> SchemaSpec:
 
 
 def run(
-    path: Path, tmp_path: Path, *, spec: SchemaSpec | None = None, region_order: str = "DMY", sheet=None, on_disk=False
+    path: Path,
+    tmp_path: Path,
+    *,
+    spec: SchemaSpec | None = None,
+    region_order: str = "DMY",
+    sheet=None,
+    on_disk=False,
+    typed_read=False,
+    work_name="work",
 ):
-    """Extract, map, dedupe, validate and clean one file; the connection and every result."""
+    """Extract, map, dedupe, validate and clean one file; the connection and every result.
+
+    `typed_read`: a CSV's numbers and dates may be typed by the reader, as pipeline_run has them."""
     spec = spec or demo_spec()
-    work = tmp_path / "work"
+    work = tmp_path / work_name
     work.mkdir(exist_ok=True)
     con = work_connection(temp_dir=work, on_disk=on_disk)  # on disk: as for files past ETL_IN_MEMORY_MAX_BYTES
-    extracted = extract(con, path, file_name=path.name, work_dir=work, header_score=spec.header_score, sheet=sheet)
+    plan = planner(spec, lambda columns: map_columns(columns, spec).mapping, date_order=region_order)
+    extracted = extract(
+        con,
+        path,
+        file_name=path.name,
+        work_dir=work,
+        header_score=spec.header_score,
+        sheet=sheet,
+        plan=plan if typed_read else None,
+    )
     mapped = map_columns(extracted.columns, spec)
     present = list(mapped.mapping)
     unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
-    checked = validate(con, unique, spec, present=present, default_date_order=region_order)
+    typed = extracted.typed.fields if extracted.typed else None
+    checked = validate(con, unique, spec, present=present, default_date_order=region_order, typed=typed)
     cleaned = finish(con, checked.table, present=present, default_country="GB")
     return {
         "con": con,

@@ -66,7 +66,7 @@ def finish(con: duckdb.DuckDBPyConnection, typed: str, *, present: list[str], de
     cancelled = f"regexp_matches(coalesce({order_id}, ''), '^[Cc][0-9]+$')"
     con.execute(
         f"""CREATE OR REPLACE VIEW {CLEAN} AS
-            SELECT * EXCLUDE (problems, trimmed{", country, country_code" if "country" in present else ""}),
+            SELECT * EXCLUDE (problems, trimmed{", country_code" if "country" in present else ""}),
                    coalesce({country}, {literal(default_country)}) AS country_code,
                    {country} IS NOT NULL AS country_from_file,
                    (coalesce({quantity} < 0, false) OR {cancelled}) AS is_return

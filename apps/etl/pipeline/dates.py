@@ -32,9 +32,9 @@ def date_expression(v: str, order: str) -> str:
     )
 
 
-def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str, order: str, *, value: str) -> str:
-    """`date_expression` of `value` (trimmed `column`), led by the one format most of a sample
-    reads with: files use one format throughout, so most rows take one strptime, not a list."""
+def lead_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, order: str) -> str | None:
+    """The one format most of a 500-value sample of `column` reads with (files use one format
+    throughout); None when none reads any."""
     candidates = [*ISO_FORMATS, *ORDER_FORMATS[order]["%Y"], *ORDER_FORMATS[order]["%y"]]
     # `%Y` reads `19/4/11` as the year 11: only plausible years count, here and below.
     counts = ", ".join(f"count(*) FILTER (WHERE year(try_strptime(v, '{f}')) >= 1000)" for f in candidates)
@@ -42,21 +42,37 @@ def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str
         f"SELECT {counts} FROM (SELECT trim({column}) AS v FROM {table} WHERE trim({column}) <> '' LIMIT 500)"
     ).fetchall()[0]
     best = max(range(len(candidates)), key=lambda i: row[i])
+    return candidates[best] if row[best] else None
+
+
+def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str, order: str, *, value: str) -> str:
+    """`date_expression` of `value` (trimmed `column`), led by the sample's lead format: most
+    rows then take one strptime, not a list."""
     full = date_expression(value, order)
-    if row[best] == 0:
+    lead = lead_date_format(con, table, column, order)
+    if lead is None:
         return full
-    primary = f"try_strptime({value}, '{candidates[best]}')"
+    primary = f"try_strptime({value}, '{lead}')"
     return f"CASE WHEN year({primary}) >= 1000 THEN {primary} ELSE {full} END"
+
+
+def is_day_month(fmt: str) -> bool:
+    """Whether dates in `fmt` start with a day and a month (in some order), not a year."""
+    return fmt.startswith(("%d", "%m"))
 
 
 def decide_date_order(
     con: duckdb.DuckDBPyConnection, table: str, column: str, default: str, *, chosen: bool = False
 ) -> tuple[str, str]:
     """Let the file's own values decide the day/month order; else `default`: the region's
-    usual one, or (`chosen`) the one the user chose for the upload.
+    usual one, or (`chosen`) the one the user chose for the upload."""
+    return order_note(*date_order_votes(con, table, column), default, chosen=chosen)
 
-    A value decides when one of its first two numbers is above 12 (19/4 is day first).
-    """
+
+def date_order_votes(con: duckdb.DuckDBPyConnection, table: str, column: str) -> tuple[int, int, int]:
+    """How many values of text `column` only read day first, only month first, and start
+    with a day and a month at all. A value decides when one of its first two numbers is
+    above 12 (19/4 is day first)."""
     parts = "regexp_extract(trim(v), '^(\\d{1,2})[-/.](\\d{1,2})[-/.]\\d', ['a', 'b'])"
     # The order shows in a value's first 7 characters (`12/31/2`): grouped by those, a
     # million timestamps are a few hundred days.
@@ -68,13 +84,31 @@ def decide_date_order(
                    coalesce(sum(n) FILTER (WHERE p.a <> ''), 0)
             FROM (SELECT {parts} AS p, n FROM (SELECT {prefix} AS v, count(*) AS n FROM {table} GROUP BY 1))"""
     ).fetchall()[0]
+    return dmy, mdy, slashed
+
+
+def typed_date_votes(con: duckdb.DuckDBPyConnection, table: str, column: str, *, fmt: str, order: str):
+    """`date_order_votes` of a column the CSV reader typed with `fmt`: every value read in
+    `order`, so none reads only the other way, and a value reads only that way when its day
+    is above 12."""
+    if not is_day_month(fmt):
+        return 0, 0, 0
+    decided, slashed = con.execute(
+        f"SELECT count(*) FILTER (WHERE day({column}) > 12), count({column}) FROM {table}"
+    ).fetchall()[0]
+    return (decided, 0, slashed) if order == "DMY" else (0, decided, slashed)
+
+
+def order_note(dmy: int, mdy: int, slashed: int, default: str, *, chosen: bool = False) -> tuple[str, str]:
+    """The order, and why, from the counts of dates that only read day first (`dmy`), only
+    month first (`mdy`), and that start with a day and a month at all (`slashed`)."""
     region = f"{'the order chosen for this upload' if chosen else "the region's usual order"} ({ORDER_NAMES[default]})"
     if slashed == 0:
         return default, "dates are in ISO order (year first) or Excel dates"
     if dmy == mdy == 0:
         return default, f"{AMBIGUOUS}: every date reads both ways ({slashed} dates); used {region}"
-    chosen = "DMY" if dmy > mdy else "MDY"
-    note = f"decided by the file's values: {max(dmy, mdy)} of {slashed} dates only read {ORDER_NAMES[chosen]}"
+    picked = "DMY" if dmy > mdy else "MDY"
+    note = f"decided by the file's values: {max(dmy, mdy)} of {slashed} dates only read {ORDER_NAMES[picked]}"
     if min(dmy, mdy):
         note += f"; {min(dmy, mdy)} read only the other way and are rejected"
-    return chosen, note
+    return picked, note

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from apps.etl.pipeline.engine import ident, literal, scalar
+from apps.etl.pipeline.typed_read import Planner, TypedRead, as_text
 
 SOURCE_ROW = "source_row"
 RAW = "raw"
@@ -46,6 +47,11 @@ BLANK = "__blank_record"
 FIRST_BAD_RECORDS = 50
 # The ways DuckDB is asked to read a CSV, tried in turn (see _read_csv_into_raw).
 PADDED, STRICT, SERIAL = "in parallel", "in parallel, strictly", "serially"
+# The rows a typed read is planned on (typed_read.py): the head's, and those of chunks spread
+# through the file.
+SAMPLE = "typing_sample"
+SAMPLE_CHUNKS = 16
+SAMPLE_CHUNK_BYTES = 32 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,7 @@ class Extracted:
     bad_records: list[BadRecord] = field(default_factory=list)  # the first few
     bad_count: int = 0
     details: dict[str, str] = field(default_factory=dict)
+    typed: TypedRead | None = None  # the number and date columns the CSV reader typed
 
 
 def extract(
@@ -82,10 +89,13 @@ def extract(
     work_dir: Path,
     header_score: HeaderScore,
     sheet: str | None = None,
+    plan: Planner | None = None,
 ) -> Extracted:
+    """`plan` (CSV only) may have the reader type number and date columns (typed_read.py);
+    without it every cell is text."""
     suffix = Path(file_name).suffix.lower()
     if suffix in CSV_SUFFIXES:
-        return extract_csv(con, path, work_dir=work_dir, header_score=header_score)
+        return extract_csv(con, path, work_dir=work_dir, header_score=header_score, plan=plan)
     if suffix in EXCEL_SUFFIXES:
         from apps.etl.pipeline.excel import extract_excel
 
@@ -93,7 +103,14 @@ def extract(
     raise ExtractError(f"Unsupported file type '{suffix}'. Upload CSV, TSV, XLSX or XLS.")
 
 
-def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, header_score: HeaderScore) -> Extracted:
+def extract_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    work_dir: Path,
+    header_score: HeaderScore,
+    plan: Planner | None = None,
+) -> Extracted:
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if not head.strip():
@@ -117,8 +134,13 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
         "skip": header_index + 1,
         "multiline": has_quoted_newline(text, delimiter),
     }
+    typed = None
+    if plan is not None and not read["multiline"] and len(columns) > 2:
+        sample = [*lines[header_index + 1 :], *_spread_lines(path, skip_bytes=len(head))]
+        typed = _read_typed(con, path, plan, sample=sample, work_dir=work_dir, **read)
     try:
-        _read_csv_into_raw(con, path, **read)
+        if typed is None:
+            _read_csv_into_raw(con, path, **read)
     except duckdb.InvalidInputException as exc:
         if "invalid unicode" not in str(exc).lower():
             raise _unreadable(exc) from exc
@@ -128,7 +150,7 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
         _read_csv_into_raw(con, path, **read)
     except duckdb.OutOfMemoryException as exc:
         raise _unreadable(exc) from exc
-    create_bad_records(con, columns, delimiter=delimiter)
+    create_bad_records(con, columns, delimiter=delimiter, typed=typed)
     bad_count, bad = _bad_summary(con)
     details = {
         "encoding": encoding,
@@ -136,8 +158,63 @@ def extract_csv(con: duckdb.DuckDBPyConnection, path: Path, *, work_dir: Path, h
         "delimiter_name": DELIMITER_NAMES[delimiter],
         "header_row": str(header_index + 1),
     }
+    if typed is not None:
+        details["typed_by_reader"] = typed.describe()
     good = scalar(con, f"SELECT count(*) FROM {RAW}")
-    return Extracted(headers, columns, good + bad_count, bad, bad_count, details)
+    return Extracted(headers, columns, good + bad_count, bad, bad_count, details, typed)
+
+
+def _read_typed(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    plan: Planner,
+    *,
+    sample: list[str],
+    work_dir: Path,
+    columns: list[str],
+    delimiter: str,
+    skip: int,
+    multiline: bool,
+) -> TypedRead | None:
+    """The file read with the number and date columns typed by the reader, as planned on a
+    sample of its rows; None (nothing read) when no column is planned, or when a cell
+    further down does not read as planned: the file is then read as text."""
+    sample_file = work_dir / "typing_sample.csv"
+    sample_file.write_text("\n".join(sample) + "\n", encoding="utf-8", errors="surrogateescape")
+    _read_csv(con, sample_file, columns=columns, delimiter=delimiter, skip=0, way=PADDED, table=SAMPLE)
+    con.execute(f"DELETE FROM {SAMPLE} WHERE {BLANK} OR {BAD}")
+    typed = plan(con, SAMPLE, columns)
+    con.execute(f"DROP TABLE {SAMPLE}")
+    if typed is None:
+        return None
+    try:
+        _read_csv(con, path, columns=columns, delimiter=delimiter, skip=skip, way=PADDED, typed=typed)
+    except duckdb.Error as exc:
+        log.info("CSV read as text: the typed read of %s stopped: %s", typed.describe(), str(exc).splitlines()[0])
+        return None
+    dates = [ident(f.column) for f in typed.fields.values() if f.date_format]
+    if dates and scalar(con, f"SELECT count(*) FROM {RECORDS} WHERE {' OR '.join(f'year({d}) < 1000' for d in dates)}"):
+        log.info("CSV read as text: a date read with %s has a year before 1000", typed.options())
+        return None
+    log.info("CSV read in parallel, %s typed by the reader", typed.describe())
+    return typed
+
+
+def _spread_lines(path: Path, *, skip_bytes: int) -> list[str]:
+    """Whole lines from chunks spread through the file past its first `skip_bytes`: a file
+    sorted by date shows its day/month order only further down. (A chunk may start inside
+    a quoted cell: a line that does not split into the header's cells is left out.)"""
+    size = path.stat().st_size
+    if size <= skip_bytes:
+        return []
+    lines: list[str] = []
+    with open(path, "rb") as fh:
+        for i in range(1, SAMPLE_CHUNKS + 1):
+            fh.seek(skip_bytes + (size - skip_bytes) * i // (SAMPLE_CHUNKS + 1))
+            chunk = fh.read(SAMPLE_CHUNK_BYTES).decode("utf-8", errors="surrogateescape").splitlines()
+            # The first and last lines of a chunk are cut.
+            lines += [line for line in chunk[1:-1] if line.strip()]
+    return lines
 
 
 def _unreadable(exc: duckdb.Error) -> ExtractError:
@@ -185,24 +262,37 @@ def _may_read_otherwise(way: str, exc: duckdb.Error) -> bool:
     return way == STRICT and isinstance(exc, duckdb.InvalidInputException) and "unicode" not in str(exc).lower()
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str], delimiter: str, skip: int, way: str):
+def _read_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    columns: list[str],
+    delimiter: str,
+    skip: int,
+    way: str,
+    typed: TypedRead | None = None,
+    table: str = RECORDS,
+):
     strict = way == STRICT
+    types = typed.types if typed else {}
     # Strictly, every record has the header's width: no sentinel column, no padding.
     names = columns if strict else [*columns, EXTRA]
-    spec = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in names)
+    spec = ", ".join(f"{literal(c)}: {literal(types.get(c, 'VARCHAR'))}" for c in names)
     sentinel = f", CAST(NULL AS VARCHAR) AS {ident(EXTRA)}" if strict else ""
     # Whether a record is blank or has the wrong number of fields is worked out as it is
     # read (in parallel, once), not by every later scan of the views below.
     con.execute(
-        f"""CREATE OR REPLACE TABLE {RECORDS} AS
-            SELECT *{sentinel}, {_blank(columns)} AS {BLANK},
+        f"""CREATE OR REPLACE TABLE {table} AS
+            SELECT *{sentinel}, {_blank(columns, types)} AS {BLANK},
                    ({ident(EXTRA)} IS NOT NULL OR {ident(columns[-1])} IS NULL) AS {BAD}
             FROM read_csv($path, header = false, skip = {skip}, delim = $delim, quote = '"', escape = '"',
                           columns = {{{spec}}}, auto_detect = false, null_padding = {str(not strict).lower()},
                           strict_mode = {str(strict).lower()}, nullstr = $null_text,
-                          parallel = {str(way != SERIAL).lower()})""",
+                          parallel = {str(way != SERIAL).lower()}{typed.options() if typed else ""})""",
         {"path": str(path), "delim": delimiter, "null_text": NULL_TEXT},
     )
+    if table != RECORDS:
+        return
     con.execute(
         f"""CREATE OR REPLACE VIEW {NUMBERED} AS
             SELECT * EXCLUDE ({BLANK}), CAST(rowid AS BIGINT) + {skip + 1} AS {SOURCE_ROW}
@@ -211,19 +301,25 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, *, columns: list[str],
     con.execute(f"CREATE OR REPLACE VIEW {RAW} AS SELECT * FROM {NUMBERED} WHERE NOT {BAD}")
 
 
-def _blank(columns: list[str]) -> str:
-    """Whether every cell of a record is empty or spaces. Most records have a first cell
-    that is neither, and then the others are not looked at."""
+def _blank(columns: list[str], types: dict[str, str]) -> str:
+    """Whether every cell of a record is empty or spaces (a typed cell: missing). Most
+    records have a first cell that is neither, and then the others are not looked at."""
     first = ident(columns[0])
     every = " AND ".join(
-        f"({ident(c)} IS NULL OR {ident(c)} = '' OR (starts_with({ident(c)}, ' ') AND trim({ident(c)}) = ''))"
+        f"{ident(c)} IS NULL"
+        if c in types
+        else f"({ident(c)} IS NULL OR {ident(c)} = '' OR (starts_with({ident(c)}, ' ') AND trim({ident(c)}) = ''))"
         for c in columns
     )
     return f"CASE WHEN {first} <> '' AND NOT starts_with({first}, ' ') THEN false ELSE {every} END"
 
 
 def create_bad_records(
-    con: duckdb.DuckDBPyConnection, columns: list[str] | None = None, *, delimiter: str = ","
+    con: duckdb.DuckDBPyConnection,
+    columns: list[str] | None = None,
+    *,
+    delimiter: str = ",",
+    typed: TypedRead | None = None,
 ) -> None:
     """Rows with more or fewer fields than the header (which `raw` leaves out), with the reason."""
     con.execute(f"CREATE OR REPLACE TABLE {BAD_RECORDS} ({SOURCE_ROW} BIGINT, text VARCHAR, reason VARCHAR)")
@@ -231,7 +327,8 @@ def create_bad_records(
         return
     # The row's own fields, as the file has them: the NULLs the reader pads a short row with
     # are left out (concat_ws skips NULLs; an empty field is '', not NULL).
-    cells = ", ".join(ident(c) for c in [*columns, EXTRA])
+    as_read = {f.column: as_text(ident(f.column), f) for f in typed.fields.values()} if typed else {}
+    cells = ", ".join(as_read.get(c, ident(c)) for c in [*columns, EXTRA])
     con.execute(
         f"""INSERT INTO {BAD_RECORDS}
             SELECT {SOURCE_ROW}, left(concat_ws({literal(delimiter)}, {cells}), 500) AS text,

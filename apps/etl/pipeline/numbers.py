@@ -13,7 +13,6 @@ COMMA = ","
 # Group separators: space, no-break space, narrow no-break space, apostrophe (Swiss).
 # (written as RE2 escapes: the pattern goes inside SQL string literals).
 _GROUP = r"[ \x{a0}\x{202f}\x27]"
-_PLAIN = r"[-+]?\d+"
 PATTERNS = {
     DOT: rf"[-+]?(\d{{1,3}}((,|{_GROUP})\d{{3}})+|\d*)(\.\d+)?",
     COMMA: rf"[-+]?(\d{{1,3}}((\.|{_GROUP})\d{{3}})+|\d*)(,\d+)?",
@@ -39,11 +38,14 @@ def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str)
     return None, "no value decided it"
 
 
-def decide_decimal_marks(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> dict[str, tuple[str, str]]:
+def decide_decimal_marks(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], *, others: list[str] = ()
+) -> dict[str, tuple[str, str]]:
     """Each numeric column's mark. A column its own values leave open (`1.200` in a whole
-    number column) follows the file's other numbers, else the decimal point."""
+    number column) follows the file's other numbers (with `others`, the marks of columns
+    decided elsewhere), else the decimal point."""
     decided = {c: decide_decimal_mark(con, table, ident(c)) for c in columns}
-    marks = [mark for mark, _ in decided.values() if mark]
+    marks = [mark for mark, _ in decided.values() if mark] + list(others)
     fallback = max(set(marks), key=marks.count) if marks else DOT
     name = "decimal comma" if fallback == COMMA else "decimal point"
     return {
@@ -52,15 +54,24 @@ def decide_decimal_marks(con: duckdb.DuckDBPyConnection, table: str, columns: li
     }
 
 
+def plain_number(v: str, mark: str) -> str:
+    """SQL reading trimmed text `v` as DuckDB's CSV reader reads a DECIMAL(18, 4) cell with
+    `mark` as its decimal separator (`3.95`, `-5`, `1e3`; with a comma, `3,95`); NULL when it
+    does not. The typed CSV read (typed_read.py) and this expression agree on every value."""
+    if mark == COMMA:
+        return f"CASE WHEN NOT contains({v}, '.') THEN TRY_CAST(replace({v}, ',', '.') AS {MONEY_SQL}) END"
+    return f"TRY_CAST({v} AS {MONEY_SQL})"
+
+
 def decimal_expression(v: str, mark: str) -> str:
-    """SQL reading trimmed text `v` as DECIMAL(18, 4); NULL when it is not a number in `mark`."""
+    """SQL reading trimmed text `v` as DECIMAL(18, 4); NULL when it is not a number in `mark`.
+
+    A plain number is read as the CSV reader would (one cast, no regex: most cells); only
+    what that refuses is tried as a number with group separators (`1,234.56`, `1 234,56`).
+    """
     if mark == COMMA:
         cleaned = f"replace(regexp_replace({v}, '[.]|{_GROUP}', '', 'g'), ',', '.')"
     else:
         cleaned = f"regexp_replace({v}, ',|{_GROUP}', '', 'g')"
-    # Most cells are plain (`3.95`, `12`): one cast, no regex.
-    plain = r"[-+]?\d+(\.\d+)?" if mark == DOT else _PLAIN
-    return (
-        f"CASE WHEN regexp_full_match({v}, '{plain}') THEN TRY_CAST({v} AS {MONEY_SQL}) "
-        f"WHEN regexp_full_match({v}, '{PATTERNS[mark]}') THEN TRY_CAST({cleaned} AS {MONEY_SQL}) END"
-    )
+    grouped = f"CASE WHEN regexp_full_match({v}, '{PATTERNS[mark]}') THEN TRY_CAST({cleaned} AS {MONEY_SQL}) END"
+    return f"coalesce({plain_number(v, mark)}, {grouped})"

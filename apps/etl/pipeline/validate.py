@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expression
+from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expression, order_note, typed_date_votes
 from apps.etl.pipeline.engine import ident, literal, sql_list
 from apps.etl.pipeline.extract import SOURCE_ROW
 from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
 from apps.etl.pipeline.spec import DataType, FieldSpec, SchemaSpec
+from apps.etl.pipeline.typed_read import TypedField, as_text
 
 TYPED = "typed"
 ERRORS = "errors"
@@ -28,7 +29,7 @@ KINDS = {DataType.INTEGER: "a whole number", DataType.DECIMAL: "a number", DataT
 
 @dataclass
 class Validated:
-    table: str  # TYPED: source_row, typed fields, country_code when the file has countries, problems
+    table: str  # TYPED: source_row, typed fields (country as country_code, when the file has it), problems
     rows_rejected: int
     errors_by_reason: dict[str, int]
     first_errors: list[dict]
@@ -93,17 +94,28 @@ def validate(
     present: list[str],
     default_date_order: str,
     date_order_chosen: bool = False,
+    typed: dict[str, TypedField] | None = None,
     band: Callable[[float, float], None] = lambda start, end: None,
 ) -> Validated:
     """Three stacked SELECTs, one pass: trim each cell once; type it; check it.
 
+    `typed`: the fields the CSV reader already typed (typed_read.py); their cells are
+    neither trimmed nor parsed again, only checked.
+
     `band(start, end)` is told which part of the work each step is (for a progress bar):
     the decisions a tenth, the typing and checks the rest."""
     fields = [f for f in spec.fields if f.name in present]
+    typed = {name: t for name, t in (typed or {}).items() if name in present}
     out = Validated(TYPED, 0, {}, [])
     band(0.0, 0.1)
     typed_exprs = _typed_expressions(
-        con, source, fields, out, default_date_order=default_date_order, date_order_chosen=date_order_chosen
+        con,
+        source,
+        fields,
+        out,
+        default_date_order=default_date_order,
+        date_order_chosen=date_order_chosen,
+        typed=typed,
     )
     band(0.1, 1.0)
     has_country = "country" in present
@@ -112,15 +124,17 @@ def validate(
     # Layer 0: a row's cells joined, to tell in a few searches whether any of them needs
     # trimming or has white space to collapse: most rows have neither, and then no cell
     # of theirs is looked at one by one (DuckDB runs a CASE branch on its rows only).
-    cells = ", ".join(f"s.{ident(f.name)}" for f in fields)
-    joined = f"SELECT s.*, concat_ws({SEPARATOR}, {cells}) AS {ROW} FROM {source} s"
+    cells = ", ".join(f"s.{ident(f.name)}" for f in fields if f.name not in typed)
+    joined = f"SELECT s.*, concat_ws({SEPARATOR}, {cells or "''"}) AS {ROW} FROM {source} s"
     row_src = f"SELECT s.*, {_row_padded(ROW)} AS {PAD}, {spacing(ROW)} AS {WS} FROM ({joined}) s"
     # Layer 1: each cell trimmed (only those padded with spaces), and how many were.
     trimmed = " + ".join(f"CAST({padded(f's.{ident(f.name)}')} AS INT)" for f in texts)
     trimmed_src = (
         f"SELECT s.{SOURCE_ROW}, s.{WS}, "
         + ", ".join(
-            f"CASE WHEN s.{PAD} AND {padded(f's.{ident(f.name)}')} THEN trim(s.{ident(f.name)}) "
+            f"s.{ident(f.name)} AS {raw(f.name)}"
+            if f.name in typed
+            else f"CASE WHEN s.{PAD} AND {padded(f's.{ident(f.name)}')} THEN trim(s.{ident(f.name)}) "
             f"ELSE s.{ident(f.name)} END AS {raw(f.name)}"
             for f in fields
         )
@@ -134,18 +148,22 @@ def validate(
         f"SELECT t.*, {', '.join(typed_exprs)}{', a.code AS country_code' if has_country else ''} "
         f"FROM ({spaced_src}) t {join}"
     )
-    checks = [c for f in fields for c in _checks(f, present)]
+    checks = [c for f in fields for c in _checks(f, present, typed.get(f.name))]
+    # A problem shows the cell as the file has it (a typed one, as read: `0.5`, a date in
+    # the file's format).
+    values = {f.name: as_text(raw(f.name), typed[f.name]) if f.name in typed else raw(f.name) for f in fields}
     listed = "[]"
     if checks:
         # Most rows pass: test the conditions first, build the list only for rows that fail.
         failing = " OR ".join(f"coalesce({condition}, false)" for _, condition, _ in checks)
-        problems = ", ".join(_problem(*check) for check in checks)
+        problems = ", ".join(_problem(*check, values) for check in checks)
         listed = f"CASE WHEN {failing} THEN list_filter([{problems}], lambda x: x IS NOT NULL) ELSE [] END"
     # Inner white space collapsed also counts as trimmed.
     collapsed = " + ".join(f"CAST(coalesce({ws(f.name)}, false) AS INT)" for f in texts)
     con.execute(
         f"""CREATE OR REPLACE TABLE {TYPED} AS
-            SELECT {SOURCE_ROW}, {", ".join(_output(f) for f in fields)}{", country_code" if has_country else ""},
+            SELECT {SOURCE_ROW}, {", ".join(_output(f) for f in fields if f.name != "country")}
+                   {", country_code" if has_country else ""},
                    {listed} AS problems, trimmed + {collapsed or "0"} AS trimmed
             FROM ({typed_src})"""
     )
@@ -161,15 +179,26 @@ def _typed_expressions(
     *,
     default_date_order: str,
     date_order_chosen: bool = False,
+    typed: dict[str, TypedField],
 ) -> list[str]:
     """Each field's typed value from its trimmed text; the decisions taken from the file's
-    values (date order, decimal marks) are noted on `out` for the report."""
-    numeric = [f.name for f in fields if f.data_type in (DataType.INTEGER, DataType.DECIMAL)]
-    marks = decide_decimal_marks(con, source, numeric)
+    values (date order, decimal marks) are noted on `out` for the report. A field the reader
+    typed is its value already; its decisions were taken on a sample, and its date order is
+    counted over the typed dates."""
+    numeric = [f.name for f in fields if f.data_type in (DataType.INTEGER, DataType.DECIMAL) and f.name not in typed]
+    marks = decide_decimal_marks(con, source, numeric, others=[t.mark for t in typed.values() if t.mark_decided])
     typed_exprs = []
     for f in fields:
         col, value = ident(f.name), raw(f.name)
-        if f.data_type == DataType.DATETIME:
+        if f.name in typed:
+            t = typed[f.name]
+            if t.date_format:
+                votes = typed_date_votes(con, source, col, fmt=t.date_format, order=t.date_order)
+                out.date_order, out.date_order_note = order_note(*votes, default_date_order, chosen=date_order_chosen)
+            else:
+                out.number_notes[f.name] = t.mark_note
+            expr = value
+        elif f.data_type == DataType.DATETIME:
             out.date_order, out.date_order_note = decide_date_order(
                 con, source, col, default_date_order, chosen=date_order_chosen
             )
@@ -199,20 +228,28 @@ def _output(f: FieldSpec) -> str:
     return col
 
 
-def _problem(column: str, condition: str, reason: str) -> str:
-    value = f"{raw(column)}" if column else "NULL"
+def _problem(column: str, condition: str, reason: str, values: dict[str, str]) -> str:
+    value = values[column] if column else "NULL"
     return (
         f"CASE WHEN {condition} THEN {{'column': {literal(column)}, 'value': {value}, 'reason': {literal(reason)}}} END"
     )
 
 
-def _checks(f: FieldSpec, present: list[str]) -> list[tuple[str, str, str]]:
-    """The SQL checks of one field: type, requiredness, the admin's constraints, business rules."""
+def _checks(f: FieldSpec, present: list[str], typed: TypedField | None = None) -> list[tuple[str, str, str]]:
+    """The SQL checks of one field: type, requiredness, the admin's constraints, business rules.
+
+    A cell the reader typed was read (or the file would have been read as text): it is
+    missing only when NULL, and only a whole number's fraction is left to refuse."""
     col, r = ident(f.name), raw(f.name)
     checks = []
-    if f.required:
+    if typed is not None:
+        if f.required:
+            checks.append((f.name, f"{r} IS NULL", "required value is missing"))
+        if f.data_type == DataType.INTEGER:
+            checks.append((f.name, f"{col} <> trunc({col})", f"cannot be read as {KINDS[f.data_type]}"))
+    elif f.required:
         checks.append((f.name, f"{r} = ''", "required value is missing"))
-    if f.data_type in KINDS:
+    if f.data_type in KINDS and typed is None:
         unreadable = f"{r} <> '' AND {col} IS NULL"
         if f.data_type == DataType.INTEGER:
             unreadable = f"{r} <> '' AND ({col} IS NULL OR {col} <> trunc({col}))"

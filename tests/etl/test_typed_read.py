@@ -1,0 +1,178 @@
+"""The CSV fast path (apps/etl/pipeline/typed_read.py): numbers and dates typed by DuckDB's
+reader as planned on a sample, and the text path whenever a cell further down does not read
+as planned. Either way a file gives the same rows, counts, rejections and decisions as the
+text path alone."""
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.etl.stages import run
+
+REAL_FILES = [
+    "bernasiakk_france_slice.csv",  # month-first dates, 2 duplicate rows
+    "bernasiakk_usa.csv",
+    "online_retail_sample_sfc.csv",  # day-first dates, decided by the values
+    "online_retail_sample_vikash_head.csv",  # CRLF, day-first with dashes, ids `16764.0`, unknown countries
+    "sales_data_sample_head.csv",  # blank first line, another schema
+]
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+
+
+def outcome(result) -> dict:
+    """Everything a run decides that a user sees: counts, rejections, decisions, clean rows."""
+    con, checked, cleaned = result["con"], result["checked"], result["cleaned"]
+    rows = con.execute(f"SELECT * EXCLUDE (country_from_file) FROM {cleaned.table} ORDER BY source_row").fetchall()
+    return {
+        "read": result["extracted"].rows_read,
+        "bad records": result["extracted"].bad_count,
+        "dropped": result["dropped"],
+        "rejected": checked.rows_rejected,
+        "reasons": checked.errors_by_reason,
+        "rejected rows": sorted({e["source_row"] for e in checked.first_errors}),
+        "trimmed": checked.cells_trimmed,
+        "date order": (checked.date_order, checked.date_order_note),
+        "marks": {name: note.split(" (")[0].split(",")[0] for name, note in checked.number_notes.items()},
+        "returns": cleaned.returns,
+        "rows": rows,
+    }
+
+
+def both(path: Path, tmp_path: Path, **kwargs) -> tuple[dict, dict, object]:
+    """(text path, fast path, the fast run's TypedRead or None)."""
+    text = run(path, tmp_path, work_name="text", **kwargs)
+    fast = run(path, tmp_path, work_name="fast", typed_read=True, **kwargs)
+    try:
+        return outcome(text), outcome(fast), fast["extracted"].typed
+    finally:
+        text["con"].close()
+        fast["con"].close()
+
+
+@pytest.mark.parametrize("name", REAL_FILES)
+@pytest.mark.parametrize("region_order", ["DMY", "MDY"])
+def test_the_real_files_give_the_same_rows_whether_the_reader_types_cells_or_not(sample, tmp_path, name, region_order):
+    text, fast, typed = both(sample(name), tmp_path, region_order=region_order)
+
+    assert typed is not None, "every real file's numbers and dates read one way: the reader types them"
+    assert fast == text
+
+
+def test_the_reader_types_the_number_and_date_columns_of_an_online_retail_file(sample, tmp_path):
+    result = run(sample("bernasiakk_usa.csv"), tmp_path, typed_read=True)
+
+    typed = result["extracted"].typed
+    assert set(typed.fields) == {"quantity", "unit_price", "order_date"}
+    assert typed.fields["order_date"].date_format == "%m/%d/%Y %H:%M"
+    assert result["extracted"].details["typed_by_reader"] == "quantity, unit_price, order_date"
+    # The column types in the work table are the reader's.
+    types = dict(
+        result["con"]
+        .execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'records'")
+        .fetchall()
+    )
+    assert types["Quantity"] == "DECIMAL(18,4)" and types["InvoiceDate"] == "TIMESTAMP"
+    assert types["InvoiceNo"] == types["Country"] == "VARCHAR"
+
+
+def _big_file(tmp_path: Path, last_line: str, *, rows: int = 30_000) -> Path:
+    """An Online Retail file of ~2 MB whose dates all read both ways (day and month up to 12),
+    then `last_line`: past the head and beyond the last sampled chunk, so the plan cannot see it."""
+    lines = [HEADER]
+    for i in range(rows):
+        day, month = i % 12 + 1, (i // 12) % 12 + 1
+        lines.append(
+            f"{536365 + i},85123A,WHITE HANGING HEART,{i % 7 + 1},{day}/{month}/2011 8:26,2.55,17850,United Kingdom"
+        )
+    lines.append(last_line)
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("last_line", "why"),
+    [
+        ("600000,22722,TINS,7,4/19/2011 16:19,3.95,12733,United Kingdom", "a date that reads only month first"),
+        ("600000,22722,TINS,,4/1/2011 16:19,3.95,12733,United Kingdom", "an empty quantity"),
+        ('600000,22722,TINS,7,4/1/2011 16:19,"1,234.50",12733,United Kingdom', "a thousands separator"),
+        ("600000,22722,TINS,7,4/1/11 16:19,3.95,12733,United Kingdom", "a two-digit year"),
+        ("600000,22722,TINS,7,4/1/2011 16:19,n/a,12733,United Kingdom", "a price that is no number"),
+    ],
+)
+def test_a_cell_the_sample_did_not_show_sends_the_file_down_the_text_path(tmp_path, caplog, last_line, why):
+    path = _big_file(tmp_path, last_line)
+
+    with caplog.at_level(logging.INFO, logger="apps.etl.pipeline.extract"):
+        text, fast, typed = both(path, tmp_path, region_order="DMY")
+
+    assert typed is None, why
+    assert any(m.startswith("CSV read as text:") for m in caplog.messages), why
+    assert fast == text
+
+
+def test_the_date_order_one_late_date_decides_is_the_text_paths(tmp_path):
+    # Every date reads both ways until the last, which reads only month first: the whole
+    # file is then read month first, as the text path decides; the region's order is not used.
+    path = _big_file(tmp_path, "600000,22722,TINS,7,4/19/2011 16:19,3.95,12733,United Kingdom")
+
+    result = run(path, tmp_path, typed_read=True, region_order="DMY")
+
+    assert result["checked"].date_order == "MDY"
+    assert result["checked"].date_order_note.startswith("decided by the file's values: 1 of 30001 dates")
+
+
+def test_numbers_the_reader_accepts_read_alike_on_both_paths(tmp_path):
+    # `5.`, `1e1`, `+2` and a padded number: DuckDB's own number reading, on both paths.
+    rows = [
+        "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+        "536366,85123B,HEART,5.,12/1/2010 8:26,1e1,17850,United Kingdom",
+        "536367,85123C,HEART,+2,12/1/2010 8:26, 3.5 ,17850,United Kingdom",
+        "536368,85123D,HEART,-1,12/1/2010 8:26,0.0001,17850,United Kingdom",
+    ]
+    path = tmp_path / "numbers.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+
+    text, fast, typed = both(path, tmp_path)
+
+    assert typed is not None
+    assert fast == text
+    assert [(r[5], str(r[6])) for r in fast["rows"]] == [(6, "2.5500"), (5, "10.0000"), (2, "3.5000"), (-1, "0.0001")]
+
+
+def test_a_problem_on_a_typed_cell_shows_the_value_as_read(tmp_path):
+    rows = [
+        "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+        "536366,85123B,HEART,0,12/1/2010 8:26,0.50,17850,United Kingdom",
+        "536367,85123C,HEART,2,12/1/2010 8:26,0,17850,United Kingdom",
+        "536368,85123D,HEART,2.5,12/1/1850 8:26,1,17850,United Kingdom",
+    ]
+    path = tmp_path / "problems.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+
+    fast = run(path, tmp_path, typed_read=True, region_order="MDY")
+
+    assert fast["extracted"].typed is not None
+    problems = {(e["column"], e["reason"]): e["value"] for e in fast["checked"].first_errors}
+    assert problems == {
+        ("quantity", "quantity is zero"): "0",
+        ("unit_price", "price must be above 0 on a sale"): "0",
+        ("quantity", "cannot be read as a whole number"): "2.5",
+        ("order_date", "date out of range (1900-2100)"): "12/01/1850 08:26",
+    }
+
+
+def test_a_file_whose_numbers_use_a_decimal_comma_is_typed_with_it(tmp_path):
+    rows = [
+        "536365;85123A;HEART;6;01.12.2010 08:26;2,55;17850;France",
+        "536366;85123B;HEART;5;13.12.2010 08:26;10,5;17850;France",
+    ]
+    path = tmp_path / "comma.csv"
+    path.write_text("\n".join([HEADER.replace(",", ";"), *rows]) + "\n", encoding="utf-8")
+
+    text, fast, typed = both(path, tmp_path)
+
+    assert typed is not None and typed.fields["unit_price"].mark == ","
+    assert fast == text
+    assert [str(r[6]) for r in fast["rows"]] == ["2.5500", "10.5000"]
