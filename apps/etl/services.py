@@ -311,7 +311,8 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str,
     extras = extra_fields(spec)
     sql, params = fact_sql(clean, ctx, present=present, extras=extras, loaded_at=timezone.now())
     local = work_dir / "fact.parquet"
-    fact_write(con, sql, params, schema=fact_schema(extras), path=local)
+    few = {"upload_id": [str(ctx.upload_id)], "store_id": [str(ctx.store_id)]}
+    fact_write(con, sql, params, schema=fact_schema(extras), path=local, few_values=few)
     # Stored first: a storage failure then leaves the warehouse as it was (not rows of an
     # upload marked failed), and a warehouse can load it from there (BigQuery from gs://).
     stored = _save(f"processed/{_folder(upload)}/{upload.id}.parquet", local, take=True)

@@ -43,7 +43,13 @@ from apps.etl.pipeline.engine import work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.spec import UploadContext
-from apps.etl.pipeline.transform import MissingFxRate, fact_schema, fact_sql, fact_write, rate_months
+from apps.etl.pipeline.transform import (
+    MissingFxRate,
+    fact_schema,
+    fact_sql,
+    fact_write,
+    rate_months,
+)
 from apps.etl.pipeline.validate import validate
 from apps.uploads.models import Upload
 from apps.warehouse.base import ParquetBatch
@@ -623,11 +629,16 @@ def _fact(
     # The SQL itself yields the fact table's columns and types (the stream casts nothing).
     produced = con.sql(sql, params=params).to_arrow_table().schema
     assert (produced.names, produced.types) == (FACT_SCHEMA.names, FACT_SCHEMA.types)
-    path = tmp_path / "fact.parquet"
-    assert fact_write(con, sql, params, schema=fact_schema({}), path=path) == len(rows)
+    path, plain = tmp_path / "fact.parquet", tmp_path / "plain.parquet"
+    few = {"upload_id": [ctx.upload_id], "store_id": [ctx.store_id]}
+    assert fact_write(con, sql, params, schema=fact_schema({}), path=path, few_values=few) == len(rows)
     # The file's types are the fact table's, as the warehouse may take the file as it is.
     written = pq.read_schema(path)
     assert (written.names, written.types) == (FACT_SCHEMA.names, FACT_SCHEMA.types)
+    # The columns written from an ENUM are the same strings, in the same schema, as without.
+    assert fact_write(con, sql, params, schema=fact_schema({}), path=plain) == len(rows)
+    assert pq.read_schema(plain).equals(written)
+    assert pq.read_table(plain).equals(pq.read_table(path))
     return ParquetBatch(path)().read_all().sort_by("source_row")
 
 
