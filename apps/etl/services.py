@@ -233,7 +233,8 @@ def run_stages(
         with _timed(timings, "validate"), _stage_progress(con, upload.id) as band:
             # Of a million rows' validating, finding duplicates takes about a fifth.
             band(0.0, 0.2)
-            unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
+            hashed = extracted.typed.key_columns if extracted.typed else ()
+            unique, dropped = drop_duplicates(con, create_mapped(con, mapped, hashed=hashed), columns=present)
             checked = validate(
                 con,
                 unique,

@@ -51,7 +51,8 @@ def run(
     )
     mapped = map_columns(extracted.columns, spec)
     present = list(mapped.mapping)
-    unique, dropped = drop_duplicates(con, create_mapped(con, mapped), columns=present)
+    hashed = extracted.typed.key_columns if extracted.typed else ()
+    unique, dropped = drop_duplicates(con, create_mapped(con, mapped, hashed=hashed), columns=present)
     typed = extracted.typed.fields if extracted.typed else None
     checked = validate(con, unique, spec, present=present, default_date_order=region_order, typed=typed)
     cleaned = finish(con, checked.table, present=present, default_country="GB")

@@ -176,3 +176,22 @@ def test_a_file_whose_numbers_use_a_decimal_comma_is_typed_with_it(tmp_path):
     assert typed is not None and typed.fields["unit_price"].mark == ","
     assert fast == text
     assert [str(r[6]) for r in fast["rows"]] == ["2.5500", "10.5000"]
+
+
+def test_duplicates_are_found_by_the_hash_taken_as_the_file_was_read(tmp_path):
+    # Two rows alike in every mapped column are duplicates even when a column the schema
+    # does not know (Note) differs: the hash is over the mapped columns only.
+    rows = [
+        "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom,first",
+        "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom,second",
+        "536366,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom,third",
+    ]
+    path = tmp_path / "dupes.csv"
+    path.write_text("\n".join([HEADER + ",Note", *rows]) + "\n", encoding="utf-8")
+
+    text, fast, typed = both(path, tmp_path)
+    result = run(path, tmp_path, typed_read=True, work_name="again")
+
+    assert "__row_hash" in [d[0] for d in result["con"].execute("SELECT * FROM mapped LIMIT 0").description]
+    assert fast["dropped"] == text["dropped"] == 1
+    assert fast == text

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import duckdb
 
 from apps.etl.pipeline.engine import ident, literal
-from apps.etl.pipeline.extract import SOURCE_ROW
+from apps.etl.pipeline.extract import ROW_HASH, SOURCE_ROW
 
 UNIQUE = "unique_rows"
 CLEAN = "clean"
@@ -20,20 +20,23 @@ def drop_duplicates(con: duckdb.DuckDBPyConnection, source: str, *, columns: lis
 
     A hash of each row finds the few candidates in one pass (no copy of the rows); only
     those are compared column by column. DuckDB spills both steps to disk when needed,
-    so duplicates are found across the whole file however big it is.
+    so duplicates are found across the whole file however big it is. When `source`
+    carries each row's hash over `columns` (taken as the file was read), that one is used.
     """
     if not columns:
         return source, 0
     key = ", ".join(ident(c) for c in columns)
+    carried = ROW_HASH in [d[0] for d in con.execute(f"SELECT * FROM {source} LIMIT 0").description]
+    row_hash = ROW_HASH if carried else f"hash({key})"
     con.execute(
         f"""CREATE OR REPLACE TABLE dup_hashes AS
-            SELECT h FROM (SELECT hash({key}) AS h FROM {source}) GROUP BY h HAVING count(*) > 1"""
+            SELECT h FROM (SELECT {row_hash} AS h FROM {source}) GROUP BY h HAVING count(*) > 1"""
     )
     con.execute(
         f"""CREATE OR REPLACE TABLE dropped_rows AS
             SELECT {SOURCE_ROW} FROM (
                 SELECT {SOURCE_ROW}, row_number() OVER (PARTITION BY {key} ORDER BY {SOURCE_ROW}) AS copy
-                FROM {source} WHERE hash({key}) IN (SELECT h FROM dup_hashes))
+                FROM {source} WHERE {row_hash} IN (SELECT h FROM dup_hashes))
             WHERE copy > 1"""
     )
     dropped = con.execute("SELECT count(*) FROM dropped_rows").fetchall()[0][0]

@@ -44,6 +44,7 @@ NULL_TEXT = "\x01"
 EXTRA = "__extra_fields"
 BAD = "__bad_record"
 BLANK = "__blank_record"
+ROW_HASH = "__row_hash"  # a typed read's hash of each record's mapped cells
 FIRST_BAD_RECORDS = 50
 # The ways DuckDB is asked to read a CSV, tried in turn (see _read_csv_into_raw).
 PADDED, STRICT, SERIAL = "in parallel", "in parallel, strictly", "serially"
@@ -279,6 +280,10 @@ def _read_csv(
     names = columns if strict else [*columns, EXTRA]
     spec = ", ".join(f"{literal(c)}: {literal(types.get(c, 'VARCHAR'))}" for c in names)
     sentinel = f", CAST(NULL AS VARCHAR) AS {ident(EXTRA)}" if strict else ""
+    if typed and typed.key_columns and table == RECORDS:
+        # Hashed while the record is at hand: 0.02 s per million rows, against 0.06 s for a
+        # scan of its own in the search for duplicates.
+        sentinel += f", hash({', '.join(ident(c) for c in typed.key_columns)}) AS {ROW_HASH}"
     # Whether a record is blank or has the wrong number of fields is worked out as it is
     # read (in parallel, once), not by every later scan of the views below.
     con.execute(

@@ -12,7 +12,7 @@ from difflib import SequenceMatcher
 import duckdb
 
 from apps.etl.pipeline.engine import ident
-from apps.etl.pipeline.extract import RAW, SOURCE_ROW
+from apps.etl.pipeline.extract import RAW, ROW_HASH, SOURCE_ROW
 from apps.etl.pipeline.spec import SchemaSpec, normalise_header
 
 MAPPED = "mapped"
@@ -72,8 +72,12 @@ def _suggest(spec: SchemaSpec, mapping: dict[str, str], unmapped: tuple[str, ...
     return {f.name: suggestions[f.name] for f in spec.fields if f.name in suggestions}
 
 
-def create_mapped(con: duckdb.DuckDBPyConnection, mapped: Mapping) -> str:
-    """A view of `raw` with canonical names: nothing is copied."""
+def create_mapped(con: duckdb.DuckDBPyConnection, mapped: Mapping, *, hashed: tuple[str, ...] = ()) -> str:
+    """A view of `raw` with canonical names: nothing is copied. `hashed`: the columns `raw`'s
+    row hash was taken over (a typed read's); the view carries it when they are the mapped
+    columns."""
     cols = ", ".join(f"{ident(column)} AS {ident(name)}" for name, column in mapped.mapping.items())
+    if hashed and sorted(hashed) == sorted(mapped.mapping.values()):
+        cols += f", {ROW_HASH}"
     con.execute(f"CREATE OR REPLACE VIEW {MAPPED} AS SELECT {cols}, {SOURCE_ROW} FROM {RAW}")
     return MAPPED

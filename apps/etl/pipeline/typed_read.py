@@ -49,6 +49,9 @@ class TypedRead:
     """The columns the reader types, and the options that say how."""
 
     fields: dict[str, TypedField] = field(default_factory=dict)  # field name -> its column
+    # The file's columns matched to fields: each record's hash over them is taken as it is
+    # read, and the search for duplicate rows (clean.drop_duplicates) groups by that.
+    key_columns: tuple[str, ...] = ()
 
     @property
     def types(self) -> dict[str, str]:
@@ -128,7 +131,7 @@ def plan_typed_read(
         default=date_order,
         chosen=date_order_chosen,
     )
-    return TypedRead(fields) if fields else None
+    return TypedRead(fields, tuple(mapping.values())) if fields else None
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sample: str) -> int:
