@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from django.utils import timezone
 
 from apps.etl.mappings import column_mapping_saved
 from apps.etl.models import FxRate
-from apps.etl.pipeline.clean import drop_duplicates, finish
+from apps.etl.pipeline.clean import Cleaned, drop_duplicates, finish
 from apps.etl.pipeline.engine import progress_watch, work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
@@ -255,10 +256,10 @@ def run_stages(
             # The load band of the bar starts empty; the engine's estimate fills it.
             upload_set_stage(upload.id, "loading", rows_processed=0)
             with _timed(timings, "load"), _stage_progress(con, upload.id):
-                outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned.table, present, work_dir=work_dir)
+                outcome.rows_loaded = _load(con, upload, spec, ctx, cleaned, present, work_dir=work_dir)
             test_pause("committed")
     finally:
-        con.close()
+        _close(con, wait=big)
     if outcome.rows_loaded != outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped:
         log.error("upload %s: rows do not add up: %s", upload.id, outcome)
     outcome.report["counts"] = {
@@ -269,6 +270,23 @@ def run_stages(
     }
     outcome.report["timings"] = timings
     return outcome
+
+
+def _close(con, *, wait: bool) -> None:
+    """DuckDB frees the run's tables as it closes (0.02-0.03 s per million rows, the GIL
+    released): an in-memory database is closed in a thread of its own while the run
+    finishes; one in a file (`wait`) before its work folder is removed."""
+    if wait:
+        con.close()
+        return
+
+    def close() -> None:
+        try:
+            con.close()
+        except Exception:  # the run is over; a failed close only leaks its memory
+            log.exception("the ETL's DuckDB connection did not close")
+
+    threading.Thread(target=close, name="etl-close", daemon=True).start()
 
 
 def _read_and_map(
@@ -305,12 +323,12 @@ def _read_and_map(
     return extracted, mapped
 
 
-def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, clean: str, present: list[str], *, work_dir):
+def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, cleaned: Cleaned, present: list[str], *, work_dir):
     """The fact rows written once, as parquet: stored under processed/, then committed to
     the warehouse (which may take that very file) in one commit."""
-    rate_months(con, clean, ctx, present=present)
+    rate_months(con, cleaned.months, ctx)
     extras = extra_fields(spec)
-    sql, params = fact_sql(clean, ctx, present=present, extras=extras, loaded_at=timezone.now())
+    sql, params = fact_sql(cleaned.table, ctx, present=present, extras=extras, loaded_at=timezone.now())
     local = work_dir / "fact.parquet"
     few = {"upload_id": [str(ctx.upload_id)], "store_id": [str(ctx.store_id)]}
     fact_write(con, sql, params, schema=fact_schema(extras), path=local, few_values=few)

@@ -66,3 +66,16 @@ def test_an_unreadable_date_is_refused_with_the_reason(tmp_path):
 
     assert dates == [datetime(2011, 4, 19)]
     assert checked.errors_by_reason == {"unreadable date": 2}
+
+
+def test_the_lead_format_is_the_one_most_values_read_with_not_the_first_values(tmp_path):
+    from apps.etl.pipeline.dates import lead_date_format
+
+    values = ["2010-12-01", *[f"12/{d}/2010 8:26" for d in range(1, 29)]]
+    dates, _ = _dates(tmp_path, values, region_order="MDY")
+    con = run(tmp_path / "dates.csv", tmp_path, work_name="again")["con"]
+
+    assert lead_date_format(con, "mapped", '"order_date"', "MDY") == "%m/%d/%Y %H:%M"
+    # Day first, 12 of the values read (12/1 to 12/12), the ISO one alone reads the other way.
+    assert lead_date_format(con, "mapped", '"order_date"', "DMY") == "%d/%m/%Y %H:%M"
+    assert dates[0] == datetime(2010, 12, 1) and dates[-1] == datetime(2010, 12, 28, 8, 26)

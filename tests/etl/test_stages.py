@@ -624,7 +624,7 @@ def _fact(
     """The fact rows as pipeline_run writes them for storage and the warehouse, in file order."""
     ctx = ctx or _context()
     con, cleaned, present = _finished(connect, spec, text_table, rows, default_country="GB")
-    rate_months(con, cleaned.table, ctx, present=present)
+    rate_months(con, cleaned.months, ctx)
     sql, params = fact_sql(cleaned.table, ctx, present=present, extras={}, loaded_at=LOADED_AT)
     # The SQL itself yields the fact table's columns and types (the stream casts nothing).
     produced = con.sql(sql, params=params).to_arrow_table().schema

@@ -192,6 +192,7 @@ def test_duplicates_are_found_by_the_hash_taken_as_the_file_was_read(tmp_path):
     text, fast, typed = both(path, tmp_path)
     result = run(path, tmp_path, typed_read=True, work_name="again")
 
+    assert typed is not None
     assert "__row_hash" in [d[0] for d in result["con"].execute("SELECT * FROM mapped LIMIT 0").description]
     assert fast["dropped"] == text["dropped"] == 1
     assert fast == text

@@ -13,6 +13,7 @@ from apps.etl.pipeline.extract import ROW_HASH, SOURCE_ROW
 
 UNIQUE = "unique_rows"
 CLEAN = "clean"
+MONTHS = "clean_months"  # the valid rows counted by currency (as in the file) and month
 
 
 def drop_duplicates(con: duckdb.DuckDBPyConnection, source: str, *, columns: list[str]) -> tuple[str, int]:
@@ -55,6 +56,7 @@ class Cleaned:
     returns: int
     countries_from_file: int
     countries_defaulted: int
+    months: str = MONTHS  # currency, month: the FX rates the load needs (transform.rate_months)
 
 
 def finish(con: duckdb.DuckDBPyConnection, typed: str, *, present: list[str], default_country: str) -> Cleaned:
@@ -75,7 +77,16 @@ def finish(con: duckdb.DuckDBPyConnection, typed: str, *, present: list[str], de
                    (coalesce({quantity} < 0, false) OR {cancelled}) AS is_return
             FROM {typed} WHERE len(problems) = 0"""
     )
+    # One scan counts the rules' rows and finds the (currency, month) pairs the load needs rates for.
+    currency = "currency" if "currency" in present else "CAST(NULL AS VARCHAR)"
+    month = "CAST(date_trunc('month', order_date) AS DATE)" if "order_date" in present else "CAST(NULL AS DATE)"
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {MONTHS} AS
+            SELECT {currency} AS currency, {month} AS month, count(*) FILTER (WHERE is_return) AS returns,
+                   count(*) FILTER (WHERE country_from_file) AS from_file, count(*) AS n
+            FROM {CLEAN} GROUP BY ALL"""
+    )
     returns, from_file, total = con.execute(
-        f"SELECT count(*) FILTER (WHERE is_return), count(*) FILTER (WHERE country_from_file), count(*) FROM {CLEAN}"
+        f"SELECT coalesce(sum(returns), 0), coalesce(sum(from_file), 0), coalesce(sum(n), 0) FROM {MONTHS}"
     ).fetchall()[0]
-    return Cleaned(CLEAN, returns, from_file, total - from_file)
+    return Cleaned(CLEAN, int(returns), int(from_file), int(total - from_file))

@@ -36,13 +36,24 @@ def lead_date_format(con: duckdb.DuckDBPyConnection, table: str, column: str, or
     """The one format most of a 500-value sample of `column` reads with (files use one format
     throughout); None when none reads any."""
     candidates = [*ISO_FORMATS, *ORDER_FORMATS[order]["%Y"], *ORDER_FORMATS[order]["%y"]]
+    values = f"SELECT trim({column}) AS v FROM {table} WHERE trim({column}) <> '' LIMIT 500"
     # `%Y` reads `19/4/11` as the year 11: only plausible years count, here and below.
-    counts = ", ".join(f"count(*) FILTER (WHERE year(try_strptime(v, '{f}')) >= 1000)" for f in candidates)
-    row = con.execute(
-        f"SELECT {counts} FROM (SELECT trim({column}) AS v FROM {table} WHERE trim({column}) <> '' LIMIT 500)"
-    ).fetchall()[0]
-    best = max(range(len(candidates)), key=lambda i: row[i])
-    return candidates[best] if row[best] else None
+    reads = [f"year(try_strptime(v, '{f}')) >= 1000" for f in candidates]
+    # The formats the first value reads with are counted first (a strptime for each of 35
+    # formats and 500 values took 8 ms); all of them only when none of those reads most.
+    first = con.execute(
+        f"SELECT {', '.join(f'coalesce({r}, false)' for r in reads)} FROM ({values}) LIMIT 1"
+    ).fetchall()
+    likely = [i for i, ok in enumerate(first[0] if first else []) if ok]
+    for indexes in (likely, range(len(candidates))):
+        if not indexes:
+            continue
+        counts = ", ".join(f"count(*) FILTER (WHERE {reads[i]})" for i in indexes)
+        *row, total = con.execute(f"SELECT {counts}, count(*) FROM ({values})").fetchall()[0]
+        best = max(range(len(indexes)), key=lambda i: row[i])
+        if row[best] * 2 > total or (indexes is not likely and row[best]):
+            return candidates[indexes[best]]
+    return None
 
 
 def fast_date_expression(con: duckdb.DuckDBPyConnection, table: str, column: str, order: str, *, value: str) -> str:

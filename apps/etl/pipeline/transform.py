@@ -38,8 +38,9 @@ def _currency(present: list[str], prefix: str = "") -> str:
     return f"coalesce(upper(trim({column})), $currency)"
 
 
-def rate_months(con: duckdb.DuckDBPyConnection, clean: str, ctx: UploadContext, *, present: list[str]) -> str:
-    """One rate per (currency, month) the rows need; stops when one is missing."""
+def rate_months(con: duckdb.DuckDBPyConnection, months: str, ctx: UploadContext) -> str:
+    """One rate per (currency, month) the rows need (`months`: clean.finish's pairs, the
+    currency as in the file); stops when one is missing."""
     fx = pa.table(
         {
             "currency": pa.array([r[0] for r in ctx.fx_rates], pa.string()),
@@ -50,9 +51,7 @@ def rate_months(con: duckdb.DuckDBPyConnection, clean: str, ctx: UploadContext, 
     con.register("fx", fx)
     con.execute(
         f"""CREATE OR REPLACE TABLE {RATES} AS
-            WITH needed AS (
-                SELECT DISTINCT {_currency(present)} AS currency,
-                       CAST(date_trunc('month', order_date) AS DATE) AS month FROM {clean})
+            WITH needed AS (SELECT DISTINCT coalesce(upper(trim(currency)), $currency) AS currency, month FROM {months})
             SELECT n.currency, n.month, CASE WHEN n.currency = $reporting THEN 1 ELSE fx.rate END AS rate
             FROM needed n ASOF LEFT JOIN fx ON fx.currency = n.currency AND fx.month <= n.month""",
         {"currency": ctx.currency, "reporting": ctx.reporting_currency},
