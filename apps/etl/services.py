@@ -39,6 +39,7 @@ from apps.etl.pipeline.transform import (
     fact_schema,
     fact_sql,
     fact_write,
+    rate_currencies,
     rate_months,
 )
 from apps.etl.pipeline.typed_read import planner
@@ -330,7 +331,12 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, cleaned: Cl
     extras = extra_fields(spec)
     sql, params = fact_sql(cleaned.table, ctx, present=present, extras=extras, loaded_at=timezone.now())
     local = work_dir / "fact.parquet"
-    few = {"upload_id": [str(ctx.upload_id)], "store_id": [str(ctx.store_id)]}
+    few = {
+        "upload_id": [str(ctx.upload_id)],
+        "store_id": [str(ctx.store_id)],
+        "country_code": [*spec.country_aliases.values(), ctx.country_code],
+        "currency": rate_currencies(con),
+    }
     fact_write(con, sql, params, schema=fact_schema(extras), path=local, few_values=few)
     # Stored first: a storage failure then leaves the warehouse as it was (not rows of an
     # upload marked failed), and a warehouse can load it from there (BigQuery from gs://).

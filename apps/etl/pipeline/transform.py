@@ -81,6 +81,11 @@ REPORTING_AMOUNT = (
 )
 
 
+def rate_currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The currencies the fact rows can have: those `rate_months` found rates for."""
+    return [row[0] for row in con.execute(f"SELECT DISTINCT currency FROM {RATES}").fetchall()]
+
+
 def fact_sql(
     clean: str, ctx: UploadContext, *, present: list[str], extras: dict[str, str], loaded_at: datetime
 ) -> tuple[str, dict]:
@@ -163,11 +168,12 @@ def fact_write(
     types, in one statement (DuckDB writes in parallel, rows kept in order); returns the
     number of rows. Each column is cast to its type, so the file's schema is the table's.
 
-    `few_values`: text columns known to hold only these values (the upload, the shop),
-    passed as a DuckDB ENUM. The file holds the same strings in the same schema (dictionary
-    encoded, as any text column), but the writer takes each value's dictionary entry from
-    the ENUM instead of hashing every row's text: -0.03 s per million rows for the two.
-    (A column that may be NULL would be written as such; the two constants cannot.)
+    `few_values`: text columns known to hold only these values (the upload, the shop, the
+    country codes, the currencies), passed as a DuckDB ENUM. The file holds the same strings
+    of the same types (dictionary encoded, as any text column; only DuckDB's mark that a
+    column has no NULL may go, and the table's columns all allow NULL), but the writer takes
+    each value's dictionary entry from the ENUM instead of hashing every row's text: -0.05 s
+    per million rows for the four.
     """
     few_values = {name: values for name, values in (few_values or {}).items() if values}
 
