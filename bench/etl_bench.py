@@ -111,8 +111,18 @@ def etl_seconds(path: Path, *, repeat: int = 1) -> tuple[Timing, int]:
     return best_of(repeat, measure), rows[-1]
 
 
-def duckdb_ceiling(path: Path, work: Path, *, repeat: int = 1) -> tuple[Timing, Timing]:
-    """DuckDB's own read_csv into a table: in memory, and in a database file."""
+def interleaved(repeat: int, *measures) -> list[Timing]:
+    """Each measure run once per round, round after round, so that a machine busy for a
+    while slows them all alike; the best of each."""
+    runs = [[] for _ in measures]
+    for _ in range(repeat):
+        for measure, got in zip(measures, runs, strict=True):
+            got.append(measure())
+    return [Timing(min(w for w, _ in got), min(c for _, c in got), [w for w, _ in got]) for got in runs]
+
+
+def ceiling_measures(path: Path, work: Path):
+    """The two ceiling measures (in memory, in a database file), each returning (wall, CPU)."""
     import duckdb
 
     def in_memory():
@@ -131,7 +141,7 @@ def duckdb_ceiling(path: Path, work: Path, *, repeat: int = 1) -> tuple[Timing, 
         con.close()
         return time.perf_counter() - start, time.process_time() - cpu
 
-    return best_of(repeat, in_memory), best_of(repeat, on_disk)
+    return in_memory, on_disk
 
 
 def row_at_a_time_seconds(path: Path) -> float:
@@ -240,9 +250,9 @@ def _line_count(path: Path) -> int:
 
 def _csv(path: Path, work: Path, *, repeat: int) -> None:
     rows = _line_count(path)
-    in_memory, on_disk = duckdb_ceiling(path, work, repeat=repeat)
-    etl, _ = etl_seconds(path, repeat=repeat)
-    print(f"{rows:,}-row CSV ({path.stat().st_size / 1e6:.0f} MB), best of {repeat}")
+    etl_once(path)  # the first run of a process is 0.1-0.2 s slower (imports, first allocations): not compared
+    in_memory, on_disk, etl = interleaved(repeat, *ceiling_measures(path, work), lambda: etl_once(path)[:2])
+    print(f"{rows:,}-row CSV ({path.stat().st_size / 1e6:.0f} MB), best of {repeat}, run round by round")
     print(f"  DuckDB read_csv -> in-memory table: {in_memory}; -> database file: {on_disk}")
     print(
         f"  whole ETL (stored file -> queryable): {etl} = {etl.wall / in_memory.wall:.2f}x the in-memory "

@@ -39,12 +39,18 @@ def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str)
 
 
 def decide_decimal_marks(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list[str], *, others: list[str] = ()
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: list[str],
+    *,
+    others: list[str] = (),
+    own: dict[str, tuple[str | None, str]] | None = None,
 ) -> dict[str, tuple[str, str]]:
     """Each numeric column's mark. A column its own values leave open (`1.200` in a whole
     number column) follows the file's other numbers (with `others`, the marks of columns
-    decided elsewhere), else the decimal point."""
-    decided = {c: decide_decimal_mark(con, table, ident(c)) for c in columns}
+    decided elsewhere), else the decimal point. `own`: each column's `decide_decimal_mark`,
+    when already asked."""
+    decided = own if own is not None else {c: decide_decimal_mark(con, table, ident(c)) for c in columns}
     marks = [mark for mark, _ in decided.values() if mark] + list(others)
     fallback = max(set(marks), key=marks.count) if marks else DOT
     name = "decimal comma" if fallback == COMMA else "decimal point"

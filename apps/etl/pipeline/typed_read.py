@@ -119,42 +119,37 @@ def plan_typed_read(
     the file's column); None when there is none."""
     inner = set(columns[1:-1])
     candidates = [f for f in spec.fields if mapping.get(f.name) in inner]
-    if not _rows(con, sample):
+    rows = con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0]
+    if not rows:
         return None
     numbers = [f for f in candidates if f.data_type in (DataType.INTEGER, DataType.DECIMAL)]
-    fields = _numbers(con, sample, numbers, mapping)
-    fields |= _dates(
-        con,
-        sample,
-        [f for f in candidates if f.data_type == DataType.DATETIME],
-        mapping,
-        default=date_order,
-        chosen=date_order_chosen,
-    )
+    dates = [f for f in candidates if f.data_type == DataType.DATETIME]
+    planned = _numbers(con, sample, numbers, mapping, rows=rows)
+    planned |= _dates(con, sample, dates, mapping, default=date_order, chosen=date_order_chosen)
+    fields = _every_value_reads(con, sample, planned)
+    if len({t.date_format for t in fields.values() if t.date_format}) > 1:
+        # One timestamp format for the whole file: date columns in different ones stay text.
+        fields = {name: t for name, t in fields.items() if not t.date_format}
     return TypedRead(fields, tuple(mapping.values())) if fields else None
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sample: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {sample}").fetchall()[0][0]
-
-
-def _numbers(con, sample: str, numbers: list, mapping: dict[str, str]) -> dict[str, TypedField]:
+def _numbers(con, sample: str, numbers: list, mapping: dict[str, str], *, rows: int) -> dict[str, TypedField]:
     if not numbers:
         return {}
     own = {mapping[f.name]: decide_decimal_mark(con, sample, ident(mapping[f.name])) for f in numbers}
-    decided = decide_decimal_marks(con, sample, list(own))
+    decided = decide_decimal_marks(con, sample, list(own), own=own)
     marks = [mark for mark, _ in decided.values()]
     # The reader takes one decimal mark for the whole file: the commoner one's columns are typed.
     mark = max(set(marks), key=marks.count)
-    rows = _rows(con, sample)
     typed = {}
     for f in numbers:
         column = mapping[f.name]
         column_mark, note = decided[column]
-        if column_mark != mark or not _every_value_reads(con, sample, column, plain_number("v", mark)):
-            continue
-        note, own_mark = f"{note}, in a sample of {rows:,} rows", own[column][0]
-        typed[f.name] = TypedField(column, MONEY_SQL, mark=mark, mark_note=note, mark_decided=own_mark is not None)
+        if column_mark == mark:
+            note = f"{note}, in a sample of {rows:,} rows"
+            typed[f.name] = TypedField(
+                column, MONEY_SQL, mark=mark, mark_note=note, mark_decided=own[column][0] is not None
+            )
     return typed
 
 
@@ -167,23 +162,28 @@ def _dates(con, sample: str, dates: list, mapping: dict[str, str], *, default: s
             continue  # the sample holds dates of both orders: the reader would stop at one
         order, _ = order_note(dmy, mdy, slashed, default, chosen=chosen)
         fmt = lead_date_format(con, sample, column, order)
-        if fmt is None or not _every_value_reads(con, sample, mapping[f.name], f"try_strptime(v, {literal(fmt)})"):
+        if fmt is None:
             continue
         if not is_day_month(fmt):
             order = default  # ISO dates: the order is not used, as on the text path
         typed[f.name] = TypedField(mapping[f.name], TIMESTAMP, date_format=fmt, date_order=order)
-    formats = {t.date_format for t in typed.values()}
-    # One timestamp format for the whole file: several date columns in different ones stay text.
-    return typed if len(formats) <= 1 else {}
+    return typed
 
 
-def _every_value_reads(con, sample: str, column: str, reading: str) -> bool:
-    """Whether every sampled value of `column` reads (as `reading` of the trimmed text `v`
-    does), with no empty cell: the reader stops at an empty typed cell. Dates must fall in
-    years from 1000 (`%Y` reads `19/4/11` as the year 11, which the text path reads as 2011)."""
-    plausible = f"year({reading}) >= 1000" if "strptime" in reading else f"{reading} IS NOT NULL"
-    values = f"SELECT trim({ident(column)}) AS v FROM {sample}"
-    failing = con.execute(
-        f"SELECT count(*) FROM ({values}) WHERE v = '' OR NOT coalesce({plausible}, false)"
-    ).fetchall()[0][0]
-    return failing == 0
+def _every_value_reads(con, sample: str, planned: dict[str, TypedField]) -> dict[str, TypedField]:
+    """The planned fields every sampled value of which reads as planned, with no empty cell
+    (the reader stops at an empty typed cell), in one scan. Dates must fall in years from
+    1000 (`%Y` reads `19/4/11` as the year 11, which the text path reads as 2011)."""
+    if not planned:
+        return {}
+
+    def failing(t: TypedField) -> str:
+        v = f"trim({ident(t.column)})"
+        if t.date_format:
+            reads = f"year(try_strptime({v}, {literal(t.date_format)})) >= 1000"
+        else:
+            reads = f"{plain_number(v, t.mark)} IS NOT NULL"
+        return f"count(*) FILTER (WHERE {v} = '' OR NOT coalesce({reads}, false))"
+
+    counts = con.execute(f"SELECT {', '.join(failing(t) for t in planned.values())} FROM {sample}").fetchall()[0]
+    return {name: t for (name, t), bad in zip(planned.items(), counts, strict=True) if bad == 0}
