@@ -337,7 +337,8 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, cleaned: Cl
         "country_code": [*spec.country_aliases.values(), ctx.country_code],
         "currency": rate_currencies(con),
     }
-    fact_write(con, sql, params, schema=fact_schema(extras), path=local, few_values=few)
+    version = warehouse().parquet_version
+    fact_write(con, sql, params, schema=fact_schema(extras), path=local, few_values=few, parquet_version=version)
     # Stored first: a storage failure then leaves the warehouse as it was (not rows of an
     # upload marked failed), and a warehouse can load it from there (BigQuery from gs://).
     stored = _save(f"processed/{_folder(upload)}/{upload.id}.parquet", local, take=True)

@@ -87,6 +87,7 @@ class WarehouseBusy(Exception):
 
 class Warehouse(Protocol):
     name: str
+    parquet_version: str  # of the fact file the ETL writes for it ("v1" or "v2")
 
     def ensure_schema(self, *, views: Sequence[ViewSpec], dry_run: bool = False) -> list[str]:
         """Create or upgrade the fact table and the views; return what changed (or would)."""

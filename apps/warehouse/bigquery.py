@@ -43,6 +43,9 @@ ATTEMPTS = 6
 
 class BigQueryWarehouse:
     name = "bigquery"
+    # BigQuery loads the processed file as it is; V1 pages and the classic encodings, which
+    # every Parquet reader takes (V2's newer encodings are not read everywhere).
+    parquet_version = "v1"
 
     def __init__(self, *, project: str, dataset: str, api_endpoint: str = "", retry_delay: float = 1.0) -> None:
         self._project = project
