@@ -28,7 +28,7 @@ from django.utils import timezone
 from apps.etl.mappings import column_mapping_saved
 from apps.etl.models import FxRate
 from apps.etl.pipeline.clean import Cleaned, drop_duplicates, finish
-from apps.etl.pipeline.engine import progress_watch, work_connection
+from apps.etl.pipeline.engine import open_spare, progress_watch, work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.report import build_report, mapping_needed_report, write_rejected
@@ -276,7 +276,8 @@ def run_stages(
 def _close(con, *, wait: bool) -> None:
     """DuckDB frees the run's tables as it closes (0.02-0.03 s per million rows, the GIL
     released): an in-memory database is closed in a thread of its own while the run
-    finishes; one in a file (`wait`) before its work folder is removed."""
+    finishes, and the next run's is opened there; one in a file (`wait`) is closed before
+    its work folder is removed."""
     if wait:
         con.close()
         return
@@ -284,8 +285,9 @@ def _close(con, *, wait: bool) -> None:
     def close() -> None:
         try:
             con.close()
+            open_spare(memory_limit=settings.ETL_MEMORY_LIMIT)  # for this worker's next upload
         except Exception:  # the run is over; a failed close only leaks its memory
-            log.exception("the ETL's DuckDB connection did not close")
+            log.exception("the ETL's DuckDB connection did not close, or no spare could be opened")
 
     threading.Thread(target=close, name="etl-close", daemon=True).start()
 

@@ -798,3 +798,23 @@ def test_rejected_rows_are_reported_with_the_line_they_are_on(cast, sample, tmp_
     ]
     assert ",free," in lines[294 - 1]
     assert lines[295 - 1] == "550644,22722"
+
+
+def test_a_spare_connection_is_taken_by_the_next_run_of_the_same_process_only(tmp_path):
+    from apps.etl.pipeline import engine
+
+    engine.open_spare(memory_limit="123MB", threads=2)
+    key = ("123MB", 2)
+    spare = engine._spares[key][1]
+
+    con = engine.work_connection(temp_dir=tmp_path, memory_limit="123MB")
+    assert con is spare and key not in engine._spares
+    assert con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] == str(tmp_path)
+    # Another size, or one opened before a fork (another pid), is not taken.
+    engine.open_spare(memory_limit="123MB", threads=2)
+    forked = engine._spares[key][1]
+    engine._spares[key] = (-1, forked)
+    other = engine.work_connection(temp_dir=tmp_path, memory_limit="123MB")
+    assert other is not forked and key not in engine._spares
+    for c in (con, other, forked):
+        c.close()
