@@ -245,6 +245,7 @@ def run_stages(
                 default_date_order=ctx.date_order,
                 date_order_chosen=ctx.date_order_chosen,
                 typed=extracted.typed.fields if extracted.typed else None,
+                cell_texts=extracted.cell_texts,
                 band=lambda start, end: band(0.2 + 0.8 * start, 0.2 + 0.8 * end),
             )
             cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)

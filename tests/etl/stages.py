@@ -54,7 +54,15 @@ def run(
     hashed = extracted.typed.key_columns if extracted.typed else ()
     unique, dropped = drop_duplicates(con, create_mapped(con, mapped, hashed=hashed), columns=present)
     typed = extracted.typed.fields if extracted.typed else None
-    checked = validate(con, unique, spec, present=present, default_date_order=region_order, typed=typed)
+    checked = validate(
+        con,
+        unique,
+        spec,
+        present=present,
+        default_date_order=region_order,
+        typed=typed,
+        cell_texts=extracted.cell_texts,
+    )
     cleaned = finish(con, checked.table, present=present, default_country="GB")
     return {
         "con": con,

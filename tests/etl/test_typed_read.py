@@ -30,10 +30,12 @@ def outcome(result) -> dict:
         "dropped": result["dropped"],
         "rejected": checked.rows_rejected,
         "reasons": checked.errors_by_reason,
-        "rejected rows": sorted({e["source_row"] for e in checked.first_errors}),
+        "problems": sorted((e["source_row"], e["column"], e["value"], e["reason"]) for e in checked.first_errors),
         "trimmed": checked.cells_trimmed,
         "date order": (checked.date_order, checked.date_order_note),
-        "marks": {name: note.split(" (")[0].split(",")[0] for name, note in checked.number_notes.items()},
+        # A column whose sampled values leave its decimal mark open says that only the sample
+        # is known to (the mark and the values are the same: another mark stops the reader).
+        "marks": {n: note.replace("no sampled value", "no value") for n, note in checked.number_notes.items()},
         "returns": cleaned.returns,
         "rows": rows,
     }
@@ -120,7 +122,7 @@ def test_the_date_order_one_late_date_decides_is_the_text_paths(tmp_path):
     result = run(path, tmp_path, typed_read=True, region_order="DMY")
 
     assert result["checked"].date_order == "MDY"
-    assert result["checked"].date_order_note.startswith("decided by the file's values: 1 of 30001 dates")
+    assert result["checked"].date_order_note.startswith("decided by the file's values: 1 of 30,001 dates")
 
 
 def test_numbers_the_reader_accepts_read_alike_on_both_paths(tmp_path):
@@ -141,25 +143,27 @@ def test_numbers_the_reader_accepts_read_alike_on_both_paths(tmp_path):
     assert [(r[5], str(r[6])) for r in fast["rows"]] == [(6, "2.5500"), (5, "10.0000"), (2, "3.5000"), (-1, "0.0001")]
 
 
-def test_a_problem_on_a_typed_cell_shows_the_value_as_read(tmp_path):
+def test_a_problem_on_a_typed_cell_shows_the_cell_as_the_file_has_it(tmp_path):
+    # The reader read `0.00` as 0; the problem (and the rejected-rows file) show `0.00`, as on
+    # the text path: the file is read again as text for them.
     rows = [
         "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
         "536366,85123B,HEART,0,12/1/2010 8:26,0.50,17850,United Kingdom",
-        "536367,85123C,HEART,2,12/1/2010 8:26,0,17850,United Kingdom",
-        "536368,85123D,HEART,2.5,12/1/1850 8:26,1,17850,United Kingdom",
+        "536367,85123C,HEART,2,12/1/2010 8:26,0.00,17850,United Kingdom",
+        "536368,85123D,HEART,2.50,12/1/1850 8:26,1,17850,United Kingdom",
     ]
     path = tmp_path / "problems.csv"
     path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
 
-    fast = run(path, tmp_path, typed_read=True, region_order="MDY")
+    text, fast, typed = both(path, tmp_path, region_order="MDY")
 
-    assert fast["extracted"].typed is not None
-    problems = {(e["column"], e["reason"]): e["value"] for e in fast["checked"].first_errors}
-    assert problems == {
+    assert typed is not None
+    assert fast == text
+    assert {(p[1], p[3]): p[2] for p in fast["problems"]} == {
         ("quantity", "quantity is zero"): "0",
-        ("unit_price", "price must be above 0 on a sale"): "0",
-        ("quantity", "cannot be read as a whole number"): "2.5",
-        ("order_date", "date out of range (1900-2100)"): "12/01/1850 08:26",
+        ("unit_price", "price must be above 0 on a sale"): "0.00",
+        ("quantity", "cannot be read as a whole number"): "2.50",
+        ("order_date", "date out of range (1900-2100)"): "12/1/1850 8:26",
     }
 
 
@@ -196,3 +200,17 @@ def test_duplicates_are_found_by_the_hash_taken_as_the_file_was_read(tmp_path):
     assert "__row_hash" in [d[0] for d in result["con"].execute("SELECT * FROM mapped LIMIT 0").description]
     assert fast["dropped"] == text["dropped"] == 1
     assert fast == text
+
+
+def test_the_sample_counts_no_row_twice_in_a_file_smaller_than_its_chunks(tmp_path):
+    from apps.etl.pipeline.extract import SAMPLE_CHUNK_BYTES, SAMPLE_CHUNKS, SNIFF_BYTES, _spread_lines
+
+    # ~200 KB past the head: 16 chunks of 32 KB spread over it would overlap.
+    path = _big_file(tmp_path, "600000,22722,TINS,7,4/1/2011 16:19,3.95,12733,United Kingdom", rows=4_000)
+    assert path.stat().st_size - SNIFF_BYTES < SAMPLE_CHUNKS * SAMPLE_CHUNK_BYTES
+
+    lines = _spread_lines(path, skip_bytes=SNIFF_BYTES)
+
+    assert len(lines) == len(set(lines))
+    whole = path.read_bytes()[SNIFF_BYTES:].decode().splitlines()
+    assert lines == whole[1:-1]  # all of them but the cut first and the last

@@ -117,9 +117,11 @@ def order_note(dmy: int, mdy: int, slashed: int, default: str, *, chosen: bool =
     if slashed == 0:
         return default, "dates are in ISO order (year first) or Excel dates"
     if dmy == mdy == 0:
-        return default, f"{AMBIGUOUS}: every date reads both ways ({slashed} dates); used {region}"
+        return default, f"{AMBIGUOUS}: every date reads both ways ({slashed:,} dates); used {region}"
     picked = "DMY" if dmy > mdy else "MDY"
-    note = f"decided by the file's values: {max(dmy, mdy)} of {slashed} dates only read {ORDER_NAMES[picked]}"
-    if min(dmy, mdy):
-        note += f"; {min(dmy, mdy)} read only the other way and are rejected"
+    note = f"decided by the file's values: {max(dmy, mdy):,} of {slashed:,} dates only read {ORDER_NAMES[picked]}"
+    if (other := min(dmy, mdy)) == 1:
+        note += "; 1 reads only the other way and is rejected"
+    elif other:
+        note += f"; {other:,} read only the other way and are rejected"
     return picked, note

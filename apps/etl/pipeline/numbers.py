@@ -32,9 +32,9 @@ def decide_decimal_mark(con: duckdb.DuckDBPyConnection, table: str, column: str)
         f"FROM (SELECT {column} AS v, count(*) AS n FROM {table} GROUP BY 1) WHERE contains(v, ',') OR contains(v, '.')"
     ).fetchall()[0]
     if commas > dots:
-        return COMMA, f"decimal comma ({commas} values read only that way)"
+        return COMMA, "decimal comma (the column's values that read one way only read with it)"
     if dots:
-        return DOT, f"decimal point ({dots} values read only that way)"
+        return DOT, "decimal point (the column's values that read one way only read with it)"
     return None, "no value decided it"
 
 

@@ -124,7 +124,7 @@ def plan_typed_read(
         return None
     numbers = [f for f in candidates if f.data_type in (DataType.INTEGER, DataType.DECIMAL)]
     dates = [f for f in candidates if f.data_type == DataType.DATETIME]
-    planned = _numbers(con, sample, numbers, mapping, rows=rows)
+    planned = _numbers(con, sample, numbers, mapping)
     planned |= _dates(con, sample, dates, mapping, default=date_order, chosen=date_order_chosen)
     fields = _every_value_reads(con, sample, planned)
     if len({t.date_format for t in fields.values() if t.date_format}) > 1:
@@ -133,7 +133,7 @@ def plan_typed_read(
     return TypedRead(fields, tuple(mapping.values())) if fields else None
 
 
-def _numbers(con, sample: str, numbers: list, mapping: dict[str, str], *, rows: int) -> dict[str, TypedField]:
+def _numbers(con, sample: str, numbers: list, mapping: dict[str, str]) -> dict[str, TypedField]:
     if not numbers:
         return {}
     own = {mapping[f.name]: decide_decimal_mark(con, sample, ident(mapping[f.name])) for f in numbers}
@@ -146,7 +146,11 @@ def _numbers(con, sample: str, numbers: list, mapping: dict[str, str], *, rows: 
         column = mapping[f.name]
         column_mark, note = decided[column]
         if column_mark == mark:
-            note = f"{note}, in a sample of {rows:,} rows"
+            if own[column][0] is None:
+                # Only the sampled rows are known to leave it open; a value further down might
+                # decide it (the mark and the values read are the same either way: a value
+                # with the other mark stops the reader).
+                note = note.replace("(no value decided it)", "(no sampled value decided it)")
             typed[f.name] = TypedField(
                 column, MONEY_SQL, mark=mark, mark_note=note, mark_decided=own[column][0] is not None
             )

@@ -95,12 +95,14 @@ def validate(
     default_date_order: str,
     date_order_chosen: bool = False,
     typed: dict[str, TypedField] | None = None,
+    cell_texts: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
     band: Callable[[float, float], None] = lambda start, end: None,
 ) -> Validated:
     """Three stacked SELECTs, one pass: trim each cell once; type it; check it.
 
     `typed`: the fields the CSV reader already typed (typed_read.py); their cells are
-    neither trimmed nor parsed again, only checked.
+    neither trimmed nor parsed again, only checked. `cell_texts(con)` gives a table of the
+    file's cells as text, for the problems on those cells to show them as the file has them.
 
     `band(start, end)` is told which part of the work each step is (for a progress bar):
     the decisions a tenth, the typing and checks the rest."""
@@ -167,7 +169,7 @@ def validate(
                    {listed} AS problems, trimmed + {collapsed or "0"} AS trimmed
             FROM ({typed_src})"""
     )
-    _summarise(con, out)
+    _summarise(con, out, typed, cell_texts)
     return out
 
 
@@ -293,16 +295,35 @@ def _business_checks(f: FieldSpec, present: list[str]) -> list[tuple[str, str, s
     return []
 
 
-def _summarise(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
-    con.execute(
-        f"""CREATE OR REPLACE VIEW {ERRORS} AS
-            SELECT {SOURCE_ROW}, p."column" AS "column", p.value AS value, p.reason AS reason
-            FROM (SELECT {SOURCE_ROW}, unnest(problems) AS p FROM {TYPED} WHERE len(problems) > 0)"""
-    )
+def _summarise(
+    con: duckdb.DuckDBPyConnection,
+    out: Validated,
+    typed: dict[str, TypedField],
+    cell_texts: Callable[[duckdb.DuckDBPyConnection], str] | None,
+) -> None:
+    problems = f"""SELECT {SOURCE_ROW}, p."column" AS "column", p.value AS value, p.reason AS reason
+                   FROM (SELECT {SOURCE_ROW}, unnest(problems) AS p FROM {TYPED} WHERE len(problems) > 0)"""
+    con.execute(f"CREATE OR REPLACE VIEW {ERRORS} AS {problems}")
     out.rows_rejected, out.cells_trimmed = con.execute(
         f"SELECT count(*) FILTER (WHERE len(problems) > 0), coalesce(sum(trimmed), 0) FROM {TYPED}"
     ).fetchall()[0]
+    if typed and cell_texts is not None and out.rows_rejected:
+        on_typed = f'SELECT count(*) FROM {ERRORS} WHERE "column" IN (SELECT unnest($names))'
+        if con.execute(on_typed, {"names": list(typed)}).fetchall()[0][0]:
+            _values_as_in_file(con, problems, typed, cell_texts(con))
     reasons = con.execute(f"SELECT reason, count(*) FROM {ERRORS} GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     out.errors_by_reason = dict(reasons)
     first = con.sql(f"SELECT * FROM {ERRORS} ORDER BY {SOURCE_ROW} LIMIT {FIRST_ERRORS}").to_arrow_table()
     out.first_errors = first.to_pylist()
+
+
+def _values_as_in_file(con: duckdb.DuckDBPyConnection, problems: str, typed: dict[str, TypedField], texts: str) -> None:
+    """A problem on a cell the reader typed shows the cell as the file has it (`0.0`, not the
+    `0` read), as the text path shows it: `texts` holds the file's cells as text (source_row,
+    the file's columns), read again only when such a problem exists."""
+    picks = " ".join(f"WHEN {literal(name)} THEN trim(t.{ident(t_field.column)})" for name, t_field in typed.items())
+    con.execute(
+        f"""CREATE OR REPLACE VIEW {ERRORS} AS
+            SELECT e.{SOURCE_ROW}, e."column", coalesce(CASE e."column" {picks} END, e.value) AS value, e.reason
+            FROM ({problems}) e LEFT JOIN {texts} t ON t.{SOURCE_ROW} = e.{SOURCE_ROW}"""
+    )
