@@ -290,7 +290,9 @@ def _close(con, *, wait: bool) -> None:
         except Exception:  # the run is over; a failed close only leaks its memory
             log.exception("the ETL's DuckDB connection did not close, or no spare could be opened")
 
-    threading.Thread(target=close, name="etl-close", daemon=True).start()
+    # Not a daemon: a process that ends right after a run (`ingest --inline`) waits for it; a
+    # daemon thread killed inside DuckDB aborts the process ("terminate called ...").
+    threading.Thread(target=close, name="etl-close").start()
 
 
 def _read_and_map(

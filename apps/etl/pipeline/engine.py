@@ -1,5 +1,6 @@
 """The DuckDB work connection the stages share, and the SQL quoting they use."""
 
+import atexit
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -42,6 +43,16 @@ def open_spare(*, memory_limit: str = "700MB", threads: int = 2) -> None:
         _spares[(memory_limit, threads)] = (os.getpid(), con)
     if old is not None:
         old[1].close()
+
+
+@atexit.register
+def _close_spares() -> None:
+    """A spare is closed before the interpreter tears down (once the closing threads are done)."""
+    with _spares_lock:
+        spares = [con for pid, con in _spares.values() if pid == os.getpid()]
+        _spares.clear()
+    for con in spares:
+        con.close()
 
 
 def _take_spare(memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection | None:
