@@ -30,7 +30,7 @@ from apps.etl.models import FxRate
 from apps.etl.pipeline.clean import Cleaned, drop_duplicates, finish
 from apps.etl.pipeline.engine import open_spare, progress_watch, work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
-from apps.etl.pipeline.mapping import create_mapped, map_columns
+from apps.etl.pipeline.mapping import Mapping, create_mapped, map_columns
 from apps.etl.pipeline.report import build_report, mapping_needed_report, write_rejected
 from apps.etl.pipeline.spec import SchemaSpec, UploadContext
 from apps.etl.pipeline.transform import (
@@ -302,10 +302,22 @@ def _read_and_map(
     they read one way), and its columns matched to the schema; stops when a required field
     has no column (the report then carries what the mapping step needs)."""
 
-    def match(columns: list[str]) -> dict[str, str]:
-        return map_columns(columns, spec, saved=column_mapping_saved(shop_id=upload.shop_id, columns=columns)).mapping
+    matched: dict[tuple[str, ...], Mapping] = {}
 
-    plan = planner(spec, match, date_order=ctx.date_order, date_order_chosen=ctx.date_order_chosen)
+    def match_columns(columns: list[str]) -> Mapping:
+        # The typed read's plan and the run match the same columns: the shop's saved mapping
+        # is looked up once.
+        if tuple(columns) not in matched:
+            saved = column_mapping_saved(shop_id=upload.shop_id, columns=columns)
+            matched[tuple(columns)] = map_columns(columns, spec, saved=saved)
+        return matched[tuple(columns)]
+
+    plan = planner(
+        spec,
+        lambda columns: match_columns(columns).mapping,
+        date_order=ctx.date_order,
+        date_order_chosen=ctx.date_order_chosen,
+    )
     extracted = extract(
         con,
         path,
@@ -315,8 +327,7 @@ def _read_and_map(
         sheet=sheet,
         plan=plan if settings.ETL_CSV_TYPED_READ else None,
     )
-    saved = column_mapping_saved(shop_id=upload.shop_id, columns=extracted.columns)
-    mapped = map_columns(extracted.columns, spec, saved=saved)
+    mapped = match_columns(extracted.columns)
     if mapped.missing_required:
         raise PipelineStop(
             f"Required columns not found: {', '.join(mapped.missing_required)}. The file's headers are: "

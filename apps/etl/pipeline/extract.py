@@ -140,7 +140,7 @@ def extract_csv(
         path = keep_blank_lines(path, target=work_dir / "blank_lines_kept.csv", search=may_hold.result())
     columns, delimiter = read["columns"], read["delimiter"]
     if typed is not None:
-        typed = _read_typed(con, path, typed, **read)
+        typed = _read_typed(con, path, typed, columns=columns, delimiter=delimiter, skip=read["skip"])
     try:
         if typed is None:
             _read_csv_into_raw(con, path, **read)
@@ -233,7 +233,6 @@ def _read_typed(
     columns: list[str],
     delimiter: str,
     skip: int,
-    multiline: bool,
 ) -> TypedRead | None:
     """The file read with the number and date columns typed by the reader, as planned on a
     sample of its rows; None (nothing read) when a cell further down does not read as
