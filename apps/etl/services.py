@@ -246,9 +246,14 @@ def run_stages(
                 date_order_chosen=ctx.date_order_chosen,
                 typed=extracted.typed.fields if extracted.typed else None,
                 cell_texts=extracted.cell_texts,
+                # The typed read is the parallel one, which refuses a CR or LF in a cell.
+                line_breaks=extracted.typed is None,
+                default_country=ctx.country_code,
                 band=lambda start, end: band(0.2 + 0.8 * start, 0.2 + 0.8 * end),
             )
-            cleaned = finish(con, checked.table, present=present, default_country=ctx.country_code)
+            cleaned = finish(
+                con, checked.table, present=present, default_country=ctx.country_code, country_type=checked.country_type
+            )
         outcome = Outcome(extracted.rows_read, 0, checked.rows_rejected + extracted.bad_count, dropped)
         outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
         outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)

@@ -125,6 +125,37 @@ def test_the_date_order_one_late_date_decides_is_the_text_paths(tmp_path):
     assert result["checked"].date_order_note.startswith("decided by the file's values: 1 of 30,001 dates")
 
 
+def test_padded_and_spaced_cells_are_found_on_both_paths_among_tidy_rows(tmp_path):
+    # A row is first searched whole, its non-empty cells joined by spaces (on the fast path
+    # without looking for line breaks, which its reader refuses): a padded or spaced cell
+    # must be found first, last, beside an empty cell, and as a cell of spaces only.
+    tidy = "536365,85123A,WHITE HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom"
+    rows = [
+        tidy,
+        " 536366,85123A,WHITE HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",  # first cell
+        "536367,85123A,WHITE HEART,6,12/1/2010 8:26,2.55,17850,France ",  # last cell
+        "536368,85123A,WHITE HEART ,6,12/1/2010 8:26,2.55,,United Kingdom",  # beside an empty cell
+        "536369,85123A,WHITE HEART,6,12/1/2010 8:26,2.55,   ,United Kingdom",  # spaces only
+        '536370,85123A,"WHITE\tHEART",6,12/1/2010 8:26,2.55,17850,United Kingdom',  # a tab
+        "536371,85123A,WHITE\x0bHEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",  # a vertical tab
+        "536372,85123A,WHITE  HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",  # two spaces
+        "536373,85123A,WHITE HEART,6,12/1/2010 8:26,2.55,,United Kingdom",  # an empty cell only: tidy
+        '536374,85123A,"\tWHITE HEART",6,12/1/2010 8:26,2.55,17850,United Kingdom',  # a tab first
+        tidy.replace("536365", "536375"),
+    ]
+    path = tmp_path / "spaces.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+
+    text, fast, typed = both(path, tmp_path)
+
+    assert typed is not None
+    assert fast == text
+    assert text["trimmed"] == 8  # 4 padded cells (one of spaces only), 4 with white space collapsed
+    names = {row[0]: row for row in text["rows"]}
+    assert {names[n][4] for n in range(2, 13)} == {"WHITE HEART"}
+    assert [names[n][-2] for n in (4, 5)] == ["FR", "GB"]  # "France " found its code
+
+
 def test_numbers_the_reader_accepts_read_alike_on_both_paths(tmp_path):
     # `5.`, `1e1`, `+2` and a padded number: DuckDB's own number reading, on both paths.
     rows = [

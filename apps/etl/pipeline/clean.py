@@ -59,8 +59,16 @@ class Cleaned:
     months: str = MONTHS  # currency, month: the FX rates the load needs (transform.rate_months)
 
 
-def finish(con: duckdb.DuckDBPyConnection, typed: str, *, present: list[str], default_country: str) -> Cleaned:
+def finish(
+    con: duckdb.DuckDBPyConnection,
+    typed: str,
+    *,
+    present: list[str],
+    default_country: str,
+    country_type: str = "VARCHAR",
+) -> Cleaned:
     """The valid rows, with their ISO country (the file's, else the shop's) and `is_return`.
+    `country_type`: the type of `typed`'s country_code (Validated.country_type).
 
     A return is a negative quantity or a cancelled invoice (`C536379`, Online Retail's mark).
     """
@@ -72,7 +80,7 @@ def finish(con: duckdb.DuckDBPyConnection, typed: str, *, present: list[str], de
     con.execute(
         f"""CREATE OR REPLACE VIEW {CLEAN} AS
             SELECT * EXCLUDE (problems, trimmed{", country_code" if "country" in present else ""}),
-                   coalesce({country}, {literal(default_country)}) AS country_code,
+                   coalesce({country}, CAST({literal(default_country)} AS {country_type})) AS country_code,
                    {country} IS NOT NULL AS country_from_file,
                    (coalesce({quantity} < 0, false) OR {cancelled}) AS is_return
             FROM {typed} WHERE len(problems) = 0"""

@@ -122,6 +122,12 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def enum_type(values) -> str:
+    """A DuckDB ENUM of `values` (sorted, each once): the same values give the same type,
+    and a cast between equal ENUMs costs nothing."""
+    return f"ENUM({', '.join(literal(v) for v in sorted(set(values)))})"
+
+
 def sql_list(values: list[str]) -> str:
     return "[" + ", ".join(literal(v) for v in values) + "]"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from apps.etl.pipeline.engine import ident, literal
+from apps.etl.pipeline.engine import enum_type, ident, literal
 from apps.etl.pipeline.extract import SOURCE_ROW
 from apps.etl.pipeline.spec import DataType, UploadContext
 from apps.warehouse.fact import FACT_SCHEMA, MONEY
@@ -184,7 +184,7 @@ def fact_write(
 
     def sql_type(f: pa.Field) -> str:
         if f.name in few_values:
-            return f"ENUM({', '.join(literal(v) for v in sorted(set(few_values[f.name])))})"
+            return enum_type(few_values[f.name])
         return _sql_type(f.type)
 
     columns = ", ".join(f"CAST({ident(f.name)} AS {sql_type(f)}) AS {ident(f.name)}" for f in schema)
