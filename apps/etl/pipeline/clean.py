@@ -75,8 +75,12 @@ def finish(
     country = "country_code" if "country" in present else "NULL"
     order_id = "order_id" if "order_id" in present else "NULL"
     quantity = "quantity" if "quantity" in present else "NULL"
-    # A cancelled invoice is Online Retail's C536379 (not any id that starts with C).
-    cancelled = f"regexp_matches(coalesce({order_id}, ''), '^[Cc][0-9]+$')"
+    # A cancelled invoice is Online Retail's C536379 (not any id that starts with C). The
+    # comparison, on the string's inlined prefix, leaves the regex the ids from C to c only.
+    cancelled = (
+        f"CASE WHEN {order_id} >= 'C' AND {order_id} < 'd' "
+        f"THEN regexp_full_match({order_id}, '[Cc][0-9]+') ELSE false END"
+    )
     con.execute(
         f"""CREATE OR REPLACE VIEW {CLEAN} AS
             SELECT * EXCLUDE (problems, trimmed{", country_code" if "country" in present else ""}),
