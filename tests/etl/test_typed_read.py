@@ -156,6 +156,28 @@ def test_padded_and_spaced_cells_are_found_on_both_paths_among_tidy_rows(tmp_pat
     assert [names[n][-2] for n in (4, 5)] == ["FR", "GB"]  # "France " found its code
 
 
+def test_rows_after_an_empty_line_keep_their_line_numbers_on_the_fast_path(tmp_path):
+    # The typed read starts before the search for empty lines ends; a file that has one is
+    # read again with the empty line kept as a row, so a problem's row is the file's line.
+    rows = [
+        "536365,85123A,WHITE HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+        "",
+        "536366,85123B,WHITE HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+        "",
+        "",
+        "536367,85123C,WHITE HEART,0,12/1/2010 8:26,2.55,17850,United Kingdom",
+    ]
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+
+    text, fast, typed = both(path, tmp_path)
+
+    assert typed is not None
+    assert fast == text
+    assert [row[0] for row in fast["rows"]] == [2, 4]
+    assert fast["problems"] == [(7, "quantity", "0", "quantity is zero")]
+
+
 def test_numbers_the_reader_accepts_read_alike_on_both_paths(tmp_path):
     # `5.`, `1e1`, `+2` and a padded number: DuckDB's own number reading, on both paths.
     rows = [

@@ -130,17 +130,23 @@ def extract_csv(
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
     # Whether the file holds an empty line is first asked of DuckDB, on a cursor of its own
-    # in another thread, while the header is found and the typed read planned; only a file
-    # that may hold one is searched exactly (keep_blank_lines).
+    # in another thread, while the header is found and the typed read planned and made;
+    # only a file that may hold one is searched exactly (keep_blank_lines).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-empty-lines") as pool:
         may_hold = pool.submit(_may_hold_empty_line, con, path, head)
         headers, header_index, read, typed = _sniff_and_plan(
             con, path, head, header_score=header_score, plan=plan, work_dir=work_dir
         )
-        path = keep_blank_lines(path, target=work_dir / "blank_lines_kept.csv", search=may_hold.result())
-    columns, delimiter = read["columns"], read["delimiter"]
-    if typed is not None:
-        typed = _read_typed(con, path, typed, columns=columns, delimiter=delimiter, skip=read["skip"])
+        columns, delimiter = read["columns"], read["delimiter"]
+        if typed is not None:
+            typed = _read_typed(con, path, typed, columns=columns, delimiter=delimiter, skip=read["skip"])
+        kept = keep_blank_lines(path, target=work_dir / "blank_lines_kept.csv", search=may_hold.result())
+    if typed is not None and kept != path:
+        # The reader skipped the empty lines, and the rows after them got the wrong numbers:
+        # read again, each empty line kept as a row (rare: a file is read twice, not every
+        # file waits for the search).
+        typed = _read_typed(con, kept, typed, columns=columns, delimiter=delimiter, skip=read["skip"])
+    path = kept
     try:
         if typed is None:
             _read_csv_into_raw(con, path, **read)
