@@ -290,6 +290,9 @@ class EmbeddedWarehouse:
         with self._lock:
             if self._pid != os.getpid() or self._con is None:
                 self._con, self._pid, self._snapshot, self._table = duckdb.connect(), os.getpid(), None, None
+                # Each view's definition reads the files' footers again, as does each query:
+                # kept once read (the table's files never change; a new commit adds new ones).
+                self._con.execute("SET parquet_metadata_cache = true")
             table = self._latest_table()
             snapshot = (table.version(), views_mtime)
             if self._snapshot != snapshot:
