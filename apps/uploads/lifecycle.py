@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.uploads.audit import event_record
 from apps.uploads.models import Upload, UploadEvent
 from apps.uploads.notify import upload_notify
+from salesapp.logs import upload_log_context
 
 log = logging.getLogger(__name__)
 
@@ -24,19 +25,22 @@ def upload_run(*, upload_id, force: bool = False, sheet: str | None = None, task
     upload = pipeline_run(upload_id=upload_id, force=force, sheet=sheet, task_id=task_id)
     if not upload.is_finished or (already_finished and not force):
         return upload  # another run did (or does) the rest
-    event_record(upload=upload, kind=UploadEvent.Kind.FINISHED, detail=_result(upload))
-    if upload.replaces_id and upload.status in Upload.IN_WAREHOUSE:
-        event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
-    if upload.rows_rejected:
-        from apps.uploads.exports import rejected_exports_write
+    # What follows the run (the rejected rows read again from the file, the email) logs under
+    # the upload too.
+    with upload_log_context(upload.id):
+        event_record(upload=upload, kind=UploadEvent.Kind.FINISHED, detail=_result(upload))
+        if upload.replaces_id and upload.status in Upload.IN_WAREHOUSE:
+            event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
+        if upload.rows_rejected:
+            from apps.uploads.exports import rejected_exports_write
 
-        try:
-            with local_copy(upload.raw_path) as path:
-                rejected_exports_write(upload=upload, path=path)
-        except Exception:
-            # The load stands; only the convenience files are missing (the problems CSV is kept).
-            log.exception("could not write the rejected-rows files of upload %s", upload.id)
-    upload_notify(upload=upload)
+            try:
+                with local_copy(upload.raw_path) as path:
+                    rejected_exports_write(upload=upload, path=path)
+            except Exception:
+                # The load stands; only the convenience files are missing (the problems CSV is kept).
+                log.exception("could not write the rejected-rows files of upload %s", upload.id)
+        upload_notify(upload=upload)
     return upload
 
 
@@ -52,8 +56,9 @@ def upload_failed(*, upload_id, message: str) -> None:
 
 
 def _result(upload: Upload) -> str:
-    counts = f"read {upload.rows_read}, loaded {upload.rows_loaded}, rejected {upload.rows_rejected}"
-    return f"{upload.get_status_display()}: {counts}, duplicates dropped {upload.rows_dropped}. {upload.message}"
+    counted = (("read", upload.rows_read), ("loaded", upload.rows_loaded), ("rejected", upload.rows_rejected))
+    counts = ", ".join(f"{what} {rows or 0:,}" for what, rows in counted)
+    return f"{upload.get_status_display()}: {counts}, duplicates dropped {upload.rows_dropped or 0:,}. {upload.message}"
 
 
 def uploads_to_sweep() -> list[Upload]:

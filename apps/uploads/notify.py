@@ -39,8 +39,8 @@ def upload_notify(*, upload: Upload) -> bool:
         lines = [
             f"Your upload '{upload.original_name}' for shop {upload.shop.code} ended: {upload.get_status_display()}.",
             upload.message,
-            f"Rows read {upload.rows_read or 0}, loaded {upload.rows_loaded or 0}, "
-            f"rejected {upload.rows_rejected or 0}.",
+            f"Rows read {upload.rows_read or 0:,}, loaded {upload.rows_loaded or 0:,}, "
+            f"rejected {upload.rows_rejected or 0:,}.",
             "",
             f"Details, the rejected rows and a way to upload a corrected file: "
             f"{site}{reverse('uploads:detail', args=[upload.id])}",

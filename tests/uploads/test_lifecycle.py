@@ -3,6 +3,7 @@ nothing is loaded twice, the uploader is emailed when rows were rejected or it f
 and the live page's progress comes from the stage and the rows through it."""
 
 import datetime as dt
+import logging
 
 import pytest
 from django.core import mail
@@ -13,9 +14,10 @@ from apps.uploads.lifecycle import upload_failed, upload_run, upload_sweep, uplo
 from apps.uploads.models import Upload, UploadEvent
 from apps.uploads.selectors import upload_progress
 from apps.warehouse.services import warehouse
+from salesapp.logs import UploadIdFilter
 from tests.factories import upload_of
 
-from .helpers import SOME_BAD
+from .helpers import HEADER, SOME_BAD
 
 
 def _aged(upload: Upload, **fields) -> Upload:
@@ -79,6 +81,25 @@ def test_uploader_is_emailed_once_when_rows_are_rejected(cast, tmp_path, setting
     assert sent.subject == "[Sales] some_bad.csv: Done, with rejected rows"
     assert f"https://sales.example.com/uploads/{upload.id}/" in sent.body
     assert "rejected 2" in sent.body
+
+
+def test_counts_past_a_thousand_read_with_separators_and_the_rejected_rows_log_under_the_upload(cast, tmp_path, caplog):
+    path = tmp_path / "many.csv"
+    rows = "".join(f"{n},A,1,4/19/2011 16:19,1.50,USA\n" for n in range(1, 1_201))
+    path.write_text(HEADER + rows + "9999,B,1,4/19/2011 16:19,2.00,Atlantis\n")
+    upload = upload_of(cast["mgr_us_nyc"], "US-NYC", path)
+
+    caplog.handler.addFilter(UploadIdFilter())
+    with caplog.at_level(logging.INFO):
+        upload_run(upload_id=upload.id)
+
+    finished = upload.events.get(kind=UploadEvent.Kind.FINISHED).detail
+    assert "read 1,201, loaded 1,200, rejected 1" in finished
+    assert "Rows read 1,201, loaded 1,200, rejected 1." in mail.outbox[0].body
+    # The file is read again for the rejected-rows files, after the run: still under its upload.
+    reads = [r for r in caplog.records if r.name == "apps.etl.pipeline.extract" and r.msg.startswith("CSV read")]
+    assert len(reads) == 2
+    assert {r.upload_id for r in reads} == {str(upload.id)}
 
 
 def test_uploader_is_emailed_the_mapping_step_when_columns_need_matching(cast, tmp_path, settings):

@@ -105,7 +105,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(summary))
         else:
             counts = ", ".join(
-                f"{k.removeprefix('rows_')} {summary[k]}" for k in SUMMARY_FIELDS[3:] if summary[k] is not None
+                f"{k.removeprefix('rows_')} {summary[k]:,}" for k in SUMMARY_FIELDS[3:] if summary[k] is not None
             )
             line = f"{upload.original_name}: {upload.get_status_display()} ({upload.id}) {counts} {upload.message}"
             self.stdout.write(line.rstrip())
