@@ -33,6 +33,8 @@ def drop_duplicates(con: duckdb.DuckDBPyConnection, source: str, *, columns: lis
         f"""CREATE OR REPLACE TABLE dup_hashes AS
             SELECT h FROM (SELECT {row_hash} AS h FROM {source}) GROUP BY h HAVING count(*) > 1"""
     )
+    if not con.execute("SELECT count(*) FROM dup_hashes").fetchall()[0][0]:
+        return source, 0  # no two rows alike: the rows need not be scanned again
     con.execute(
         f"""CREATE OR REPLACE TABLE dropped_rows AS
             SELECT {SOURCE_ROW} FROM (
