@@ -258,7 +258,8 @@ def run_stages(
         outcome.rows_loaded = outcome.rows_read - outcome.rows_rejected - outcome.rows_dropped
         outcome.report = build_report(extracted, mapped, checked, cleaned, dropped=dropped)
         # Stored before the warehouse commit: a storage failure leaves the warehouse untouched.
-        _store_rejected(upload, con, work_dir)
+        if outcome.rows_rejected:
+            _store_rejected(upload, con, work_dir)
         if final_status(outcome, spec) != Upload.Status.REJECTED:
             # The load band of the bar starts empty; the engine's estimate fills it.
             upload_set_stage(upload.id, "loading", rows_processed=0)

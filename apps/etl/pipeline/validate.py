@@ -334,6 +334,8 @@ def _summarise(
         on_typed = f'SELECT count(*) FROM {ERRORS} WHERE "column" IN (SELECT unnest($names))'
         if con.execute(on_typed, {"names": list(typed)}).fetchall()[0][0]:
             _values_as_in_file(con, problems, typed, cell_texts(con))
+    if not out.rows_rejected:
+        return  # no problem to count or list (each would be a scan of every row)
     reasons = con.execute(f"SELECT reason, count(*) FROM {ERRORS} GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
     out.errors_by_reason = dict(reasons)
     first = con.sql(f"SELECT * FROM {ERRORS} ORDER BY {SOURCE_ROW} LIMIT {FIRST_ERRORS}").to_arrow_table()
