@@ -16,8 +16,11 @@ COUNTRIES = ["United Kingdom", "France", "Germany", "EIRE", "Spain", "Netherland
 WORDS = ["WHITE", "HANGING", "HEART", "T-LIGHT", "HOLDER", "LUNCH", "BAG", "RED", "RETROSPOT", "JUMBO", "SET", "OF"]
 
 
-def sales_table(rows: int, *, seed: int = 7) -> pa.Table:
-    """Online Retail's columns and value shapes: month-first dates, ~2% cancellations."""
+def sales_table(rows: int, *, seed: int = 7, stray_spaces: bool = False) -> pa.Table:
+    """Online Retail's columns and value shapes: month-first dates, ~2% cancellations.
+
+    `stray_spaces`: also its untidy text, as in the UCI file (and the samples in ../shared):
+    a fifth of the descriptions end with a space, one in 25 has two spaces inside."""
     rng = np.random.default_rng(seed)
     invoice = 536365 + np.arange(rows) // 20
     cancelled = rng.random(rows) < 0.02
@@ -29,6 +32,11 @@ def sales_table(rows: int, *, seed: int = 7) -> pa.Table:
     description = pc.binary_join_element_wise(
         pa.array(words[rng.integers(0, len(WORDS), rows)]), pa.array(words[rng.integers(0, len(WORDS), rows)]), " "
     )
+    if stray_spaces:
+        untidy = np.random.default_rng(seed + 1).random(rows)  # the other columns as without
+        description = pc.if_else(pa.array(untidy < 0.04), pc.replace_substring(description, " ", "  "), description)
+        trailing = pa.array((untidy >= 0.04) & (untidy < 0.24))
+        description = pc.if_else(trailing, pc.binary_join_element_wise(description, pa.scalar(" "), ""), description)
     quantity = rng.integers(1, 48, rows) * np.where(cancelled, -1, 1)
     minutes = np.datetime64("2010-12-01T08:00") + (np.arange(rows) * 373_000 // max(rows, 1)).astype("timedelta64[m]")
     days = minutes.astype("datetime64[D]")
@@ -62,11 +70,12 @@ def sales_table(rows: int, *, seed: int = 7) -> pa.Table:
     )
 
 
-def sales_csv(folder: Path, rows: int) -> Path:
-    path = Path(folder) / f"online_retail_{rows}.csv"
+def sales_csv(folder: Path, rows: int, *, stray_spaces: bool = False) -> Path:
+    path = Path(folder) / f"online_retail_{rows}{'_stray_spaces' if stray_spaces else ''}.csv"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
-        pacsv.write_csv(sales_table(rows), tmp, write_options=pacsv.WriteOptions(quoting_style="none"))
+        table = sales_table(rows, stray_spaces=stray_spaces)
+        pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="none"))
         tmp.replace(path)
     return path
 
