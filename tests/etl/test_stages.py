@@ -34,12 +34,13 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from apps.etl.pipeline.clean import drop_duplicates, finish
-from apps.etl.pipeline.engine import work_connection
+from apps.etl.pipeline.engine import starts_with_space, work_connection
 from apps.etl.pipeline.extract import ExtractError, extract
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.spec import UploadContext
@@ -818,3 +819,10 @@ def test_a_spare_connection_is_taken_by_the_next_run_of_the_same_process_only(tm
     assert other is not forked and key not in engine._spares
     for c in (con, other, forked):
         c.close()
+
+
+@pytest.mark.parametrize("value", [" a", "  ", " ", "a ", "a", "", "!", " !", "\t a", "\x00", "é", " é", None])
+def test_the_prefix_comparison_says_what_starts_with_says(value):
+    con = duckdb.connect()
+    ours, theirs = con.execute(f"SELECT {starts_with_space('$v')}, starts_with($v, ' ')", {"v": value}).fetchall()[0]
+    assert ours == theirs

