@@ -56,12 +56,21 @@ def text_expression(v: str, spaced: str) -> str:
     return f"NULLIF(CASE WHEN {spaced} THEN trim(regexp_replace({v}, '[\\s\\v]+', ' ', 'g')) ELSE {v} END, '')"
 
 
-def spacing(v: str, *, line_breaks: bool = True) -> str:
+def spacing(v: str, *, line_breaks: bool = True, controls: str | None = None) -> str:
     """Whether text `v` has white space other than single spaces: memchr-speed searches,
     a third of the CPU of one regex. True means collapsing changes the text.
-    `line_breaks=False`: `v` is known to hold no CR or LF."""
-    searched = ["'  '", *(f"chr({code})" for code in (9, 10, 11, 12, 13) if line_breaks or code not in (10, 13))]
-    return "(" + " OR ".join(f"contains({v}, {s})" for s in searched) + ")"
+    `line_breaks=False`: `v` is known to hold no CR or LF. `controls`: whether `v` may hold
+    a tab, CR (...) at all; the searches for them are made only where it does."""
+    found = " OR ".join(f"contains({v}, chr({code}))" for code in _controls(line_breaks))
+    if controls is not None:
+        found = f"({controls} AND ({found}))"
+    return f"(contains({v}, '  ') OR {found})"
+
+
+def _controls(line_breaks: bool) -> list[int]:
+    """The white space characters other than the space that a cell may hold: tab, vertical
+    tab and form feed, and CR and LF unless the reader refused them."""
+    return [code for code in (9, 10, 11, 12, 13) if line_breaks or code not in (10, 13)]
 
 
 def padded(v: str) -> str:
@@ -74,11 +83,11 @@ def padded(v: str) -> str:
 # or holds white space to collapse, shows in the joined text as a leading or trailing space,
 # two spaces in a row, or a tab (...): the row is then "untidy" and its cells are looked at
 # one by one. Most rows are tidy, and then none of their cells is.
-ROW, UNTIDY = "row$cells", "row$untidy"
+ROW, UNTIDY, CONTROLS = "row$cells", "row$untidy", "row$controls"
 
 
-def _row_untidy(row: str, *, line_breaks: bool) -> str:
-    return f"({starts_with_space(row)} OR ends_with({row}, ' ') OR {spacing(row, line_breaks=line_breaks)})"
+def pad(name: str) -> str:
+    return ident(f"pad${name}")
 
 
 def ws(name: str) -> str:
@@ -135,25 +144,33 @@ def validate(
     # trimming or has white space to collapse: most rows have neither, and then no cell
     # of theirs is looked at one by one (DuckDB runs a CASE branch on its rows only).
     # An empty cell is left out of the join (it would make two spaces in a row).
-    cells = ", ".join(f"NULLIF(s.{ident(f.name)}, '')" for f in fields if f.name not in typed)
+    loose = [f for f in fields if f.name not in typed]  # cells as text, to trim
+    cells = ", ".join(f"NULLIF(s.{ident(f.name)}, '')" for f in loose)
     joined = f"SELECT s.*, concat_ws(' ', {cells or "''"}) AS {ROW} FROM {source} s"
-    row_src = f"SELECT s.*, {_row_untidy(ROW, line_breaks=line_breaks)} AS {UNTIDY} FROM ({joined}) s"
-    # Layer 1: each cell trimmed (only those padded with spaces), and how many were.
-    trimmed = " + ".join(f"CAST({padded(f's.{ident(f.name)}')} AS INT)" for f in texts)
+    controls = " OR ".join(f"contains({ROW}, chr({code}))" for code in _controls(line_breaks))
+    flagged = f"SELECT s.*, ({controls}) AS {CONTROLS} FROM ({joined}) s"
+    ends = f"{starts_with_space(ROW)} OR ends_with({ROW}, ' ')"
+    row_src = f"SELECT s.*, ({ends} OR contains({ROW}, '  ') OR {CONTROLS}) AS {UNTIDY} FROM ({flagged}) s"
+    # Layer 1: each cell of an untidy row tested for padding once, trimmed if it is, and
+    # counted (text cells).
+    pads = "".join(f", CASE WHEN {UNTIDY} THEN {padded(ident(f.name))} ELSE false END AS {pad(f.name)}" for f in loose)
+    padded_src = f"SELECT *{pads} FROM ({row_src})"
+    trimmed = " + ".join(f"CAST({pad(f.name)} AS INT)" for f in texts)
     trimmed_src = (
-        f"SELECT s.{SOURCE_ROW}, s.{UNTIDY}, "
+        f"SELECT {SOURCE_ROW}, {UNTIDY}, {CONTROLS}, "
         + ", ".join(
-            f"s.{ident(f.name)} AS {raw(f.name)}"
+            f"{ident(f.name)} AS {raw(f.name)}"
             if f.name in typed
-            else f"CASE WHEN s.{UNTIDY} AND {padded(f's.{ident(f.name)}')} THEN trim(s.{ident(f.name)}) "
-            f"ELSE s.{ident(f.name)} END AS {raw(f.name)}"
+            else f"CASE WHEN {pad(f.name)} THEN trim({ident(f.name)}) ELSE {ident(f.name)} END AS {raw(f.name)}"
             for f in fields
         )
-        + f", {f'CASE WHEN s.{UNTIDY} THEN {trimmed} ELSE 0 END' if trimmed else '0'} AS trimmed FROM ({row_src}) s"
+        + f", {f'CASE WHEN {UNTIDY} THEN {trimmed} ELSE 0 END' if trimmed else '0'} AS trimmed FROM ({padded_src})"
     )
-    # Layer 2: which text cells have white space to collapse (used twice below).
+    # Layer 2: which text cells have white space to collapse (used twice below); a tab (...)
+    # is looked for only in the cells of a row that has one.
     spaced = "".join(
-        f", CASE WHEN {UNTIDY} THEN {spacing(raw(f.name), line_breaks=line_breaks)} ELSE false END AS {ws(f.name)}"
+        f", CASE WHEN {UNTIDY} THEN {spacing(raw(f.name), line_breaks=line_breaks, controls=CONTROLS)} "
+        f"ELSE false END AS {ws(f.name)}"
         for f in texts
     )
     spaced_src = f"SELECT *{spaced} FROM ({trimmed_src})"
