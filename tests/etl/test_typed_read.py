@@ -52,6 +52,13 @@ def both(path: Path, tmp_path: Path, **kwargs) -> tuple[dict, dict, object]:
         fast["con"].close()
 
 
+def both_on_lines(tmp_path: Path, name: str, rows: list[str], *, header: str = HEADER, **kwargs):
+    """`both` on a file of `header` and `rows`."""
+    path = tmp_path / name
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return both(path, tmp_path, **kwargs)
+
+
 @pytest.mark.parametrize("name", REAL_FILES)
 @pytest.mark.parametrize("region_order", ["DMY", "MDY"])
 def test_the_real_files_give_the_same_rows_whether_the_reader_types_cells_or_not(sample, tmp_path, name, region_order):
@@ -143,10 +150,7 @@ def test_padded_and_spaced_cells_are_found_on_both_paths_among_tidy_rows(tmp_pat
         '536374,85123A,"\tWHITE HEART",6,12/1/2010 8:26,2.55,17850,United Kingdom',  # a tab first
         tidy.replace("536365", "536375"),
     ]
-    path = tmp_path / "spaces.csv"
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-
-    text, fast, typed = both(path, tmp_path)
+    text, fast, typed = both_on_lines(tmp_path, "spaces.csv", rows)
 
     assert typed is not None
     assert fast == text
@@ -167,10 +171,7 @@ def test_rows_after_an_empty_line_keep_their_line_numbers_on_the_fast_path(tmp_p
         "",
         "536367,85123C,WHITE HEART,0,12/1/2010 8:26,2.55,17850,United Kingdom",
     ]
-    path = tmp_path / "gaps.csv"
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-
-    text, fast, typed = both(path, tmp_path)
+    text, fast, typed = both_on_lines(tmp_path, "gaps.csv", rows)
 
     assert typed is not None
     assert fast == text
@@ -186,10 +187,7 @@ def test_numbers_the_reader_accepts_read_alike_on_both_paths(tmp_path):
         "536367,85123C,HEART,+2,12/1/2010 8:26, 3.5 ,17850,United Kingdom",
         "536368,85123D,HEART,-1,12/1/2010 8:26,0.0001,17850,United Kingdom",
     ]
-    path = tmp_path / "numbers.csv"
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-
-    text, fast, typed = both(path, tmp_path)
+    text, fast, typed = both_on_lines(tmp_path, "numbers.csv", rows)
 
     assert typed is not None
     assert fast == text
@@ -205,10 +203,7 @@ def test_a_problem_on_a_typed_cell_shows_the_cell_as_the_file_has_it(tmp_path):
         "536367,85123C,HEART,2,12/1/2010 8:26,0.00,17850,United Kingdom",
         "536368,85123D,HEART,2.50,12/1/1850 8:26,1,17850,United Kingdom",
     ]
-    path = tmp_path / "problems.csv"
-    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-
-    text, fast, typed = both(path, tmp_path, region_order="MDY")
+    text, fast, typed = both_on_lines(tmp_path, "problems.csv", rows, region_order="MDY")
 
     assert typed is not None
     assert fast == text
@@ -225,10 +220,7 @@ def test_a_file_whose_numbers_use_a_decimal_comma_is_typed_with_it(tmp_path):
         "536365;85123A;HEART;6;01.12.2010 08:26;2,55;17850;France",
         "536366;85123B;HEART;5;13.12.2010 08:26;10,5;17850;France",
     ]
-    path = tmp_path / "comma.csv"
-    path.write_text("\n".join([HEADER.replace(",", ";"), *rows]) + "\n", encoding="utf-8")
-
-    text, fast, typed = both(path, tmp_path)
+    text, fast, typed = both_on_lines(tmp_path, "comma.csv", rows, header=HEADER.replace(",", ";"))
 
     assert typed is not None and typed.fields["unit_price"].mark == ","
     assert fast == text
@@ -243,11 +235,8 @@ def test_duplicates_are_found_by_the_hash_taken_as_the_file_was_read(tmp_path):
         "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom,second",
         "536366,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom,third",
     ]
-    path = tmp_path / "dupes.csv"
-    path.write_text("\n".join([HEADER + ",Note", *rows]) + "\n", encoding="utf-8")
-
-    text, fast, typed = both(path, tmp_path)
-    result = run(path, tmp_path, typed_read=True, work_name="again")
+    text, fast, typed = both_on_lines(tmp_path, "dupes.csv", rows, header=HEADER + ",Note")
+    result = run(tmp_path / "dupes.csv", tmp_path, typed_read=True, work_name="again")
 
     assert typed is not None
     assert "__row_hash" in [d[0] for d in result["con"].execute("SELECT * FROM mapped LIMIT 0").description]
