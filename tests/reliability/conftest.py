@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.uploads.models import Upload
+from apps.uploads.models import Upload, UploadEvent
 from tests.integration.conftest import (  # noqa: F401 (fixtures)
     Broker,
     broker,
@@ -47,9 +47,18 @@ def kill_9(worker: Worker) -> None:
 
 
 def wait_finished(upload_id, *, describe=str, timeout: float = FINISH_SECONDS) -> Upload:
+    """The upload once its run is over: its status says it ended, and its history too (the
+    worker records that right after the status; a test that kills the worker as soon as the
+    status flips would otherwise find the history without it)."""
+
     def finished() -> Upload | None:
         upload = Upload.objects.get(pk=upload_id)
-        return upload if upload.is_finished else None
+        if not upload.is_finished:
+            return None
+        ended = upload.events.filter(kind=UploadEvent.Kind.FINISHED)
+        if upload.finished_at is not None:
+            ended = ended.filter(at__gte=upload.finished_at)
+        return upload if ended.exists() else None
 
     return wait_until(finished, timeout=timeout, what=f"upload {upload_id} to finish", interval=0.2, details=describe)
 
