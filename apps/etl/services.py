@@ -43,7 +43,7 @@ from apps.etl.pipeline.transform import (
     rate_months,
 )
 from apps.etl.pipeline.typed_read import planner
-from apps.etl.pipeline.validate import validate
+from apps.etl.pipeline.validate import country_codes, validate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads.models import Upload
 from apps.warehouse.base import ParquetBatch, WarehouseBusy, WarehouseError
@@ -246,8 +246,6 @@ def run_stages(
                 date_order_chosen=ctx.date_order_chosen,
                 typed=extracted.typed.fields if extracted.typed else None,
                 cell_texts=extracted.cell_texts,
-                # The typed read is the parallel one, which refuses a CR or LF in a cell.
-                line_breaks=extracted.typed is None,
                 default_country=ctx.country_code,
                 band=lambda start, end: band(0.2 + 0.8 * start, 0.2 + 0.8 * end),
             )
@@ -356,7 +354,7 @@ def _load(con, upload: Upload, spec: SchemaSpec, ctx: UploadContext, cleaned: Cl
     few = {
         "upload_id": [str(ctx.upload_id)],
         "store_id": [str(ctx.store_id)],
-        "country_code": [*spec.country_aliases.values(), ctx.country_code],
+        "country_code": country_codes(spec, ctx.country_code),
         "currency": rate_currencies(con),
     }
     version = warehouse().parquet_version

@@ -62,7 +62,6 @@ def run(
         default_date_order=region_order,
         typed=typed,
         cell_texts=extracted.cell_texts,
-        line_breaks=extracted.typed is None,
         default_country="GB",
     )
     cleaned = finish(con, checked.table, present=present, default_country="GB", country_type=checked.country_type)

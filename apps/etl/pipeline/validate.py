@@ -108,7 +108,6 @@ def validate(
     date_order_chosen: bool = False,
     typed: dict[str, TypedField] | None = None,
     cell_texts: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
-    line_breaks: bool = True,
     default_country: str | None = None,
     band: Callable[[float, float], None] = lambda start, end: None,
 ) -> Validated:
@@ -117,13 +116,14 @@ def validate(
     `typed`: the fields the CSV reader already typed (typed_read.py); their cells are
     neither trimmed nor parsed again, only checked. `cell_texts(con)` gives a table of the
     file's cells as text, for the problems on those cells to show them as the file has them.
-    `line_breaks=False`: no cell holds a CR or LF (the parallel CSV reader refuses them),
-    so no row is searched for one. `default_country`: the code the valid rows without a
-    country get (clean.finish); it is one of country_code's values.
+    A file the reader typed was read in parallel, and that reader refuses a CR or LF in a
+    cell: its rows are not searched for one. `default_country`: the code the valid rows
+    without a country get (clean.finish); it is one of country_code's values.
 
     `band(start, end)` is told which part of the work each step is (for a progress bar):
     the decisions a tenth, the typing and checks the rest."""
     fields = [f for f in spec.fields if f.name in present]
+    line_breaks = not typed  # a typed read always types some field
     typed = {name: t for name, t in (typed or {}).items() if name in present}
     out = Validated(TYPED, 0, {}, [])
     band(0.0, 0.1)
@@ -243,13 +243,18 @@ def _typed_expressions(
     return typed_exprs
 
 
+def country_codes(spec: SchemaSpec, default_country: str | None) -> list[str]:
+    """Every code a row's country_code can hold: the aliases', and the default country's."""
+    return [*spec.country_aliases.values(), *([default_country] if default_country else [])]
+
+
 def _register_countries(con: duckdb.DuckDBPyConnection, spec: SchemaSpec, default_country: str | None) -> str:
     """The aliases as a table of the work database (joined to a registered Arrow table, the
     typing statement had no progress estimate: DuckDB reported 0% until it ended); returns
     the type of its codes. The codes are an ENUM (with the default country's): the join
     then hands out one-byte codes, and the fact file's ENUM of the same codes takes them
     as they are (-0.02 s per million rows against text codes)."""
-    codes = [*spec.country_aliases.values(), *([default_country] if default_country else [])]
+    codes = country_codes(spec, default_country)
     code_type = enum_type(codes) if codes else "VARCHAR"
     aliases = pa.table({"alias": list(spec.country_aliases), "code": list(spec.country_aliases.values())})
     con.register("_country_aliases", aliases)
