@@ -160,6 +160,24 @@ def test_padded_and_spaced_cells_are_found_on_both_paths_among_tidy_rows(tmp_pat
     assert [names[n][-2] for n in (4, 5)] == ["FR", "GB"]  # "France " found its code
 
 
+def test_runs_of_spaces_of_any_length_become_one_space_on_both_paths(tmp_path):
+    # Runs of spaces alone are made one by two replaces of two spaces by one (up to four
+    # spaces) or by the regex (longer runs); a row that also holds a tab takes the regex.
+    runs = range(2, 10)
+    rows = [
+        f"5363{n:02},85123A,WHITE{' ' * n}HEART{' ' * n}T-LIGHT,6,12/1/2010 8:26,2.55,,United Kingdom" for n in runs
+    ]
+    rows.append('536399,85123A,"WHITE   HEART\tT-LIGHT",6,12/1/2010 8:26,2.55,17850,United  Kingdom')
+    text, fast, typed = both_on_lines(tmp_path, "runs.csv", rows)
+
+    assert typed is not None
+    assert fast == text
+    names = [row[4] for row in text["rows"]]  # in line order: the runs of 2 to 9 spaces, then the tab
+    assert names == ["WHITE HEART T-LIGHT"] * (len(runs) + 1)
+    assert text["rows"][-1][-2] == "GB"  # "United  Kingdom" found its code once collapsed
+    assert text["trimmed"] == len(runs) + 2
+
+
 def test_rows_after_an_empty_line_keep_their_line_numbers_on_the_fast_path(tmp_path):
     # The typed read starts before the search for empty lines ends; a file that has one is
     # read again with the empty line kept as a row, so a problem's row is the file's line.
