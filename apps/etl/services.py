@@ -22,6 +22,7 @@ from django import db
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -45,7 +46,8 @@ from apps.etl.pipeline.transform import (
 from apps.etl.pipeline.typed_read import planner
 from apps.etl.pipeline.validate import country_codes, validate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
-from apps.uploads.models import Upload
+from apps.uploads.audit import ending_record, event_record
+from apps.uploads.models import Upload, UploadEvent
 from apps.warehouse.base import ParquetBatch, WarehouseBusy, WarehouseError
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
@@ -117,11 +119,18 @@ def upload_claim(upload_id, *, task_id: str = "") -> bool:
     return claimed == 1
 
 
-def upload_fail(*, upload_id, message: str) -> None:
-    """Mark an upload failed unless it already ended (e.g. when a task gives up retrying)."""
-    Upload.objects.filter(pk=upload_id).exclude(status__in=Upload.FINISHED).update(
-        status=Upload.Status.FAILED, stage="", message=message, finished_at=timezone.now()
-    )
+def upload_fail(*, upload_id, message: str) -> bool:
+    """Mark an upload failed unless it already ended (e.g. when a task gives up retrying),
+    with its ending in the history; whether it was marked."""
+    with transaction.atomic():
+        marked = (
+            Upload.objects.filter(pk=upload_id)
+            .exclude(status__in=Upload.FINISHED)
+            .update(status=Upload.Status.FAILED, stage="", message=message, finished_at=timezone.now())
+        )
+        if marked:
+            ending_record(Upload.objects.get(pk=upload_id))
+    return bool(marked)
 
 
 def upload_set_stage(upload_id, stage: str, **rows: int) -> None:
@@ -443,7 +452,13 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     upload.report = outcome.report
     upload.schema_version = schema_version
     upload.finished_at = timezone.now()
-    upload.save()
+    # The ending goes into the history with the status: a worker killed right after the
+    # status was saved left it out, and nothing would record it again.
+    with transaction.atomic():
+        upload.save()
+        ending_record(upload)
+        if upload.replaces_id and status in Upload.IN_WAREHOUSE:
+            event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
     return upload
 
 

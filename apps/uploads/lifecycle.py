@@ -1,6 +1,7 @@
-"""What happens around an upload's ETL run, in the worker: the run itself, then its
-history, the rejected-rows files, and the email to the uploader; and the periodic sweep
-that re-enqueues uploads a broker outage or a dead worker left behind."""
+"""What happens around an upload's ETL run, in the worker: the run itself (which saves its
+ending in the history with its status), then the rejected-rows files and the email to the
+uploader; and the periodic sweep that re-enqueues uploads a broker outage or a dead worker
+left behind, and sends the emails a dead worker left unsent."""
 
 import logging
 from datetime import timedelta
@@ -11,26 +12,25 @@ from django.utils import timezone
 
 from apps.uploads.audit import event_record
 from apps.uploads.models import Upload, UploadEvent
-from apps.uploads.notify import upload_notify
+from apps.uploads.notify import upload_notify, uploads_unnotified
 from salesapp.logs import upload_log_context
 
 log = logging.getLogger(__name__)
 
 
 def upload_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
-    """Run the ETL for one upload, then record and announce how it ended (once per ending)."""
-    from apps.etl.services import local_copy, pipeline_run
+    """Run the ETL for one upload (which records its ending in the history with its status),
+    then write its rejected-rows files and email the uploader (once per ending)."""
+    from apps.etl.services import local_copy, pipeline_run, test_pause
 
     already_finished = Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).exists()
     upload = pipeline_run(upload_id=upload_id, force=force, sheet=sheet, task_id=task_id)
     if not upload.is_finished or (already_finished and not force):
         return upload  # another run did (or does) the rest
+    test_pause("ended")
     # What follows the run (the rejected rows read again from the file, the email) logs under
     # the upload too.
     with upload_log_context(upload.id):
-        event_record(upload=upload, kind=UploadEvent.Kind.FINISHED, detail=_result(upload))
-        if upload.replaces_id and upload.status in Upload.IN_WAREHOUSE:
-            event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
         if upload.rows_rejected:
             from apps.uploads.exports import rejected_exports_write
 
@@ -45,20 +45,14 @@ def upload_run(*, upload_id, force: bool = False, sheet: str | None = None, task
 
 
 def upload_failed(*, upload_id, message: str) -> None:
-    """The task gave up: mark the upload failed (unless it ended) and tell the uploader."""
+    """The task gave up: mark the upload failed (unless it ended) and tell the uploader (the
+    run may have marked it failed itself before raising)."""
     from apps.etl.services import upload_fail
 
     upload_fail(upload_id=upload_id, message=message)
     upload = Upload.objects.select_related("uploaded_by", "shop").filter(pk=upload_id).first()
     if upload is not None and upload.status == Upload.Status.FAILED:
-        event_record(upload=upload, kind=UploadEvent.Kind.FINISHED, detail=_result(upload))
         upload_notify(upload=upload)
-
-
-def _result(upload: Upload) -> str:
-    counted = (("read", upload.rows_read), ("loaded", upload.rows_loaded), ("rejected", upload.rows_rejected))
-    counts = ", ".join(f"{what} {rows or 0:,}" for what, rows in counted)
-    return f"{upload.get_status_display()}: {counts}, duplicates dropped {upload.rows_dropped or 0:,}. {upload.message}"
 
 
 def uploads_to_sweep() -> list[Upload]:
@@ -75,7 +69,8 @@ def uploads_to_sweep() -> list[Upload]:
 
 
 def upload_sweep() -> int:
-    """Enqueue again what `uploads_to_sweep` finds; how many. Safe to run any time."""
+    """Enqueue again what `uploads_to_sweep` finds; how many. Email the uploaders a dead
+    worker left unwarned (`uploads_unnotified`). Safe to run any time."""
     from apps.uploads.services import upload_enqueue
 
     found = uploads_to_sweep()
@@ -84,4 +79,7 @@ def upload_sweep() -> int:
         upload_enqueue(upload_id=upload.id)
     if found:
         log.info("sweep re-enqueued %s upload(s)", len(found))
+    emailed = sum(upload_notify(upload=upload) for upload in uploads_unnotified())
+    if emailed:
+        log.info("sweep emailed the uploaders of %s upload(s) whose worker stopped before it", emailed)
     return len(found)

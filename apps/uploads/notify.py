@@ -1,10 +1,13 @@
 """Email to the uploader when an upload needs their attention: rows rejected, or failed."""
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.uploads.audit import event_record
 from apps.uploads.models import Upload, UploadEvent
@@ -16,6 +19,9 @@ NOTIFY_STATUSES = (
     Upload.Status.FAILED,
     Upload.Status.NEEDS_MAPPING,
 )
+# How long after an ending the sweep still sends a missed email (a mail server down that
+# long, or an address it refuses, is given up on).
+NOTIFY_WITHIN = timedelta(days=1)
 
 
 def upload_notify(*, upload: Upload) -> bool:
@@ -53,3 +59,20 @@ def upload_notify(*, upload: Upload) -> bool:
         return False
     event_record(upload=upload, kind=UploadEvent.Kind.NOTIFIED, detail=user.email)
     return True
+
+
+def uploads_unnotified() -> list[Upload]:
+    """Uploads whose ending calls for an email that was not sent: their worker died (or the
+    mail server failed) after the ending was saved. Only endings older than the task's hard
+    time limit (the worker that ended it is done by then) and younger than NOTIFY_WITHIN."""
+    now = timezone.now()
+    sent = UploadEvent.objects.filter(
+        upload=OuterRef("pk"), kind=UploadEvent.Kind.NOTIFIED, at__gte=OuterRef("finished_at")
+    )
+    ended = Upload.objects.filter(
+        status__in=NOTIFY_STATUSES,
+        finished_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT),
+        finished_at__gte=now - NOTIFY_WITHIN,
+        uploaded_by__email__gt="",
+    )
+    return list(ended.filter(~Exists(sent)).select_related("uploaded_by", "shop"))

@@ -14,6 +14,7 @@ import signal
 import time
 
 import pytest
+from django.core import mail
 
 from apps.uploads.lifecycle import upload_sweep
 from apps.uploads.models import Upload, UploadEvent
@@ -97,3 +98,31 @@ def test_a_killed_pool_process_is_replaced_and_the_requeued_task_loads_the_uploa
     assert (done.status, done.rows_loaded) == (Upload.Status.LOADED, 291), done.message
     assert UploadEvent.objects.filter(upload=done, kind=UploadEvent.Kind.FINISHED).count() == 1
     assert warehouse_count('SELECT count(*) FROM "orders-cleaned"') == 291
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+def test_a_worker_killed_after_the_ending_leaves_it_in_the_history_and_the_sweep_sends_the_email(
+    broker, publisher, data_dir, tmp_path, settings, cast, upload_sample
+):
+    """kill -9 once the run has saved how it ended, before the rejected-rows files and the
+    email: the history holds the ending (saved with the status), and the sweep emails the
+    uploader once the task's time limit has passed (the killed run's email never left)."""
+    fast_recovery_here(settings)
+    worker = worker_start(publisher, data_dir, tmp_path, env={**FAST_RECOVERY, "ETL_TEST_PAUSE_AT": "ended"})
+    try:
+        upload = upload_sample(cast["mgr_uk_lon"], "UK-LON", "online_retail_sample_vikash_head.csv", enqueue=True)
+        worker.wait_for_log("paused at ended", timeout=30)
+    finally:
+        kill_9(worker)
+
+    done = Upload.objects.get(pk=upload.pk)
+    assert done.status == Upload.Status.LOADED_WITH_ERRORS, done.message
+    assert UploadEvent.objects.filter(upload=done, kind=UploadEvent.Kind.FINISHED).count() == 1
+    assert mail.outbox == []
+
+    time.sleep(max(0.0, done.finished_at.timestamp() + settings.CELERY_TASK_TIME_LIMIT + 0.5 - time.time()))
+    upload_sweep()
+    upload_sweep()
+
+    assert [m.to for m in mail.outbox] == [[done.uploaded_by.email]]
+    assert f"rejected {done.rows_rejected:,}" in mail.outbox[0].body

@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from apps.etl.services import upload_claim, upload_set_stage
+from apps.etl.services import pipeline_run, upload_claim, upload_set_stage
 from apps.uploads.lifecycle import upload_failed, upload_run, upload_sweep, uploads_to_sweep
 from apps.uploads.models import Upload, UploadEvent
 from apps.uploads.selectors import upload_progress
@@ -100,6 +100,31 @@ def test_counts_past_a_thousand_read_with_separators_and_the_rejected_rows_log_u
     reads = [r for r in caplog.records if r.name == "apps.etl.pipeline.extract" and r.msg.startswith("CSV read")]
     assert len(reads) == 2
     assert {r.upload_id for r in reads} == {str(upload.id)}
+
+
+def test_an_ending_is_saved_with_its_history_and_a_missed_email_is_sent_by_the_sweep(cast, tmp_path, settings):
+    # The run alone is what a worker killed right after it leaves (before the rejected-rows
+    # files and the email): the history has the ending all the same, and the sweep sends the
+    # email once the task's time limit has passed (that worker cannot be sending it then).
+    path = tmp_path / "some_bad.csv"
+    path.write_text(SOME_BAD)
+    upload = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
+    path.write_text(SOME_BAD.replace("Atlantis", "Narnia"))
+    old = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path, name="old.csv").id)
+    limit = dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
+
+    assert upload.status == old.status == Upload.Status.LOADED_WITH_ERRORS
+    assert upload.events.filter(kind=UploadEvent.Kind.FINISHED).count() == 1
+    assert upload_sweep() == 0
+    assert mail.outbox == []  # its worker may be sending it still
+
+    _aged(upload, finished_at=timezone.now() - limit)
+    _aged(old, finished_at=timezone.now() - dt.timedelta(days=1) - limit)  # given up on
+    upload_sweep()
+    upload_sweep()
+
+    assert [m.subject for m in mail.outbox] == ["[Sales] some_bad.csv: Done, with rejected rows"]
+    assert upload.events.filter(kind=UploadEvent.Kind.NOTIFIED).count() == 1
 
 
 def test_uploader_is_emailed_the_mapping_step_when_columns_need_matching(cast, tmp_path, settings):
