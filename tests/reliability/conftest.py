@@ -47,9 +47,9 @@ def kill_9(worker: Worker) -> None:
 
 
 def wait_finished(upload_id, *, describe=str, timeout: float = FINISH_SECONDS) -> Upload:
-    """The upload once its run is over: its status says it ended, and its history too (the
-    worker records that right after the status; a test that kills the worker as soon as the
-    status flips would otherwise find the history without it)."""
+    """The upload once its run is over: its status says it ended, and its history too (both
+    are saved in one transaction; the history is checked all the same, since that is what
+    the tests count)."""
 
     def finished() -> Upload | None:
         upload = Upload.objects.get(pk=upload_id)
