@@ -45,7 +45,7 @@ class Validated:
         return self.date_order_note.startswith(AMBIGUOUS)
 
 
-def text_expression(v: str, spaced: str, controls: str = "true") -> str:
+def text_expression(v: str, spaced: str, controls: str) -> str:
     """Trimmed text `v` with inner runs of white space made one space; '' becomes NULL.
 
     `spaced` says whether `v` holds white space to collapse (`spacing(v)`): the work is done
