@@ -75,7 +75,7 @@ def etl_once(path: Path, *, shop_code: str = "UK-LON") -> tuple[float, float, in
 
     from apps.accounts.access import scope_for
     from apps.accounts.models import Shop
-    from apps.etl.services import pipeline_run
+    from apps.uploads.run import pipeline_run
     from apps.uploads.services import upload_create
     from apps.warehouse.services import warehouse
 

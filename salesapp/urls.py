@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from apps.accounts.forms import LoginForm
 from salesapp import views
@@ -15,6 +16,11 @@ urlpatterns = [
     path("uploads/", include("apps.uploads.urls")),
     path("reports/", include("apps.reports.urls")),
     path("api/", include("apps.api.urls")),
-    path("etl/", include("apps.etl.urls")),
+    # The mapping step's first address (in emails sent before it moved under /uploads/).
+    path(
+        "etl/uploads/<uuid:upload_id>/mapping/",
+        RedirectView.as_view(pattern_name="uploads:mapping", permanent=True),
+        name="mapping-moved",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -58,8 +58,8 @@ def test_uploads_run_on_named_queues_with_several_workers(database_url, redis_ur
         done = manage(env, "ingest", str(sample("bernasiakk_usa.csv")), "--shop", "US-NYC", "--wait", "--json")
         summary = json.loads(done.stdout.strip().splitlines()[-1])
         assert (summary["status"], summary["rows_loaded"]) == ("loaded", 291)
-        assert "Task apps.etl.tasks.process_upload[" in ingest_log.read_text()
-        assert "Task apps.etl.tasks.process_upload[" not in load_log.read_text()
+        assert "Task apps.uploads.tasks.process_upload[" in ingest_log.read_text()
+        assert "Task apps.uploads.tasks.process_upload[" not in load_log.read_text()
 
         # Warehouse work goes to the `load` queue, which only the second worker reads.
         call = [sys.executable, "-m", "celery", "-A", "salesapp", "call", "apps.warehouse.tasks.compact_warehouse"]

@@ -21,6 +21,7 @@ from apps.uploads import selectors
 from apps.uploads.downloads import rejected_response
 from apps.uploads.forms import UploadFilterForm
 from apps.uploads.models import Upload
+from apps.uploads.rejected import rejected_downloads
 from apps.uploads.services import DuplicateUpload, upload_create, upload_decide, upload_sheet_choose
 
 PAGE_SIZE = 100
@@ -30,7 +31,7 @@ def upload_body(request: Request, upload: Upload) -> dict:
     def url(name: str, *args) -> str:
         return request.build_absolute_uri(reverse(name, args=args))
 
-    downloads = selectors.rejected_downloads(upload)
+    downloads = rejected_downloads(upload)
     return {
         **selectors.upload_status(upload),
         "file": upload.original_name,

@@ -2,11 +2,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 
 from apps.etl.contract import fact_contract_problems
 from apps.etl.models import CountryAlias, FxRate, SalesSchema, SchemaField
-from apps.etl.schemas import schema_preview, schema_version_archive, schema_version_undo
+from apps.etl.schemas import schema_version_archive, schema_version_undo
 
 PREVIEW_UPLOADS = 10
 
@@ -62,21 +63,11 @@ class SalesSchemaAdmin(admin.ModelAdmin):
             messages.info(request, f"Saved as version {form.instance.version}; version {archived.version} is kept.")
 
     @admin.action(description=f"Preview: rows of the last {PREVIEW_UPLOADS} uploads this schema would reject")
-    def preview_recent_uploads(self, request: HttpRequest, queryset: QuerySet[SalesSchema]) -> None:
-        for schema in queryset:
-            for line in schema_preview(schema=schema, last=PREVIEW_UPLOADS):
-                reasons = ", ".join(f"{r}: {n}" for r, n in line.by_reason.items()) or "none"
-                then = "?" if line.rejected_then is None else line.rejected_then
-                whole = (
-                    f", more than its limit of {schema.max_bad_row_pct:g}%: the whole file would be refused"
-                    if line.refused_whole
-                    else ""
-                )
-                text = (
-                    f"{schema}: {line.upload}: would reject {line.rejected_now:,} of {line.rows_read:,} rows{whole} "
-                    f"(rejected when loaded: {then}; reasons: {reasons}){' - ' + line.note if line.note else ''}"
-                )
-                messages.info(request, text)
+    def preview_recent_uploads(self, request: HttpRequest, queryset: QuerySet[SalesSchema]) -> HttpResponseRedirect:
+        # The preview runs uploads' files, so it lives with the uploads (etl imports nothing
+        # of them): its admin page says what it found and comes back to this list.
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(f"{reverse('admin:uploads_schema_preview')}?schemas={ids}&last={PREVIEW_UPLOADS}")
 
 
 @admin.register(CountryAlias)

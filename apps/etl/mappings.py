@@ -1,16 +1,13 @@
-"""Services for the column-mapping step: the shop's saved mappings, and confirming one."""
+"""The shops' column mappings: the mapping a shop confirmed for a header layout (applied by
+itself to its next files with those headers), checking a mapping a user chose, and what the
+mapping step shows."""
 
 import hashlib
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-
-from apps.accounts.access import Scope
+from apps.accounts.models import Shop
 from apps.etl.models import ColumnMapping
 from apps.etl.pipeline.mapping import layout_key
 from apps.etl.pipeline.spec import SchemaSpec
-from apps.uploads.audit import event_record
-from apps.uploads.models import Upload, UploadEvent
 
 
 def layout_hash(columns: list[str]) -> str:
@@ -23,12 +20,9 @@ def column_mapping_saved(*, shop_id: int, columns: list[str]) -> dict[str, str] 
     return dict(saved.mapping) if saved else None
 
 
-def column_mapping_confirm(*, scope: Scope, user, upload: Upload, spec: SchemaSpec, chosen: dict[str, str]) -> None:
-    """Remember the mapping the user chose for the upload's layout, then process it again."""
-    if upload.shop.code not in scope.upload_shop_codes:
-        raise PermissionDenied("You cannot process files for this shop.")
-    columns = list(upload.report.get("columns", []))
-    mapping = {field: column for field, column in chosen.items() if column}
+def mapping_problems(*, spec: SchemaSpec, columns: list[str], mapping: dict[str, str]) -> list[str]:
+    """What is wrong with a mapping (field -> the file's column) a user chose: columns the
+    file does not have, a column chosen twice, required fields left out."""
     errors = []
     if unknown := [c for c in mapping.values() if c not in columns]:
         errors.append(f"Not columns of this file: {', '.join(unknown)}.")
@@ -42,24 +36,17 @@ def column_mapping_confirm(*, scope: Scope, user, upload: Upload, spec: SchemaSp
     ]
     if missing := [f.name for f in spec.fields if f.required and f.name not in mapping]:
         errors.append(f"Required fields still unmatched: {', '.join(missing)}.")
-    if errors:
-        raise ValidationError(errors)
-    with transaction.atomic():
-        ColumnMapping.objects.update_or_create(
-            shop=upload.shop,
-            layout_hash=layout_hash(columns),
-            defaults={"columns": columns, "mapping": mapping, "confirmed_by": user},
-        )
-        Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.QUEUED, message="", stage="")
-        matched = ", ".join(f"{column} -> {field}" for field, column in mapping.items())
-        event_record(upload=upload, kind=UploadEvent.Kind.MAPPING_CONFIRMED, actor=user, detail=matched[:500])
-        transaction.on_commit(lambda: _enqueue(upload.id))
+    return errors
 
 
-def _enqueue(upload_id) -> None:
-    from apps.uploads.services import upload_enqueue
-
-    upload_enqueue(upload_id=upload_id)
+def column_mapping_save(*, shop: Shop, columns: list[str], mapping: dict[str, str], user) -> ColumnMapping:
+    """Remember `mapping` for the shop's files with these columns."""
+    saved, _ = ColumnMapping.objects.update_or_create(
+        shop=shop,
+        layout_hash=layout_hash(columns),
+        defaults={"columns": columns, "mapping": mapping, "confirmed_by": user},
+    )
+    return saved
 
 
 def mapping_rows(*, spec: SchemaSpec, report: dict, chosen: dict[str, str] | None = None) -> list[dict]:

@@ -2,10 +2,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from apps.etl.models import SalesSchema
 from apps.uploads.models import Upload, UploadEvent
-from apps.uploads.operations import upload_delete_rows, upload_reprocess
+from apps.uploads.preview import preview_sentence, schema_preview
+from apps.uploads.services import upload_delete_rows, upload_reprocess
 from apps.warehouse.services import warehouse_sync
 
 
@@ -63,7 +65,24 @@ class UploadAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         sync = self.admin_site.admin_view(require_POST(self.warehouse_sync_view))
-        return [path("warehouse-sync/", sync, name="uploads_upload_warehouse_sync"), *super().get_urls()]
+        preview = self.admin_site.admin_view(require_GET(self.schema_preview_view))
+        return [
+            path("warehouse-sync/", sync, name="uploads_upload_warehouse_sync"),
+            path("schema-preview/", preview, name="uploads_schema_preview"),
+            *super().get_urls(),
+        ]
+
+    def schema_preview_view(self, request: HttpRequest) -> HttpResponseRedirect:
+        """The sales schema admin's preview action: what each chosen schema would reject of
+        the last uploads, as messages on the schemas' list."""
+        if not request.user.has_perm("etl.view_salesschema"):
+            raise PermissionDenied
+        ids = [int(i) for i in request.GET.get("schemas", "").split(",") if i.isdigit()]
+        last = min(int(request.GET["last"]), 100) if request.GET.get("last", "").isdigit() else 10
+        for schema in SalesSchema.objects.filter(pk__in=ids):
+            for line in schema_preview(schema=schema, last=last):
+                self.message_user(request, preview_sentence(schema, line), messages.INFO)
+        return HttpResponseRedirect(reverse("admin:etl_salesschema_changelist"))
 
     def warehouse_sync_view(self, request: HttpRequest) -> HttpResponseRedirect:
         if not request.user.is_superuser:

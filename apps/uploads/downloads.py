@@ -12,6 +12,7 @@ from apps.audit.services import audit_record
 from apps.uploads import selectors
 from apps.uploads.audit import event_record
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.rejected import rejected_downloads
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -34,7 +35,7 @@ def raw_file_response(*, upload: Upload, user) -> FileResponse:
 
 
 def rejected_response(*, upload: Upload, fmt: str) -> FileResponse:
-    path = selectors.rejected_downloads(upload).get(fmt)
+    path = rejected_downloads(upload).get(fmt)
     if path is None:
         raise Http404("This upload has no rejected rows in that format.")
     stem = upload.original_name.rsplit(".", 1)[0]

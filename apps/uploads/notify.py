@@ -39,7 +39,7 @@ def upload_notify(*, upload: Upload) -> bool:
             f"Your upload '{upload.original_name}' for shop {upload.shop.code} waits for you: {upload.message}",
             "",
             f"Match its columns once (the next files with these headers are matched by themselves): "
-            f"{site}{reverse('etl:mapping', args=[upload.id])}",
+            f"{site}{reverse('uploads:mapping', args=[upload.id])}",
         ]
     else:
         lines = [

@@ -122,20 +122,3 @@ def upload_status(upload: Upload) -> dict:
         "finished_at": upload.finished_at.isoformat() if upload.finished_at else None,
         "timings": upload.report.get("timings", {}),
     }
-
-
-def rejected_downloads(upload: Upload) -> dict[str, str]:
-    """The rejected-rows files that exist for this upload, by format (csv, xlsx). The CSV
-    falls back to the problems list when the original rows could not be written."""
-    from django.core.files.storage import default_storage
-
-    from apps.uploads.exports import problems_path, rows_csv_path, rows_xlsx_path
-
-    if not upload.rows_rejected or not upload.raw_path:
-        return {}
-    found = {}
-    for fmt, paths in (("csv", (rows_csv_path(upload), problems_path(upload))), ("xlsx", (rows_xlsx_path(upload),))):
-        path = next((p for p in paths if default_storage.exists(p)), None)
-        if path:
-            found[fmt] = path
-    return found

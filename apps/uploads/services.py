@@ -1,25 +1,32 @@
-"""Writes for uploads: store the raw file, record the upload, enqueue its ETL, the user's
-choices on a duplicate (replace the earlier upload, or cancel), and of a workbook's sheet."""
+"""Writes for uploads, whatever the entry (web, API, CLI, admin action): store the raw file,
+record the upload and enqueue its run; the user's choices on a duplicate (replace the earlier
+upload, or cancel), of a workbook's sheet, of a date order, of the columns' mapping; and an
+operator's reprocess or removal of its rows. Status changes go through transitions.py and
+every run is enqueued through tasks.upload_enqueue."""
 
 import hashlib
-import logging
-from pathlib import PurePath
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Region, Shop
+from apps.etl.mappings import column_mapping_save, mapping_problems
+from apps.etl.pipeline.extract import HEAD_BYTES
+from apps.etl.pipeline.spec import SchemaSpec
 from apps.uploads.audit import event_record
-from apps.uploads.checks import HEAD_BYTES, check_content, check_name, check_size
+from apps.uploads.checks import check_content, check_name, check_size
+from apps.uploads.files import raw_path_for
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.run import pipeline_run
 from apps.uploads.selectors import upload_current_of_content, upload_replaced_by, upload_sheets
+from apps.uploads.tasks import upload_enqueue
+from apps.uploads.transitions import ENDED, upload_cancel, upload_hold, upload_queue_again, upload_rows_removed
+from apps.warehouse.services import warehouse
 
-log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 ON_DUPLICATE = ("ask", "replace", "cancel")
 
@@ -30,25 +37,6 @@ class DuplicateUpload(ValidationError):
     def __init__(self, message: str, *, earlier: Upload) -> None:
         super().__init__(message)
         self.earlier = earlier
-
-
-def safe_file_name(name: str) -> str:
-    """The last path part of a user's file name, reduced to safe characters and to 200 bytes
-    (file systems count bytes: 300 'é' are 600), its suffix kept."""
-    base = PurePath(name.replace("\\", "/")).name
-    try:
-        safe = get_valid_filename(base)
-    except Exception:  # get_valid_filename refuses names like '..'; SuspiciousFileOperation
-        return "upload"
-    suffix = PurePath(safe).suffix[:16]
-    stem = safe[: len(safe) - len(suffix)].encode()[: 200 - len(suffix.encode())]
-    return stem.decode(errors="ignore") + suffix
-
-
-def raw_path_for(upload: Upload, *, name: str) -> str:
-    day = timezone.localdate(upload.created_at)
-    country = upload.shop.region.country_code
-    return f"raw/{country}/{day:%Y/%m/%d}/{upload.id}/{safe_file_name(name)}"
 
 
 def file_checked(*, file: File, name: str) -> str:
@@ -103,14 +91,12 @@ def upload_create(
 
     with transaction.atomic():
         upload = Upload(shop=shop, uploaded_by=user, original_name=name[:255], size_bytes=file.size)
-        upload.sha256, upload.replaces, upload.duplicate_of = sha256, replaces, earlier
-        if earlier is not None:
-            upload.status = Upload.Status.DUPLICATE
+        upload.sha256, upload.replaces = sha256, replaces
         upload.raw_path = default_storage.save(raw_path_for(upload, name=name), file)
         upload.save(force_insert=True)
         event_record(upload=upload, kind=UploadEvent.Kind.CREATED, actor=user, detail=_created_detail(upload))
         if earlier is not None:
-            event_record(upload=upload, kind=UploadEvent.Kind.DUPLICATE, actor=user, detail=str(earlier.id))
+            upload_hold(upload, earlier=earlier, actor=user)
         elif enqueue:
             transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
     return upload
@@ -144,20 +130,21 @@ def upload_decide(*, scope: Scope, user, upload: Upload, choice: str) -> Upload:
         raise PermissionDenied("You cannot decide for this shop's uploads.")
     if choice not in ("replace", "cancel"):
         raise ValidationError("Choose replace or cancel.")
+    not_held = ValidationError("This upload is not waiting for a choice any more.")
     with transaction.atomic():
-        held = Upload.objects.select_for_update().filter(pk=upload.pk, status=Upload.Status.DUPLICATE)
-        if not held.exists():
-            raise ValidationError("This upload is not waiting for a choice any more.")
         if choice == "cancel":
-            held.update(status=Upload.Status.CANCELLED, finished_at=timezone.now(), stage="")
-            event_record(upload=upload, kind=UploadEvent.Kind.CANCELLED, actor=user)
+            if not upload_cancel(upload, actor=user):
+                raise not_held
             raw_path = upload.raw_path
             transaction.on_commit(lambda: default_storage.delete(raw_path))  # nothing of it is kept but the record
         else:
-            if upload.duplicate_of is not None:
+            if upload.status == Upload.Status.DUPLICATE and upload.duplicate_of is not None:
                 replacement_check(scope=scope, old=upload.duplicate_of, shop=upload.shop)
-            held.update(status=Upload.Status.QUEUED, replaces=upload.duplicate_of)
-            event_record(upload=upload, kind=UploadEvent.Kind.REPLACE, actor=user, detail=str(upload.duplicate_of_id))
+            earlier = upload.duplicate_of_id
+            held = (Upload.Status.DUPLICATE,)
+            if not upload_queue_again(upload, leaving=held, kind=UploadEvent.Kind.REPLACE, actor=user,
+                                      detail=str(earlier), replaces_id=earlier):  # fmt: skip
+                raise not_held
             transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
     upload.refresh_from_db()
     return upload
@@ -192,26 +179,50 @@ def _run_again(upload: Upload, *, user, kind: str, detail: str, **choice: str) -
     worker (its rows replace the upload's once loaded)."""
     if newer := upload_replaced_by(upload):
         raise ValidationError(f"'{upload.original_name}' was replaced by '{newer.original_name}'; choose there.")
-    ended = [s for s in Upload.FINISHED if s != Upload.Status.CANCELLED]
     with transaction.atomic():
-        held = Upload.objects.select_for_update().filter(pk=upload.pk, status__in=ended)
-        if not held.exists():
+        if not upload_queue_again(upload, leaving=ENDED, kind=kind, actor=user, detail=detail, **choice):
             now = Upload.objects.get(pk=upload.pk).get_status_display().lower()
             raise ValidationError(f"'{upload.original_name}' cannot be processed again while it is {now}.")
-        held.update(status=Upload.Status.QUEUED, stage="", message="", **choice)
-        event_record(upload=upload, kind=kind, actor=user, detail=detail)
         sheet = choice.get("sheet")
         transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id, sheet=sheet))
     upload.refresh_from_db()
     return upload
 
 
-def upload_enqueue(*, upload_id, sheet: str | None = None) -> None:
-    """Hand the upload to a worker. If the broker is unreachable the upload stays queued
-    (the file and its record are safe) and the periodic sweep enqueues it again."""
-    from apps.etl.tasks import process_upload
+def upload_mapping_confirm(*, scope: Scope, user, upload: Upload, spec: SchemaSpec, chosen: dict[str, str]) -> None:
+    """Remember the mapping the user chose for the upload's header layout (the shop's next
+    files with these headers are matched by themselves), then process it again."""
+    if upload.shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("You cannot process files for this shop.")
+    columns = list(upload.report.get("columns", []))
+    mapping = {field: column for field, column in chosen.items() if column}
+    if errors := mapping_problems(spec=spec, columns=columns, mapping=mapping):
+        raise ValidationError(errors)
+    matched = ", ".join(f"{column} -> {field}" for field, column in mapping.items())
+    with transaction.atomic():
+        column_mapping_save(shop=upload.shop, columns=columns, mapping=mapping, user=user)
+        kind = UploadEvent.Kind.MAPPING_CONFIRMED
+        upload_queue_again(upload, leaving=None, kind=kind, actor=user, detail=matched[:500])
+        transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
 
-    try:
-        process_upload.delay(str(upload_id), **({"sheet": sheet} if sheet else {}))
-    except Exception:
-        log.exception("could not enqueue upload %s; it stays queued for the sweep", upload_id)
+
+def upload_reprocess(*, upload_id, inline: bool = False) -> Upload:
+    """Run the upload's ETL again from its raw file (an operator's action): its rows in the
+    warehouse are replaced (or removed, if it is now rejected or fails). Queued for a worker
+    unless `inline`."""
+    upload = Upload.objects.get(pk=upload_id)
+    if inline:
+        return pipeline_run(upload_id=upload.id, force=True)
+    with transaction.atomic():
+        upload_queue_again(upload, leaving=None, kind=None)
+        transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id, force=True))
+    upload.refresh_from_db()
+    return upload
+
+
+def upload_delete_rows(*, upload_id) -> int:
+    """Remove exactly this upload's rows from the warehouse (an operator's action); how many."""
+    upload = Upload.objects.get(pk=upload_id)
+    removed = warehouse().delete_batch(upload_id=str(upload.id))
+    upload_rows_removed(upload.id)
+    return removed

@@ -1,5 +1,5 @@
 """/uploads/: the form and the list, an upload's live page and status, the choice on a duplicate,
-and the choice of a workbook's sheet."""
+of a workbook's sheet, of a date order, and the mapping step (matching a file's columns)."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,15 +13,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from apps.accounts.access import Scope, scope_for
 from apps.accounts.models import Region, Shop
+from apps.etl.mappings import mapping_rows
+from apps.etl.pipeline.extract import ACCEPTED_SUFFIXES
+from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads import selectors
-from apps.uploads.checks import ALLOWED_SUFFIXES
 from apps.uploads.forms import DecisionForm, UploadFilterForm, UploadForm
 from apps.uploads.models import Upload
+from apps.uploads.rejected import rejected_downloads
 from apps.uploads.services import (
     duplicate_sentence,
     upload_create,
     upload_date_order_choose,
     upload_decide,
+    upload_mapping_confirm,
     upload_sheet_choose,
 )
 
@@ -67,7 +71,7 @@ def upload_index(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
-        "suffixes": sorted(ALLOWED_SUFFIXES),
+        "suffixes": sorted(ACCEPTED_SUFFIXES),
     }
     return render(request, "uploads/index.html", context, status=400 if form.errors else 200)
 
@@ -123,7 +127,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         "sheet_choices": selectors.upload_sheet_choices(upload) if may_rerun else [],
         # Dates that read both ways (4/5/2011): the user may have them read the other way.
         "date_orders": Region.DateOrder.choices if may_rerun and upload.report.get("date_order_open") else [],
-        "downloads": selectors.rejected_downloads(upload),
+        "downloads": rejected_downloads(upload),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
     }
     return render(request, "uploads/detail.html", context)
@@ -191,3 +195,40 @@ def _run_again(request: HttpRequest, upload_id, choose, said) -> HttpResponse:
     else:
         messages.success(request, said())
     return redirect("uploads:detail", upload_id=upload.id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload_mapping(request: HttpRequest, upload_id) -> HttpResponse:
+    """The mapping step: a shop manager matches a file's columns to the schema's fields."""
+    scope = scope_for(request.user)
+    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    if upload.shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("Only those who upload for this shop can map its files.")
+    if not upload.report.get("needs_mapping"):
+        return redirect("uploads:detail", upload_id=upload.id)
+    try:
+        spec = schema_spec_active()
+    except NoActiveSchema as exc:  # none active, or one that cannot fill the fact table
+        context = {"upload": upload, "rows": [], "columns": [], "errors": [str(exc)], "unavailable": True}
+        return render(request, "uploads/mapping.html", context, status=503)
+    chosen, errors = None, []
+    if request.method == "POST":
+        chosen = {f.name: request.POST.get(f"field-{f.name}", "") for f in spec.fields}
+        try:
+            upload_mapping_confirm(scope=scope, user=request.user, upload=upload, spec=spec, chosen=chosen)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            return redirect("uploads:detail", upload_id=upload.id)
+    rows = mapping_rows(spec=spec, report=upload.report, chosen=chosen)
+    columns = upload.report.get("columns", [])
+    chosen_columns = {row["column"] for row in rows}
+    context = {
+        "upload": upload,
+        "rows": rows,
+        "columns": columns,
+        "kept_aside": [c for c in columns if c not in chosen_columns],
+        "errors": errors,
+    }
+    return render(request, "uploads/mapping.html", context, status=400 if errors else 200)

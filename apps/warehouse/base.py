@@ -82,12 +82,27 @@ class WarehouseError(Exception):
 
 
 class WarehouseBusy(Exception):
-    """A transient failure that outlasted the backend's own retries: try the task again later."""
+    """A transient failure that outlasted the backend's own retries (another writer kept
+    committing first, the service was busy or unreachable): try the task again later."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared by the backend: callers ask this record instead of
+    probing its attributes or catching its own exceptions (dlt's `capabilities()`)."""
+
+    # The fact file the ETL writes for it: "v2" (V2 data pages, newer encodings) or "v1".
+    parquet_version: str
+    # Whether `compact()` rewrites small files (the embedded table); BigQuery manages its own.
+    compaction: bool
+    # Which of the backend's own errors are retryable conflicts or transient faults: its
+    # methods retry them, and raise WarehouseBusy once their retries are spent.
+    retryable: Callable[[BaseException], bool]
 
 
 class Warehouse(Protocol):
     name: str
-    parquet_version: str  # of the fact file the ETL writes for it ("v1" or "v2")
+    capabilities: Capabilities
 
     def ensure_schema(self, *, views: Sequence[ViewSpec], dry_run: bool = False) -> list[str]:
         """Create or upgrade the fact table and the views; return what changed (or would)."""
@@ -127,6 +142,9 @@ class Warehouse(Protocol):
 
     def ping(self) -> None:
         """Raise unless the warehouse is reachable and its fact table exists."""
+
+    def compact(self, *, wait: bool = True) -> dict[str, int]:
+        """Rewrite small files into large ones (only where `capabilities.compaction`)."""
 
 
 def date_trunc_checked(column: str, grain: str) -> tuple[str, str]:

@@ -22,7 +22,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from google.api_core import exceptions as gexc
 
-from apps.warehouse.base import BatchSource, ParquetBatch, WarehouseBusy, WarehouseError, date_trunc_checked
+from apps.warehouse.base import (
+    BatchSource,
+    Capabilities,
+    ParquetBatch,
+    WarehouseBusy,
+    WarehouseError,
+    date_trunc_checked,
+)
 from apps.warehouse.bigquery_dialect import (
     error_reason,
     is_transient,
@@ -43,9 +50,13 @@ ATTEMPTS = 6
 
 class BigQueryWarehouse:
     name = "bigquery"
-    # BigQuery loads the processed file as it is; V1 pages and the classic encodings, which
-    # every Parquet reader takes (V2's newer encodings are not read everywhere).
-    parquet_version = "v1"
+    capabilities = Capabilities(
+        # BigQuery loads the processed file as it is; V1 pages and the classic encodings,
+        # which every Parquet reader takes (V2's newer encodings are not read everywhere).
+        parquet_version="v1",
+        compaction=False,  # BigQuery manages its own storage
+        retryable=is_transient,
+    )
 
     def __init__(self, *, project: str, dataset: str, api_endpoint: str = "", retry_delay: float = 1.0) -> None:
         self._project = project
@@ -94,7 +105,7 @@ class BigQueryWarehouse:
             except WarehouseError:
                 raise
             except Exception as exc:
-                if not is_transient(exc):
+                if not self.capabilities.retryable(exc):
                     if isinstance(exc, gexc.GoogleAPIError):
                         raise WarehouseError(f"BigQuery {what} failed: {error_reason(exc)}") from exc
                     raise
@@ -287,6 +298,9 @@ COMMIT TRANSACTION;"""
 
     def ping(self) -> None:
         self._retrying("ping", lambda: self.client().get_table(self.table_id(FACT_TABLE)))
+
+    def compact(self, *, wait: bool = True) -> dict[str, int]:
+        return {}  # capabilities.compaction is False: BigQuery manages its own storage
 
 
 def _same_sql(a: str, b: str) -> bool:

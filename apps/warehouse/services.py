@@ -3,6 +3,7 @@
 from functools import cache
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 
 from apps.accounts.models import Region
 from apps.warehouse.base import Warehouse
@@ -44,6 +45,13 @@ def warehouse_sync(*, dry_run: bool = False) -> list[str]:
 
 
 def warehouse_compact() -> dict[str, int]:
-    """Compact the embedded warehouse's files; BigQuery manages its own storage."""
-    compact = getattr(warehouse(), "compact", None)
-    return compact() if compact else {}
+    """Compact the warehouse's files where its backend does that (the embedded one)."""
+    found = warehouse()
+    return found.compact() if found.capabilities.compaction else {}
+
+
+def stored_file_uri(name: str) -> str | None:
+    """gs://bucket/name when stored files are in Google Cloud Storage (a warehouse can load a
+    processed file from there directly), else None."""
+    bucket = getattr(default_storage, "bucket_name", None)
+    return f"gs://{bucket}/{name}" if bucket else None

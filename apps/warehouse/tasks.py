@@ -1,14 +1,14 @@
 """Celery tasks of the warehouse (queue `load` on Redis): thin, each calls one service."""
 
 from celery import shared_task
-from deltalake.exceptions import CommitFailedError
 
+from apps.warehouse.base import WarehouseBusy
 from apps.warehouse.services import warehouse_compact
 
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(CommitFailedError,),
+    autoretry_for=(WarehouseBusy,),
     retry_backoff=True,
     max_retries=3,
     soft_time_limit=30 * 60,

@@ -47,7 +47,7 @@ def test_unknown_headers_are_matched_once_then_applied_by_themselves(session, li
     expect(page.get_by_text("Dates:")).to_have_count(0)  # nothing was read: no empty line for it
 
     page.get_by_role("link", name="Match the columns").click()
-    page.wait_for_url(re.compile(r"/etl/uploads/[0-9a-f-]{36}/mapping/$"))
+    page.wait_for_url(re.compile(r"/uploads/[0-9a-f-]{36}/mapping/$"))
     expect(page.get_by_role("heading", name="Match the file's columns")).to_be_visible()
     rows = _mapping_rows(page)
     assert rows["product_id"] == ("Stock Code", "matched by name")

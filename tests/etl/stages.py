@@ -1,17 +1,13 @@
-"""Helpers to run the pure stages on small files, as pipeline_run does, without the ORM."""
+"""Helpers to run the pure stages on small files, as a real run does, without the ORM."""
 
 from pathlib import Path
 from types import MappingProxyType
 
 from apps.accounts.demo import SCHEMA_FIELDS
 from apps.etl.countries import alias_rows
-from apps.etl.pipeline.clean import drop_duplicates, finish
 from apps.etl.pipeline.engine import work_connection
-from apps.etl.pipeline.extract import extract
-from apps.etl.pipeline.mapping import create_mapped, map_columns
-from apps.etl.pipeline.spec import FieldSpec, SchemaSpec
-from apps.etl.pipeline.typed_read import planner
-from apps.etl.pipeline.validate import validate
+from apps.etl.pipeline.run import FileToRun, stages_run
+from apps.etl.pipeline.spec import FieldSpec, SchemaSpec, UploadContext
 
 
 def demo_spec(**changes) -> SchemaSpec:
@@ -32,46 +28,31 @@ def run(
     typed_read=False,
     work_name="work",
 ):
-    """Extract, map, dedupe, validate and clean one file; the connection and every result.
+    """The stages up to the clean rows over one file, as a real run runs them (the one
+    `stages_run`), for a UK shop; the connection and every result.
 
-    `typed_read`: a CSV's numbers and dates may be typed by the reader, as pipeline_run has them."""
+    `typed_read`: a CSV's numbers and dates may be typed by the reader, as a real run has them."""
     spec = spec or demo_spec()
     work = tmp_path / work_name
     work.mkdir(exist_ok=True)
     con = work_connection(temp_dir=work, on_disk=on_disk)  # on disk: as for files past ETL_IN_MEMORY_MAX_BYTES
-    plan = planner(spec, lambda columns: map_columns(columns, spec).mapping, date_order=region_order)
-    extracted = extract(
-        con,
-        path,
-        file_name=path.name,
-        work_dir=work,
-        header_score=spec.header_score,
-        sheet=sheet,
-        plan=plan if typed_read else None,
+    ctx = UploadContext(
+        upload_id="00000000-0000-0000-0000-000000000001",
+        store_id="UK-LON",
+        country_code="GB",
+        currency="GBP",
+        date_order=region_order,
+        reporting_currency="USD",
     )
-    mapped = map_columns(extracted.columns, spec)
-    present = list(mapped.mapping)
-    hashed = extracted.typed.key_columns if extracted.typed else ()
-    unique, dropped = drop_duplicates(con, create_mapped(con, mapped, hashed=hashed), columns=present)
-    typed = extracted.typed.fields if extracted.typed else None
-    checked = validate(
-        con,
-        unique,
-        spec,
-        present=present,
-        default_date_order=region_order,
-        typed=typed,
-        cell_texts=extracted.cell_texts,
-        default_country="GB",
-    )
-    cleaned = finish(con, checked.table, present=present, default_country="GB", country_type=checked.country_type)
+    done = stages_run(con, FileToRun(path, path.name, sheet), spec, ctx, work_dir=work, typed_read=typed_read)
     return {
         "con": con,
-        "extracted": extracted,
-        "mapped": mapped,
-        "dropped": dropped,
-        "checked": checked,
-        "cleaned": cleaned,
+        "extracted": done.extracted,
+        "mapped": done.mapped,
+        "dropped": done.rows_dropped,
+        "checked": done.checked,
+        "cleaned": done.cleaned,
+        "run": done,
     }
 
 

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from apps.etl.services import pipeline_run, upload_claim
-from apps.etl.tasks import process_upload
 from apps.uploads.models import Upload
+from apps.uploads.run import pipeline_run
+from apps.uploads.tasks import process_upload
+from apps.uploads.transitions import upload_claim
 from tests.factories import upload_of
 
 

@@ -2,8 +2,8 @@
 
 from apps.etl.models import ColumnMapping, SchemaField
 from apps.etl.pipeline.mapping import map_columns
-from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.run import pipeline_run
 from tests.etl.test_pipeline_rules import query, run_file
 from tests.factories import upload_of
 
@@ -39,7 +39,7 @@ def test_unmatched_headers_stop_the_upload_with_suggestions(cast, tmp_path, clie
     assert upload.report["suggestions"]["order_id"][0] == "Invoice Number"
     client.force_login(cast["mgr_uk_lon"])
     assert "Match the columns" in client.get(f"/uploads/{upload.id}/").content.decode()
-    page = client.get(f"/etl/uploads/{upload.id}/mapping/").content.decode()
+    page = client.get(f"/uploads/{upload.id}/mapping/").content.decode()
     assert "suggested (" in page and '<option value="Invoice Number" selected>' in page
 
 
@@ -47,7 +47,7 @@ def test_a_confirmed_mapping_is_applied_now_and_next_time_by_itself(cast, tmp_pa
     upload = run_file(cast, "UK-LON", _till_file(tmp_path))
     client.force_login(cast["mgr_uk_lon"])
 
-    response = client.post(f"/etl/uploads/{upload.id}/mapping/", CHOICES)
+    response = client.post(f"/uploads/{upload.id}/mapping/", CHOICES)
 
     assert response.status_code == 302
     upload.refresh_from_db()
@@ -70,7 +70,7 @@ def test_a_mapping_missing_a_required_field_is_refused_with_the_reason(cast, tmp
     upload = run_file(cast, "UK-LON", _till_file(tmp_path))
     client.force_login(cast["mgr_uk_lon"])
 
-    response = client.post(f"/etl/uploads/{upload.id}/mapping/", {**CHOICES, "field-unit_price": ""})
+    response = client.post(f"/uploads/{upload.id}/mapping/", {**CHOICES, "field-unit_price": ""})
 
     assert response.status_code == 400
     assert "Required fields still unmatched: unit_price." in response.content.decode()
@@ -82,9 +82,9 @@ def test_only_those_who_upload_for_the_shop_can_map_its_file(cast, tmp_path, cli
     pipeline_run(upload_id=upload.id)
 
     client.force_login(cast["mgr_fr_par"])
-    assert client.get(f"/etl/uploads/{upload.id}/mapping/").status_code == 404
+    assert client.get(f"/uploads/{upload.id}/mapping/").status_code == 404
     client.force_login(cast["head_uk"])
-    assert client.post(f"/etl/uploads/{upload.id}/mapping/", CHOICES).status_code == 403
+    assert client.post(f"/uploads/{upload.id}/mapping/", CHOICES).status_code == 403
 
 
 def test_a_column_is_suggested_for_one_field_only(spec):
@@ -102,7 +102,7 @@ def test_a_column_chosen_twice_is_refused_naming_it_and_its_fields(cast, tmp_pat
     upload = run_file(cast, "UK-LON", _till_file(tmp_path))
     client.force_login(cast["mgr_uk_lon"])
 
-    response = client.post(f"/etl/uploads/{upload.id}/mapping/", {**CHOICES, "field-order_date": "Invoice Number"})
+    response = client.post(f"/uploads/{upload.id}/mapping/", {**CHOICES, "field-order_date": "Invoice Number"})
 
     assert response.status_code == 400
     assert "Invoice Number is chosen for order_id and order_date" in response.content.decode()
@@ -113,7 +113,7 @@ def test_the_mapping_step_says_so_when_the_active_schema_cannot_be_used(cast, tm
     SchemaField.objects.filter(name="unit_price").delete()  # not through the admin, which refuses it
     client.force_login(cast["mgr_uk_lon"])
 
-    response = client.get(f"/etl/uploads/{upload.id}/mapping/")
+    response = client.get(f"/uploads/{upload.id}/mapping/")
 
     assert response.status_code == 503
     page = response.content.decode()
@@ -136,7 +136,7 @@ def test_the_schema_preview_reads_an_upload_with_its_shops_confirmed_mapping(cas
     """The preview runs each upload as its runs did: through the mapping the shop confirmed."""
     upload = run_file(cast, "UK-LON", _till_file(tmp_path))
     client.force_login(cast["mgr_uk_lon"])
-    client.post(f"/etl/uploads/{upload.id}/mapping/", CHOICES)
+    client.post(f"/uploads/{upload.id}/mapping/", CHOICES)
     assert pipeline_run(upload_id=upload.id).status == Upload.Status.LOADED
 
     texts = [t for t in _preview(client, cast) if "till.csv" in t]
@@ -162,3 +162,13 @@ def test_the_schema_preview_says_when_a_whole_file_would_be_refused(cast, tmp_pa
     SchemaField.objects.filter(schema__is_active=True, name="unit_price").update(min_value=2.8)
     texts = [t for t in _preview(client, cast) if "sales.csv" in t]
     assert "would reject 2 of 3 rows, more than its limit of 50%: the whole file would be refused" in texts[0], texts
+
+
+def test_the_mapping_steps_first_address_leads_to_it(cast, tmp_path, client):
+    # Emails sent before the step moved under /uploads/ link to /etl/uploads/<id>/mapping/.
+    upload = run_file(cast, "UK-LON", _till_file(tmp_path))
+    client.force_login(cast["mgr_uk_lon"])
+
+    response = client.get(f"/etl/uploads/{upload.id}/mapping/")
+
+    assert (response.status_code, response["Location"]) == (301, f"/uploads/{upload.id}/mapping/")

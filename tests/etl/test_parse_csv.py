@@ -88,7 +88,7 @@ def test_a_big_file_read_in_parallel_keeps_every_row_number(tmp_path, caplog, mu
     in a file that also has rows of the wrong width): either way each record keeps its own
     row number (its rowid in `records`, in memory or in a database file), and short/long
     rows theirs."""
-    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.extract")
+    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.csv_reader")
     result = run(_big_file(tmp_path, multiline_at=multiline_at), tmp_path, on_disk=on_disk)
 
     expected = "serially (refused read in parallel, then in parallel, strictly)" if multiline_at else "in parallel"
@@ -117,7 +117,7 @@ def test_a_file_with_quoted_newlines_and_rows_of_the_right_width_is_still_read_i
 ):
     """Quoted newlines alone do not make the read serial: without padding, DuckDB's parallel
     reader allows them. When the file's first bytes show one, the padded read is not tried."""
-    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.extract")
+    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.csv_reader")
     result = run(_big_file(tmp_path, multiline_at=multiline_at, bad_rows=False), tmp_path)
 
     con = result["con"]
@@ -132,7 +132,7 @@ def test_a_file_with_quoted_newlines_and_rows_of_the_right_width_is_still_read_i
 def test_an_unclosed_quote_beside_a_quoted_newline_is_read_as_before(tmp_path, caplog):
     """The strict reader refuses a quote that never closes; the serial reader reads the rest
     of the file into that cell, and the record, short of fields, is refused as before."""
-    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.extract")
+    caplog.set_level(logging.INFO, logger="apps.etl.pipeline.csv_reader")
     text = HEADER + '\n1,A,"TWO\nLINES",6,19/04/2011 08:26,2.55,France\n2,B,"OPEN,6,19/04/2011 08:26,2.55,France\n'
     result = run(_write(tmp_path, text), tmp_path)
 

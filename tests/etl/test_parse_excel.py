@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 from openpyxl.styles import Font
 
-from apps.etl.pipeline.extract import ExtractError
+from apps.etl.pipeline.extracted import ExtractError
 from tests.etl.stages import rows, run
 
 HEADER = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "Country"]

@@ -11,8 +11,8 @@ from django.core.files import File
 
 from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
-from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
+from apps.uploads.run import pipeline_run
 from apps.uploads.services import upload_create
 from apps.warehouse.fact import FACT_TABLE
 from apps.warehouse.services import warehouse

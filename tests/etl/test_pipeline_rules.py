@@ -4,8 +4,8 @@ from datetime import date
 from decimal import Decimal
 
 from apps.etl.models import FxRate, SalesSchema
-from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
+from apps.uploads.run import pipeline_run
 from apps.warehouse.services import warehouse
 from tests.factories import upload_of
 

@@ -4,8 +4,8 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from django.core.files.storage import default_storage
 
-from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
+from apps.uploads.run import pipeline_run
 from apps.warehouse.services import warehouse
 from tests.factories import upload_of
 
@@ -68,7 +68,7 @@ def test_the_embedded_warehouse_gets_a_v2_parquet_file_and_bigquery_a_v1_one(cas
     columns = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
     assert "DELTA_BINARY_PACKED" in meta.row_group(0).column(columns["source_row"]).encodings
     assert upload.rows_loaded == meta.num_rows == 291
-    assert (warehouse().parquet_version, BigQueryWarehouse.parquet_version) == ("v2", "v1")
+    assert (warehouse().capabilities.parquet_version, BigQueryWarehouse.capabilities.parquet_version) == ("v2", "v1")
 
 
 def test_a_reprocess_after_compaction_replaces_the_rows_in_the_shared_file(cast, sample):

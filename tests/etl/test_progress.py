@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from apps.etl import services
 from apps.etl.pipeline.engine import progress_watch, work_connection
+from apps.uploads import run
 from apps.uploads.models import Upload
 from apps.uploads.selectors import upload_progress
 from tests.factories import upload_of
@@ -86,10 +86,10 @@ def test_a_big_file_records_progress_within_its_stages(cast, tmp_path, monkeypat
         query.update = recording_update
         return query
 
-    monkeypatch.setattr(services, "PROGRESS_EVERY", 0.01)
+    monkeypatch.setattr(run, "PROGRESS_EVERY", 0.01)
     monkeypatch.setattr(Upload.objects, "filter", spy)
 
-    done = services.pipeline_run(upload_id=upload.id)
+    done = run.pipeline_run(upload_id=upload.id)
 
     assert done.status == Upload.Status.LOADED, done.message
     assert done.rows_loaded == 400_000

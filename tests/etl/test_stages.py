@@ -41,7 +41,8 @@ import pytest
 
 from apps.etl.pipeline.clean import drop_duplicates, finish
 from apps.etl.pipeline.engine import starts_with_space, work_connection
-from apps.etl.pipeline.extract import ExtractError, extract
+from apps.etl.pipeline.extract import extract
+from apps.etl.pipeline.extracted import ExtractError
 from apps.etl.pipeline.mapping import create_mapped, map_columns
 from apps.etl.pipeline.spec import UploadContext
 from apps.etl.pipeline.transform import (

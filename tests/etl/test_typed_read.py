@@ -113,7 +113,7 @@ def _big_file(tmp_path: Path, last_line: str, *, rows: int = 30_000) -> Path:
 def test_a_cell_the_sample_did_not_show_sends_the_file_down_the_text_path(tmp_path, caplog, last_line, why):
     path = _big_file(tmp_path, last_line)
 
-    with caplog.at_level(logging.INFO, logger="apps.etl.pipeline.extract"):
+    with caplog.at_level(logging.INFO, logger="apps.etl.pipeline.csv_reader"):
         text, fast, typed = both(path, tmp_path, region_order="DMY")
 
     assert typed is None, why
@@ -263,7 +263,7 @@ def test_duplicates_are_found_by_the_hash_taken_as_the_file_was_read(tmp_path):
 
 
 def test_the_sample_counts_no_row_twice_in_a_file_smaller_than_its_chunks(tmp_path):
-    from apps.etl.pipeline.extract import SAMPLE_CHUNK_BYTES, SAMPLE_CHUNKS, SNIFF_BYTES, _spread_lines
+    from apps.etl.pipeline.csv_reader import SAMPLE_CHUNK_BYTES, SAMPLE_CHUNKS, SNIFF_BYTES, _spread_lines
 
     # ~200 KB past the head: 16 chunks of 32 KB spread over it would overlap.
     path = _big_file(tmp_path, "600000,22722,TINS,7,4/1/2011 16:19,3.95,12733,United Kingdom", rows=4_000)

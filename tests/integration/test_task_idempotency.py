@@ -2,8 +2,8 @@
 rerun replaces the upload's batch instead of adding to it. (In-process `apply`; the real
 worker does the same in test_worker_end_to_end.)"""
 
-from apps.etl.tasks import process_upload
 from apps.uploads.models import Upload
+from apps.uploads.tasks import process_upload
 
 
 def test_running_the_upload_task_twice_and_forced_leaves_the_same_rows(cast, upload_sample, warehouse_count):

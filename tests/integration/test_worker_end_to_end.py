@@ -3,9 +3,9 @@ once over the embedded filesystem broker and once over a real Redis server."""
 
 import pytest
 
-from apps.etl import tasks
-from apps.etl.tasks import process_upload
+from apps.uploads import tasks
 from apps.uploads.models import Upload
+from apps.uploads.tasks import process_upload
 
 from .processes import Worker, wait_until
 

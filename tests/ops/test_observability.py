@@ -6,7 +6,7 @@ import logging
 
 from django.test import Client
 
-from apps.etl.services import pipeline_run
+from apps.uploads.run import pipeline_run
 from salesapp.logs import JsonFormatter, UploadIdFilter
 from tests.factories import upload_of
 
@@ -64,6 +64,6 @@ def test_json_logs_carry_the_upload_id_on_every_etl_line(cast, sample):
         logging.getLogger("apps").removeHandler(handler)
 
     entries = [json.loads(line) for line in lines]
-    etl = [e for e in entries if e["logger"].startswith("apps.etl")]
+    etl = [e for e in entries if e["logger"].startswith(("apps.etl", "apps.uploads"))]
     assert etl and all(e["upload_id"] == str(upload.id) for e in etl)
     assert any("upload ended loaded" in e["message"] for e in etl)

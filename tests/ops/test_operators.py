@@ -5,8 +5,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
+from apps.uploads.run import pipeline_run
 from apps.warehouse.fact import FACT_TABLE
 from apps.warehouse.services import warehouse
 from tests.factories import upload_of

@@ -9,8 +9,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from apps.accounts.models import Shop
-from apps.uploads.lifecycle import upload_sweep
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.tasks import sweep_uploads
 
 from .conftest import wait_finished
 
@@ -53,11 +53,11 @@ def test_uploads_made_while_redis_is_down_are_kept_and_loaded_once_it_returns(
 
     redis_server.start()
     settings.UPLOAD_SWEEP_QUEUED_AFTER = 0
-    assert upload_sweep() == 3
+    assert sweep_uploads() == 3
     done = [wait_finished(pk, describe=celery_worker.describe) for pk in ids]
 
     assert [u.status for u in done] == [Upload.Status.LOADED] * 3, [u.message for u in done]
     assert [u.rows_loaded for u in done] == list(files.values())
     assert [UploadEvent.objects.filter(upload=u, kind=UploadEvent.Kind.FINISHED).count() for u in done] == [1] * 3
     assert warehouse_count('SELECT count(*) FROM "orders-cleaned"') == sum(files.values()) == 582
-    assert upload_sweep() == 0
+    assert sweep_uploads() == 0

@@ -11,9 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from apps.accounts.models import Shop
-from apps.etl.services import pipeline_run
-from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload
+from apps.uploads.run import pipeline_run, upload_run
 from tests.reliability.hostile_files import CASES, HostileFile, _csv, _row, hostile_files
 
 MEMORY_BOUND_MB = 500

@@ -4,12 +4,12 @@ import openpyxl
 import pytest
 from django.core.files.storage import default_storage
 
-from apps.etl.pipeline.extract import ExtractError
-from apps.uploads import exports
-from apps.uploads.exports import problems_path, rows_xlsx_path
-from apps.uploads.lifecycle import upload_run
+from apps.etl.pipeline.extracted import ExtractError
+from apps.uploads import rejected
+from apps.uploads.files import problems_path, rows_xlsx_path
 from apps.uploads.models import Upload
-from apps.uploads.selectors import rejected_downloads
+from apps.uploads.rejected import rejected_downloads
+from apps.uploads.run import upload_run
 from tests.etl.stages import run
 from tests.factories import upload_loaded, upload_of
 from tests.reliability import hostile_files as hf
@@ -91,7 +91,7 @@ def test_a_zip_bomb_whose_headers_lie_about_its_size_is_refused_unread(tmp_path)
 
 
 def test_too_many_rejected_rows_offer_the_problems_list_not_rows_files_built_in_memory(cast, tmp_path, monkeypatch):
-    monkeypatch.setattr(exports, "ROWS_FILES_MAX", 2)
+    monkeypatch.setattr(rejected, "ROWS_FILES_MAX", 2)
     path = tmp_path / "bad.csv"
     path.write_bytes(hf._csv(*hf._good(3), *(hf._row(InvoiceNo=str(i), Quantity="x") for i in range(3))))
 

@@ -5,7 +5,7 @@ upload), and once storage is fixed a reprocess loads it, exactly."""
 import pytest
 
 from apps.uploads.models import Upload
-from apps.uploads.operations import upload_reprocess
+from apps.uploads.services import upload_reprocess
 
 from .conftest import wait_finished
 

@@ -1,7 +1,7 @@
 """kill -9 the worker at several points of a load, start another: the upload ends once,
 loaded, and the warehouse holds its 291 rows exactly once.
 
-ETL_TEST_PAUSE_AT makes the first worker sleep at the stage (apps/etl/services.py), so the
+ETL_TEST_PAUSE_AT makes the first worker sleep at the stage (apps/uploads/run.py), so the
 kill lands there every time. What brings the task back is the real mechanism of each broker:
 Redis hands the unacknowledged message out again after its visibility timeout; the
 filesystem broker loses it with the worker, and the sweep (Celery beat's task, called here)
@@ -16,8 +16,8 @@ import time
 import pytest
 from django.core import mail
 
-from apps.uploads.lifecycle import upload_sweep
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.tasks import sweep_uploads
 from tests.integration.processes import children_of
 
 from .conftest import FAST_RECOVERY, fast_recovery_here, kill_9, wait_finished, worker_start
@@ -57,7 +57,7 @@ def test_upload_killed_mid_load_completes_once_with_exact_rows(
             # The message died with the worker: the sweep finds the upload once its run is stale.
             stale_at = left.started_at.timestamp() + settings.CELERY_TASK_TIME_LIMIT + 0.5
             time.sleep(max(0.0, stale_at - time.time()))
-            assert upload_sweep() == 1
+            assert sweep_uploads() == 1
         done = wait_finished(upload.pk, describe=second.describe)
     finally:
         kill_9(second)
@@ -121,8 +121,8 @@ def test_a_worker_killed_after_the_ending_leaves_it_in_the_history_and_the_sweep
     assert mail.outbox == []
 
     time.sleep(max(0.0, done.finished_at.timestamp() + settings.CELERY_TASK_TIME_LIMIT + 0.5 - time.time()))
-    upload_sweep()
-    upload_sweep()
+    sweep_uploads()
+    sweep_uploads()
 
     assert [m.to for m in mail.outbox] == [[done.uploaded_by.email]]
     assert f"rejected {done.rows_rejected:,}" in mail.outbox[0].body

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
-from apps.etl.services import pipeline_run
+from apps.uploads.run import pipeline_run
 from apps.uploads.services import upload_create
 from tests.reports.facts import fast_password_hashing  # noqa: F401 (fixture)
 

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from apps.accounts.models import Profile
-from apps.uploads.lifecycle import upload_run
+from apps.uploads.run import upload_run
 from tests.factories import upload_of, user_create
 from tests.uploads.helpers import SOME_BAD
 

@@ -85,7 +85,8 @@ SITE: dict[str, Expect] = {
     "reports:looker": report(200),
     "reports:export": report(200),
     "reports:country": country_us,
-    "etl:mapping": mapping_step,
+    "uploads:mapping": mapping_step,
+    "mapping-moved": public(301),  # to uploads:mapping, which decides who may see it
     "api:schema": api(200),
     "api:token": public(405),  # POST only: username and password in, token out
     "api:uploads": api(200),
@@ -102,6 +103,7 @@ ADMIN_FOR_ADMIN = {
     "admin:autocomplete": 403,  # without its parameters
     "admin:view_on_site": 404,  # shops have no public page
     "admin:uploads_upload_warehouse_sync": 405,  # POST only
+    "admin:uploads_schema_preview": 302,  # its findings as messages on the sales schemas' list
     "admin/(?P<url>.*)$": 404,
 }
 
@@ -204,8 +206,8 @@ def _idor_requests(upload_id) -> list[tuple[str, str, str, dict]]:
         ("web", "get", reverse("uploads:raw", args=[upload_id]), {}),
         ("web", "get", reverse("uploads:rejected", args=[upload_id, "csv"]), {}),
         ("web", "get", reverse("uploads:rejected", args=[upload_id, "xlsx"]), {}),
-        ("web", "get", reverse("etl:mapping", args=[upload_id]), {}),
-        ("web", "post", reverse("etl:mapping", args=[upload_id]), {"field-order_id": "InvoiceNo"}),
+        ("web", "get", reverse("uploads:mapping", args=[upload_id]), {}),
+        ("web", "post", reverse("uploads:mapping", args=[upload_id]), {"field-order_id": "InvoiceNo"}),
         ("web", "post", reverse("uploads:decision", args=[upload_id]), {"choice": "cancel"}),
         ("web", "post", reverse("uploads:sheet", args=[upload_id]), {"sheet": "Sheet1"}),
         ("web", "post", reverse("uploads:dates", args=[upload_id]), {"date_order": "MDY"}),
@@ -250,7 +252,7 @@ def test_a_regional_head_may_see_an_upload_of_their_region_but_not_act_on_it(cas
     head = _web(cast["head_us"])
 
     assert head.post(reverse("uploads:decision", args=[nyc_upload.id]), {"choice": "cancel"}).status_code == 403
-    assert head.post(reverse("etl:mapping", args=[nyc_upload.id]), {}).status_code == 403
+    assert head.post(reverse("uploads:mapping", args=[nyc_upload.id]), {}).status_code == 403
     assert head.post(reverse("uploads:sheet", args=[nyc_upload.id]), {"sheet": "Sheet1"}).status_code == 403
     assert head.post(reverse("uploads:dates", args=[nyc_upload.id]), {"date_order": "MDY"}).status_code == 403
     url = reverse("api:upload-decision", args=[nyc_upload.id])

@@ -9,8 +9,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from apps.audit.models import AuditEvent
-from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload
+from apps.uploads.run import upload_run
 from tests.factories import upload_of
 from tests.uploads.helpers import SOME_BAD
 

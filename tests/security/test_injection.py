@@ -17,8 +17,8 @@ from django.urls import reverse
 from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
 from apps.reports.exports import DATASETS
-from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload
+from apps.uploads.run import upload_run
 from tests.factories import upload_of
 from tests.reports.facts import facts, marker  # noqa: F401 (fixture)
 from tests.uploads.helpers import SOME_BAD, post_file

@@ -7,13 +7,15 @@ import io
 
 import openpyxl
 import pytest
+from django.core.files.storage import default_storage
 
-from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.rejected import rejected_downloads
+from apps.uploads.run import upload_run
 from apps.warehouse.services import warehouse
 from tests.factories import upload_of
 
-from .helpers import SOME_BAD
+from .helpers import HEADER, SOME_BAD
 
 
 @pytest.fixture
@@ -138,31 +140,66 @@ def test_admin_shows_an_upload_with_its_history(client_of, with_errors):
     assert "Processing ended" in page.text and "Uploader emailed" in page.text
 
 
-def test_rejected_rows_are_read_again_with_the_header_words_of_the_schema_version_used(cast, tmp_path):
-    # The header is the line naming most schema fields. A title line above it names three;
-    # the header names six, three of them by aliases. If an admin drops the aliases before the
-    # rejected rows are written, the header names three as well, and the title line came first.
-    from django.core.files.storage import default_storage
+def test_the_run_writes_the_rejected_rows_files_without_reading_the_file_again(cast, tmp_path, monkeypatch):
+    # The rows files come from what the run holds: one extract, and the typed cells are not
+    # read again as text (no problem here is on a typed cell).
+    from apps.etl.pipeline import csv_reader, run
+    from apps.uploads.files import rows_csv_path, rows_xlsx_path
+    from apps.uploads.run import pipeline_run
 
-    from apps.etl.models import SalesSchema
-    from apps.etl.schemas import schema_version_archive
-    from apps.etl.services import local_copy, pipeline_run
-    from apps.uploads.exports import rejected_exports_write
-    from apps.uploads.selectors import rejected_downloads
+    calls = {"extract": 0, "cell_texts": 0}
 
-    path = tmp_path / "titled.csv"
-    path.write_text("Country,Quantity,Unit price\n" + SOME_BAD)
+    def counted(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(run, "extract", counted("extract", run.extract))
+    monkeypatch.setattr(csv_reader, "_cell_texts", counted("cell_texts", csv_reader._cell_texts))
+    path = tmp_path / "march sales.csv"
+    path.write_text(SOME_BAD)
+
     upload = pipeline_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
-    assert upload.rows_rejected == 2
-    schema = SalesSchema.objects.get(is_active=True)
-    schema_version_archive(schema=schema)
-    schema.save()
-    schema.fields.update(aliases="")  # no header word of the file is known any more
 
-    with local_copy(upload.raw_path) as raw:
-        assert rejected_exports_write(upload=upload, path=raw) == 2
+    assert upload.rows_rejected == 2 and upload.report["file"]["typed_by_reader"]
+    assert default_storage.exists(rows_csv_path(upload)) and default_storage.exists(rows_xlsx_path(upload))
+    assert calls == {"extract": 1, "cell_texts": 0}
+
+
+@pytest.mark.parametrize(
+    ("date", "price", "written"),
+    [
+        ("04/09/2011 06:05", "3.5", ("04/09/2011 06:05", "3.5")),  # leading zeros, one decimal
+        ("4/9/2011 6:05", "2.55", ("4/9/2011 6:05", "2.55")),  # none, two decimals
+    ],
+)
+def test_typed_cells_of_rejected_rows_are_written_as_the_file_writes_them(cast, tmp_path, date, price, written):
+    from apps.uploads.run import upload_run
+
+    good = "".join(f"{i},A,2,{date},{price},USA\n" for i in range(1, 4))
+    path = tmp_path / "sales.csv"
+    path.write_text(HEADER + good + f"9,B,1,{date},{price},Atlantis\n")
+    upload = upload_run(upload_id=upload_of(cast["mgr_us_nyc"], "US-NYC", path).id)
+    assert upload.report["file"]["typed_by_reader"] == "quantity, unit_price, order_date"
 
     with default_storage.open(rejected_downloads(upload)["csv"]) as fh:
         rows = list(csv.reader(io.StringIO(fh.read().decode())))
-    assert rows[0][:3] == ["row", "InvoiceNo", "StockCode"]
-    assert [r[0] for r in rows[1:]] == ["6", "7"]
+
+    assert rows[1][1:7] == ["9", "B", "1", *written, "Atlantis"]
+
+
+def test_a_comma_decimal_file_gets_its_rejected_rows_back_with_commas(cast, tmp_path):
+    from apps.uploads.run import upload_run
+
+    rows = "".join(f"{i};A;2;19/04/2011;1,50;France\n" for i in range(1, 4)) + "9;B;1;19/04/2011;2,25;Atlantis\n"
+    path = tmp_path / "ventes.csv"
+    path.write_text(HEADER.replace(",", ";") + rows)
+    upload = upload_run(upload_id=upload_of(cast["mgr_fr_par"], "FR-PAR", path).id)
+    assert "unit_price" in upload.report["file"]["typed_by_reader"]
+
+    with default_storage.open(rejected_downloads(upload)["csv"]) as fh:
+        written = list(csv.reader(io.StringIO(fh.read().decode())))
+
+    assert written[1][1:7] == ["9", "B", "1", "19/04/2011", "2,25", "Atlantis"]

@@ -10,8 +10,8 @@ from django.core.files.storage import default_storage
 
 from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
-from apps.uploads.lifecycle import upload_run
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.run import upload_run
 from apps.uploads.services import DuplicateUpload, upload_create
 from apps.warehouse.services import warehouse
 

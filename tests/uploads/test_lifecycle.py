@@ -9,10 +9,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from apps.etl.services import pipeline_run, upload_claim, upload_set_stage
-from apps.uploads.lifecycle import upload_failed, upload_run, upload_sweep, uploads_to_sweep
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.run import pipeline_run, upload_failed, upload_run
 from apps.uploads.selectors import upload_progress
+from apps.uploads.sweep import uploads_to_sweep
+from apps.uploads.tasks import sweep_uploads
+from apps.uploads.transitions import upload_claim, upload_stage
 from apps.warehouse.services import warehouse
 from salesapp.logs import UploadIdFilter
 from tests.factories import upload_of
@@ -39,8 +41,8 @@ def test_upload_left_queued_by_a_broker_outage_is_swept_once_and_loaded_once(usa
     _aged(usa, created_at=timezone.now() - dt.timedelta(seconds=settings.UPLOAD_SWEEP_QUEUED_AFTER + 1))
 
     with worker_inline():
-        assert upload_sweep() == 1
-    assert upload_sweep() == 0  # it ended; and a requeued upload waits a full period anyway
+        assert sweep_uploads() == 1
+    assert sweep_uploads() == 0  # it ended; and a requeued upload waits a full period anyway
 
     usa.refresh_from_db()
     assert usa.status == Upload.Status.LOADED
@@ -96,9 +98,9 @@ def test_counts_past_a_thousand_read_with_separators_and_the_rejected_rows_log_u
     finished = upload.events.get(kind=UploadEvent.Kind.FINISHED).detail
     assert "read 1,201, loaded 1,200, rejected 1" in finished
     assert "Rows read 1,201, loaded 1,200, rejected 1." in mail.outbox[0].body
-    # The file is read again for the rejected-rows files, after the run: still under its upload.
-    reads = [r for r in caplog.records if r.name == "apps.etl.pipeline.extract" and r.msg.startswith("CSV read")]
-    assert len(reads) == 2
+    # The file is read once (the rejected-rows files come from what the run holds), under its upload.
+    reads = [r for r in caplog.records if r.name == "apps.etl.pipeline.csv_reader" and r.msg.startswith("CSV read")]
+    assert len(reads) == 1
     assert {r.upload_id for r in reads} == {str(upload.id)}
 
 
@@ -115,13 +117,13 @@ def test_an_ending_is_saved_with_its_history_and_a_missed_email_is_sent_by_the_s
 
     assert upload.status == old.status == Upload.Status.LOADED_WITH_ERRORS
     assert upload.events.filter(kind=UploadEvent.Kind.FINISHED).count() == 1
-    assert upload_sweep() == 0
+    assert sweep_uploads() == 0
     assert mail.outbox == []  # its worker may be sending it still
 
     _aged(upload, finished_at=timezone.now() - limit)
     _aged(old, finished_at=timezone.now() - dt.timedelta(days=1) - limit)  # given up on
-    upload_sweep()
-    upload_sweep()
+    sweep_uploads()
+    sweep_uploads()
 
     assert [m.subject for m in mail.outbox] == ["[Sales] some_bad.csv: Done, with rejected rows"]
     assert upload.events.filter(kind=UploadEvent.Kind.NOTIFIED).count() == 1
@@ -136,7 +138,7 @@ def test_uploader_is_emailed_the_mapping_step_when_columns_need_matching(cast, t
     assert upload_run(upload_id=upload.id).status == Upload.Status.NEEDS_MAPPING
 
     assert [m.subject for m in mail.outbox] == ["[Sales] till.csv: Columns to match"]
-    assert f"https://sales.example.com/etl/uploads/{upload.id}/mapping/" in mail.outbox[0].body
+    assert f"https://sales.example.com/uploads/{upload.id}/mapping/" in mail.outbox[0].body
     assert "Failed" not in mail.outbox[0].body
 
 
@@ -163,7 +165,7 @@ def test_progress_follows_the_stage_and_the_rows_through_it(usa):
     usa.refresh_from_db()
     assert upload_progress(usa)["stage"] == "reading"
 
-    upload_set_stage(usa.id, "validating", rows_read=1000, rows_processed=500)
+    upload_stage(usa.id, "validating", rows_read=1000, rows_processed=500)
     usa.refresh_from_db()
 
     assert upload_progress(usa) == {"stage": "validating", "fraction": 0.6, "rows_processed": 500}

@@ -7,8 +7,8 @@ import openpyxl
 import pytest
 from django.contrib.messages import get_messages
 
-from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.run import pipeline_run
 from apps.warehouse.services import warehouse
 from tests.factories import upload_loaded, upload_of
 

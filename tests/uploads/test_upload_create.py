@@ -164,7 +164,7 @@ def test_committed_upload_is_processed_by_the_task(cast, sample, django_capture_
 
 
 def test_upload_stays_queued_when_the_broker_cannot_be_reached(cast, django_capture_on_commit_callbacks, monkeypatch):
-    from apps.etl.tasks import process_upload
+    from apps.uploads.tasks import process_upload
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")

@@ -7,8 +7,8 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.accounts.models import Shop
-from apps.etl.services import pipeline_run
 from apps.uploads.models import Upload
+from apps.uploads.run import pipeline_run
 from tests.factories import upload_of, user_create
 
 CSV = b"InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice\n1,A,2,4/19/2011 16:19,1.50\n"

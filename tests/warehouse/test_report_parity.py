@@ -22,11 +22,11 @@ from django.db.models import Model, QuerySet
 
 from apps.accounts.access import scope_for
 from apps.accounts.models import Region, Shop
-from apps.etl.services import pipeline_run
 from apps.reports import coverage, drill, lines, selectors
 from apps.reports.coverage import shops_in_scope
 from apps.reports.filters import ReportFilter, report_filter_parse
 from apps.uploads.models import Upload
+from apps.uploads.run import pipeline_run
 from apps.uploads.services import upload_create
 from apps.warehouse import bigquery as bigquery_backend
 from apps.warehouse.fact import MASTER_VIEW

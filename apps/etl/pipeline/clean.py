@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import duckdb
 
 from apps.etl.pipeline.engine import ident, literal
-from apps.etl.pipeline.extract import ROW_HASH, SOURCE_ROW
+from apps.etl.pipeline.extracted import ROW_HASH, SOURCE_ROW
 
 UNIQUE = "unique_rows"
 CLEAN = "clean"

@@ -19,13 +19,13 @@ import pyarrow as pa
 from isal import isal_zlib
 
 from apps.etl.pipeline.engine import ident
-from apps.etl.pipeline.extract import (
+from apps.etl.pipeline.extracted import (
     RAW,
     SOURCE_ROW,
     Extracted,
     ExtractError,
     HeaderScore,
-    create_bad_records,
+    bad_records_table,
     unique_names,
 )
 from apps.etl.pipeline.sheet_pieces import STEP, Piece, cut_sheet, part_data_offset
@@ -79,7 +79,7 @@ def extract_excel(
     blank = " AND ".join(f"trim(coalesce({ident(c)}, '')) = ''" for c in data.column_names[:-1])
     con.execute(f"CREATE OR REPLACE TABLE {RAW} AS SELECT {cells}, {SOURCE_ROW} FROM _sheet WHERE NOT ({blank})")
     con.unregister("_sheet")
-    create_bad_records(con)
+    bad_records_table(con)
     ignored = [s for s in reader.sheet_names if s != name]
     details = {"sheet": name, "header_row": str(header_row), "sheets_ignored": ", ".join(ignored)}
     details["sheets"] = list(reader.sheet_names)  # the user may choose another one

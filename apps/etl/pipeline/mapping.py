@@ -12,7 +12,7 @@ from difflib import SequenceMatcher
 import duckdb
 
 from apps.etl.pipeline.engine import ident
-from apps.etl.pipeline.extract import RAW, ROW_HASH, SOURCE_ROW
+from apps.etl.pipeline.extracted import RAW, ROW_HASH, SOURCE_ROW
 from apps.etl.pipeline.spec import SchemaSpec, normalise_header
 
 MAPPED = "mapped"

@@ -1,14 +1,10 @@
 """What an upload's report says: how the file was read, each cleaning rule's count, and
 the refused rows (the first ones inline; all of them in the rejected-rows file)."""
 
-from pathlib import Path
-
-import duckdb
-
 from apps.etl.pipeline.clean import Cleaned
-from apps.etl.pipeline.extract import BAD_RECORDS, SOURCE_ROW, Extracted
+from apps.etl.pipeline.extracted import Extracted
 from apps.etl.pipeline.mapping import Mapping, layout_key
-from apps.etl.pipeline.validate import ERRORS, FIRST_ERRORS, Validated
+from apps.etl.pipeline.validate import FIRST_ERRORS, Validated
 
 
 def build_report(extracted: Extracted, mapped: Mapping, checked: Validated, cleaned: Cleaned, *, dropped: int) -> dict:
@@ -46,16 +42,6 @@ def build_report(extracted: Extracted, mapped: Mapping, checked: Validated, clea
         "errors_by_reason": dict(sorted(by_reason.items(), key=lambda kv: -kv[1])),
         "first_errors": first,
     }
-
-
-def write_rejected(con: duckdb.DuckDBPyConnection, target: Path) -> int:
-    """Every refused row's problems to a CSV (row, column, value, reason); how many lines."""
-    sql = f"""SELECT {SOURCE_ROW}, "column", value, reason FROM {ERRORS}
-              UNION ALL SELECT {SOURCE_ROW}, '' AS "column", text AS value, reason FROM {BAD_RECORDS}"""
-    count = con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
-    if count:
-        con.execute(f"COPY ({sql} ORDER BY {SOURCE_ROW}) TO '{target}' (HEADER, DELIMITER ',')")
-    return count
 
 
 def mapping_needed_report(extracted: Extracted, mapped: Mapping) -> dict:

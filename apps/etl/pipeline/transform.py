@@ -12,8 +12,8 @@ import duckdb
 import pyarrow as pa
 
 from apps.etl.pipeline.engine import enum_type, ident, literal
-from apps.etl.pipeline.extract import SOURCE_ROW
-from apps.etl.pipeline.spec import DataType, UploadContext
+from apps.etl.pipeline.extracted import SOURCE_ROW
+from apps.etl.pipeline.spec import DataType, SchemaSpec, UploadContext
 from apps.warehouse.fact import FACT_SCHEMA, MONEY
 
 RATES = "month_rates"
@@ -137,6 +137,11 @@ SQL_TYPES = {
     DataType.DECIMAL: "DECIMAL(18, 4)",
     DataType.DATETIME: "TIMESTAMP",
 }
+
+
+def extra_fields(spec: SchemaSpec) -> dict[str, str]:
+    """The admin's fields beyond the canonical ones: extra nullable columns of the fact table."""
+    return {f.name: f.data_type for f in spec.fields if f.name not in CANONICAL_INPUTS | set(FACT_SCHEMA.names)}
 
 
 def fact_schema(extras: dict[str, str]) -> pa.Schema:

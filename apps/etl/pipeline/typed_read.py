@@ -18,8 +18,9 @@ Only the file's inner columns are typed: the first and the last stay text, becau
 and short records are told by them.
 """
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 
@@ -42,6 +43,11 @@ class TypedField:
     mark_decided: bool = False  # numbers: by the column's own values (else it followed others)
     date_format: str = ""  # dates: the strptime format
     date_order: str = ""  # dates: "MDY" or "DMY"
+    # How the file writes the cells, from the sample, to give a typed cell back as the file
+    # has it (the rejected rows; the file is not read again): a number's decimals when every
+    # sampled value has as many, a date's format with the leading zeros the file leaves out.
+    decimals: int | None = None
+    text_format: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,7 @@ def plan_typed_read(
     if len({t.date_format for t in fields.values() if t.date_format}) > 1:
         # One timestamp format for the whole file: date columns in different ones stay text.
         fields = {name: t for name, t in fields.items() if not t.date_format}
-    return TypedRead(fields, tuple(mapping.values())) if fields else None
+    return TypedRead(_text_forms(con, sample, fields), tuple(mapping.values())) if fields else None
 
 
 def _numbers(con, sample: str, numbers: list, mapping: dict[str, str]) -> dict[str, TypedField]:
@@ -191,3 +197,55 @@ def _every_value_reads(con, sample: str, planned: dict[str, TypedField]) -> dict
 
     counts = con.execute(f"SELECT {', '.join(failing(t) for t in planned.values())} FROM {sample}").fetchall()[0]
     return {name: t for (name, t), bad in zip(planned.items(), counts, strict=True) if bad == 0}
+
+
+# Date parts a file may write with or without a leading zero (4/9/2011 6:05).
+UNPADDED = {"%m": "%-m", "%d": "%-d", "%H": "%-H"}
+
+
+def _text_forms(con, sample: str, fields: dict[str, TypedField]) -> dict[str, TypedField]:
+    """Each field with how its sampled cells are written (TypedField.decimals, text_format),
+    in one scan of the sample."""
+    if not fields:
+        return fields
+    asked = {name: _date_form_sql(t) if t.date_format else _decimals_sql(t) for name, t in fields.items()}
+    columns = [sql for sqls in asked.values() for sql in sqls]
+    found = iter(con.execute(f"SELECT {', '.join(columns)} FROM {sample}").fetchall()[0])
+    out = {}
+    for name, t in fields.items():
+        answers = [next(found) for _ in asked[name]]
+        if t.date_format:
+            text_format = t.date_format
+            for part, unpadded, padded in zip(_padding_parts(t), answers[::2], answers[1::2], strict=True):
+                if unpadded and not padded:
+                    text_format = text_format.replace(part, UNPADDED[part], 1)
+            out[name] = replace(t, text_format=text_format)
+        else:
+            fewest, most = answers
+            out[name] = replace(t, decimals=fewest if fewest is not None and fewest == most else None)
+    return out
+
+
+def _padding_parts(t: TypedField) -> list[str]:
+    return [part for part in re.findall(r"%[a-zA-Z]", t.date_format) if part in UNPADDED]
+
+
+def _date_form_sql(t: TypedField) -> list[str]:
+    """Per month, day and hour of the format: whether a sampled value writes it with one
+    digit, and whether one writes it with a leading zero (every part of a format is a number)."""
+    parts = re.findall(r"%[a-zA-Z]", t.date_format)
+    groups = f"regexp_extract_all(trim({ident(t.column)}), '\\d+')"
+    aligned = f"len({groups}) = {len(parts)}"
+    out = []
+    for i, part in enumerate(parts, start=1):
+        if part in UNPADDED:
+            out.append(f"coalesce(bool_or({aligned} AND length({groups}[{i}]) = 1), false)")
+            out.append(f"coalesce(bool_or({aligned} AND {groups}[{i}] LIKE '0_'), false)")
+    return out
+
+
+def _decimals_sql(t: TypedField) -> list[str]:
+    """The fewest and the most decimals of the sampled values."""
+    v, mark = f"trim({ident(t.column)})", literal(t.mark)
+    places = f"CASE WHEN instr({v}, {mark}) > 0 THEN length({v}) - instr({v}, {mark}) ELSE 0 END"
+    return [f"min({places}) FILTER (WHERE {v} <> '')", f"max({places}) FILTER (WHERE {v} <> '')"]

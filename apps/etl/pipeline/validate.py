@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expression, order_note, typed_date_votes
 from apps.etl.pipeline.engine import enum_type, ident, literal, sql_list, starts_with_space
-from apps.etl.pipeline.extract import SOURCE_ROW
+from apps.etl.pipeline.extracted import SOURCE_ROW
 from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
 from apps.etl.pipeline.spec import DataType, FieldSpec, SchemaSpec
 from apps.etl.pipeline.typed_read import TypedField, as_text

@@ -9,9 +9,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.access import scope_for, scope_for_operator
 from apps.accounts.models import Shop
-from apps.uploads.checks import ALLOWED_SUFFIXES
-from apps.uploads.lifecycle import upload_run
+from apps.etl.pipeline.extract import ACCEPTED_SUFFIXES
 from apps.uploads.models import Upload
+from apps.uploads.run import upload_run
 from apps.uploads.selectors import upload_status
 from apps.uploads.services import DuplicateUpload, upload_create
 
@@ -117,7 +117,7 @@ def files_in(paths: list[Path]) -> list[Path]:
     found = []
     for path in paths:
         if path.is_dir():
-            wanted = (p for p in path.iterdir() if p.suffix.lower() in ALLOWED_SUFFIXES)
+            wanted = (p for p in path.iterdir() if p.suffix.lower() in ACCEPTED_SUFFIXES)
             found += sorted(p for p in wanted if p.is_file() and not p.name.startswith("."))
         else:
             found.append(path)

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.uploads.models import Upload
-from apps.uploads.operations import upload_reprocess
+from apps.uploads.services import upload_reprocess
 
 
 class Command(BaseCommand):
