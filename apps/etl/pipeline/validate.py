@@ -4,8 +4,8 @@ One SQL pass over the rows (one statement of stacked SELECTs): each text cell ti
 (text_normalisation.py), each field typed (dates.py, numbers.py; a field the CSV reader
 typed, typed_read.py, is its value already), the country looked up in the aliases, and the
 row's problems listed ({column, value, reason}; a row with several problems has several):
-the admin's constraints and the business rules. No Python loop over rows: every check is
-an SQL expression.
+the admin's constraints (constraints.py) and the business rules. No Python loop over rows:
+every check is an SQL expression.
 """
 
 from collections.abc import Callable
@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from apps.etl.pipeline.constraints import Check, field_checks
 from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expression, order_note, typed_date_votes
-from apps.etl.pipeline.engine import enum_type, ident, literal, sql_list
+from apps.etl.pipeline.engine import enum_type, ident, literal
 from apps.etl.pipeline.extract import SOURCE_ROW
 from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
 from apps.etl.pipeline.spec import DataType, FieldSpec, SchemaSpec
@@ -28,7 +29,6 @@ FIRST_ERRORS = 50
 ERRORS_SCHEMA = pa.schema(
     [("source_row", pa.int64()), ("column", pa.string()), ("value", pa.string()), ("reason", pa.string())]
 )
-KINDS = {DataType.INTEGER: "a whole number", DataType.DECIMAL: "a number", DataType.DATETIME: "a date"}
 
 
 @dataclass
@@ -123,8 +123,8 @@ def _problems(fields: list[FieldSpec], present: list[str], typed: dict[str, Type
         return "[]"
     values = {f.name: as_text(raw(f.name), typed[f.name]) if f.name in typed else raw(f.name) for f in fields}
     # Most rows pass: test the conditions first, build the list only for rows that fail.
-    failing = " OR ".join(f"coalesce({condition}, false)" for _, condition, _ in checks)
-    problems = ", ".join(_problem(*check, values) for check in checks)
+    failing = " OR ".join(f"coalesce({check.condition}, false)" for check in checks)
+    problems = ", ".join(_problem(check, values) for check in checks)
     return f"CASE WHEN {failing} THEN list_filter([{problems}], lambda x: x IS NOT NULL) ELSE [] END"
 
 
@@ -199,68 +199,30 @@ def _output(f: FieldSpec) -> str:
     return col
 
 
-def _problem(column: str, condition: str, reason: str, values: dict[str, str]) -> str:
+def _problem(check: Check, values: dict[str, str]) -> str:
+    column, condition, reason = check
     value = values[column] if column else "NULL"
     return (
         f"CASE WHEN {condition} THEN {{'column': {literal(column)}, 'value': {value}, 'reason': {literal(reason)}}} END"
     )
 
 
-def _checks(f: FieldSpec, present: list[str], typed: TypedField | None = None) -> list[tuple[str, str, str]]:
-    """The SQL checks of one field: type, requiredness, the admin's constraints, business rules.
-
-    A cell the reader typed was read (or the file would have been read as text): it is
-    missing only when NULL, and only a whole number's fraction is left to refuse."""
-    col, r = ident(f.name), raw(f.name)
-    checks = []
-    if typed is not None:
-        if f.required:
-            checks.append((f.name, f"{r} IS NULL", "required value is missing"))
-        if f.data_type == DataType.INTEGER:
-            checks.append((f.name, f"{col} <> trunc({col})", f"cannot be read as {KINDS[f.data_type]}"))
-    elif f.required:
-        checks.append((f.name, f"{r} = ''", "required value is missing"))
-    if f.data_type in KINDS and typed is None:
-        unreadable = f"{r} <> '' AND {col} IS NULL"
-        if f.data_type == DataType.INTEGER:
-            unreadable = f"{r} <> '' AND ({col} IS NULL OR {col} <> trunc({col}))"
-        reason = "unreadable date" if f.data_type == DataType.DATETIME else f"cannot be read as {KINDS[f.data_type]}"
-        checks.append((f.name, unreadable, reason))
-    if f.allowed_values:
-        allowed = sql_list([v.upper() for v in f.allowed_values])
-        checks.append((f.name, f"upper({col}) NOT IN (SELECT unnest({allowed}))", "not an allowed value"))
-    if f.min_value is not None:
-        checks.append((f.name, f"{_number(f, col)} < {f.min_value}", f"below the minimum {f.min_value}"))
-    if f.max_value is not None:
-        checks.append((f.name, f"{_number(f, col)} > {f.max_value}", f"above the maximum {f.max_value}"))
-    if f.pattern:
-        pattern = literal(f.pattern)
-        checks.append(
-            (f.name, f"NOT regexp_full_match(CAST({col} AS VARCHAR), {pattern})", "does not match the pattern")
-        )
-    checks += _business_checks(f, present)
-    return checks
+def _checks(f: FieldSpec, present: list[str], typed: TypedField | None = None) -> list[Check]:
+    """The SQL checks of one field: its type and the admin's constraints, then business rules."""
+    return [*field_checks(f, typed), *_business_checks(f, present)]
 
 
-def _number(f: FieldSpec, col: str) -> str:
-    # For text fields a min/max limits the length; for dates, the year.
-    if f.data_type == DataType.STRING:
-        return f"length({col})"
-    if f.data_type == DataType.DATETIME:
-        return f"year({col})"
-    return col
-
-
-def _business_checks(f: FieldSpec, present: list[str]) -> list[tuple[str, str, str]]:
+def _business_checks(f: FieldSpec, present: list[str]) -> list[Check]:
     if f.name == "order_date" and f.data_type == DataType.DATETIME:
-        return [("order_date", f"year({ident(f.name)}) NOT BETWEEN 1900 AND 2100", "date out of range (1900-2100)")]
+        out_of_range = f"year({ident(f.name)}) NOT BETWEEN 1900 AND 2100"
+        return [Check("order_date", out_of_range, "date out of range (1900-2100)")]
     if f.name == "quantity" and "unit_price" in present:
-        return [("quantity", "quantity = 0", "quantity is zero")]
+        return [Check("quantity", "quantity = 0", "quantity is zero")]
     if f.name == "unit_price" and "quantity" in present:
-        return [("unit_price", "quantity > 0 AND unit_price <= 0", "price must be above 0 on a sale")]
+        return [Check("unit_price", "quantity > 0 AND unit_price <= 0", "price must be above 0 on a sale")]
     if f.name == "country":
         condition = f"{raw('country')} <> '' AND country_code IS NULL"
-        return [("country", condition, "unknown country")]
+        return [Check("country", condition, "unknown country")]
     return []
 
 
