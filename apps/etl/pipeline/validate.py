@@ -4,8 +4,8 @@ One SQL pass over the rows (one statement of stacked SELECTs): each text cell ti
 (text_normalisation.py), each field typed (dates.py, numbers.py; a field the CSV reader
 typed, typed_read.py, is its value already), the country looked up in the aliases, and the
 row's problems listed ({column, value, reason}; a row with several problems has several):
-the admin's constraints (constraints.py) and the business rules. No Python loop over rows:
-every check is an SQL expression.
+the admin's constraints (constraints.py) and the business rules that refuse a row
+(rules.py). No Python loop over rows: every check is an SQL expression.
 """
 
 from collections.abc import Callable
@@ -19,6 +19,7 @@ from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expr
 from apps.etl.pipeline.engine import enum_type, ident, literal
 from apps.etl.pipeline.extract import SOURCE_ROW
 from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
+from apps.etl.pipeline.rules import rejections
 from apps.etl.pipeline.spec import DataType, FieldSpec, SchemaSpec
 from apps.etl.pipeline.text_normalisation import cells_trimmed, raw, text_value, tidy_cells
 from apps.etl.pipeline.typed_read import TypedField, as_text
@@ -116,9 +117,11 @@ def _typing_statement(
 
 
 def _problems(fields: list[FieldSpec], present: list[str], typed: dict[str, TypedField]) -> str:
-    """SQL: the row's problems, a list of {column, value, reason}. A problem shows the cell
-    as the file has it (a typed one, as read: `0.5`, a date in the file's format)."""
-    checks = [c for f in fields for c in _checks(f, present, typed.get(f.name))]
+    """SQL: the row's problems, a list of {column, value, reason}: each field's type and the
+    admin's constraints (constraints.py), then the business rules that refuse rows on its
+    cells (rules.py). A problem shows the cell as the file has it (a typed one, as read:
+    `0.5`, a date in the file's format)."""
+    checks = [c for f in fields for c in (*field_checks(f, typed.get(f.name)), *rejections(f, present))]
     if not checks:
         return "[]"
     values = {f.name: as_text(raw(f.name), typed[f.name]) if f.name in typed else raw(f.name) for f in fields}
@@ -205,25 +208,6 @@ def _problem(check: Check, values: dict[str, str]) -> str:
     return (
         f"CASE WHEN {condition} THEN {{'column': {literal(column)}, 'value': {value}, 'reason': {literal(reason)}}} END"
     )
-
-
-def _checks(f: FieldSpec, present: list[str], typed: TypedField | None = None) -> list[Check]:
-    """The SQL checks of one field: its type and the admin's constraints, then business rules."""
-    return [*field_checks(f, typed), *_business_checks(f, present)]
-
-
-def _business_checks(f: FieldSpec, present: list[str]) -> list[Check]:
-    if f.name == "order_date" and f.data_type == DataType.DATETIME:
-        out_of_range = f"year({ident(f.name)}) NOT BETWEEN 1900 AND 2100"
-        return [Check("order_date", out_of_range, "date out of range (1900-2100)")]
-    if f.name == "quantity" and "unit_price" in present:
-        return [Check("quantity", "quantity = 0", "quantity is zero")]
-    if f.name == "unit_price" and "quantity" in present:
-        return [Check("unit_price", "quantity > 0 AND unit_price <= 0", "price must be above 0 on a sale")]
-    if f.name == "country":
-        condition = f"{raw('country')} <> '' AND country_code IS NULL"
-        return [Check("country", condition, "unknown country")]
-    return []
 
 
 def _summarise(
