@@ -11,7 +11,7 @@ import duckdb
 
 from apps.etl.pipeline.engine import ident, literal
 from apps.etl.pipeline.extract import ROW_HASH, SOURCE_ROW
-from apps.etl.pipeline.rules import COUNTRIES_FROM_FILE, RETURNS, flag, value
+from apps.etl.pipeline.rules import COUNTRIES_FROM_FILE, RETURNS, field_value, flag
 
 UNIQUE = "unique_rows"
 CLEAN = "clean"
@@ -74,7 +74,7 @@ def finish(
     """The valid rows, with their ISO country (the file's, else the shop's) and `is_return`:
     the flags of the rules (rules.py) that count returns and countries from the file.
     `country_type`: the type of `typed`'s country_code (Validated.country_type)."""
-    country = value("country", present)
+    country = field_value("country", present)
     con.execute(
         f"""CREATE OR REPLACE VIEW {CLEAN} AS
             SELECT * EXCLUDE (problems, trimmed{", country_code" if "country" in present else ""}),

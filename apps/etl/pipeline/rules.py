@@ -29,22 +29,24 @@ _VALUES = {"country": "country_code"}  # the country as looked up in the aliases
 class Rule:
     """One business rule.
 
-    `sql` is true on the rows the rule catches. It reads the typed rows: a field's value by
-    its name, its cell's trimmed text as `raw$<field>`; `{field}` stands for the field's
-    value, NULL when the file lacks the field (write a literal brace twice).
+    `sql` is true on the rows the rule catches, over validate's typed rows: `{field}` stands
+    for a field's value (NULL when the file lacks the field; a literal brace is written
+    twice). A rejection applies only when the file has every field it needs, so its SQL may
+    also name them directly, and read a cell's trimmed text as `raw$<field>`
+    (text_normalisation.raw); a flag is read on the valid rows, which keep the values only.
     """
 
     name: str
-    needs: tuple[str, ...]  # the fields it reads: a rejection applies when the file has them all
+    needs: tuple[str, ...]  # the fields it reads
     sql: str
-    reason: str  # what users read
+    reason: str  # what users read: a refused row's problem; for a flag, what its count means
     counted: str  # REJECTED, or the report's count of the rows a flag catches
     example: Mapping[str, str]  # cells that break it, put over a good row
     column: str = ""  # a rejection: the cell its problem shows
     of_type: str = ""  # a rejection: applies only when `column`'s field has this data type
 
     def condition(self, present: Collection[str]) -> str:
-        return self.sql.format_map({name: value(name, present) for name in self.needs})
+        return self.sql.format_map({name: field_value(name, present) for name in self.needs})
 
     def refuses_on(self, f: FieldSpec, present: Collection[str]) -> bool:
         """Whether the rule refuses rows on field `f`'s cells, for a file with `present` fields."""
@@ -126,7 +128,7 @@ RULES = (
 )
 
 
-def value(name: str, present: Collection[str]) -> str:
+def field_value(name: str, present: Collection[str]) -> str:
     """SQL: field `name`'s value in validate's typed rows; NULL when the file lacks it."""
     return _VALUES.get(name, name) if name in present else "NULL"
 
