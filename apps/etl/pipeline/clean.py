@@ -1,7 +1,8 @@
 """Clean: drop exact duplicate rows, and give each valid row its country and return flag.
 
-Trimming and country codes happen in validate's one pass (a country must be resolved to be
-checked); here the rules that need the whole file or the valid rows only.
+Text normalisation and the country lookup happen in validate's one pass (a country must be
+resolved to be checked); here what needs the whole file (duplicates) or the valid rows only
+(the flags of the rules in rules.py: returns, countries from the file, else the shop's).
 """
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import duckdb
 
 from apps.etl.pipeline.engine import ident, literal
 from apps.etl.pipeline.extracted import ROW_HASH, SOURCE_ROW
+from apps.etl.pipeline.rules import COUNTRIES_FROM_FILE, RETURNS, field_value, flag
 
 UNIQUE = "unique_rows"
 CLEAN = "clean"
@@ -69,26 +71,16 @@ def finish(
     default_country: str,
     country_type: str = "VARCHAR",
 ) -> Cleaned:
-    """The valid rows, with their ISO country (the file's, else the shop's) and `is_return`.
-    `country_type`: the type of `typed`'s country_code (Validated.country_type).
-
-    A return is a negative quantity or a cancelled invoice (`C536379`, Online Retail's mark).
-    """
-    country = "country_code" if "country" in present else "NULL"
-    order_id = "order_id" if "order_id" in present else "NULL"
-    quantity = "quantity" if "quantity" in present else "NULL"
-    # A cancelled invoice is Online Retail's C536379 (not any id that starts with C). The
-    # comparison, on the string's inlined prefix, leaves the regex the ids from C to c only.
-    cancelled = (
-        f"CASE WHEN {order_id} >= 'C' AND {order_id} < 'd' "
-        f"THEN regexp_full_match({order_id}, '[Cc][0-9]+') ELSE false END"
-    )
+    """The valid rows, with their ISO country (the file's, else the shop's) and `is_return`:
+    the flags of the rules (rules.py) that count returns and countries from the file.
+    `country_type`: the type of `typed`'s country_code (Validated.country_type)."""
+    country = field_value("country", present)
     con.execute(
         f"""CREATE OR REPLACE VIEW {CLEAN} AS
             SELECT * EXCLUDE (problems, trimmed{", country_code" if "country" in present else ""}),
                    coalesce({country}, CAST({literal(default_country)} AS {country_type})) AS country_code,
-                   {country} IS NOT NULL AS country_from_file,
-                   (coalesce({quantity} < 0, false) OR {cancelled}) AS is_return
+                   {flag(COUNTRIES_FROM_FILE, present)} AS country_from_file,
+                   {flag(RETURNS, present)} AS is_return
             FROM {typed} WHERE len(problems) = 0"""
     )
     # One scan counts the rules' rows and finds the (currency, month) pairs the load needs rates for.

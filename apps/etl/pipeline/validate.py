@@ -1,8 +1,11 @@
 """Validate: text cells -> typed values, and every refused row as data with its reasons.
 
-One SQL pass over the rows computes each field's typed value and the list of the row's
-problems ({column, value, reason}); a row with several problems has several. No Python
-loop over rows: the checks are SQL expressions built from the schema contract.
+One SQL pass over the rows (one statement of stacked SELECTs): each text cell tidied
+(text_normalisation.py), each field typed (dates.py, numbers.py; a field the CSV reader
+typed, typed_read.py, is its value already), the country looked up in the aliases, and the
+row's problems listed ({column, value, reason}; a row with several problems has several):
+the admin's constraints (constraints.py) and the business rules that refuse a row
+(rules.py). No Python loop over rows: every check is an SQL expression.
 """
 
 from collections.abc import Callable
@@ -11,11 +14,14 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
+from apps.etl.pipeline.constraints import Check, field_checks
 from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expression, order_note, typed_date_votes
-from apps.etl.pipeline.engine import enum_type, ident, literal, sql_list, starts_with_space
+from apps.etl.pipeline.engine import enum_type, ident, literal
 from apps.etl.pipeline.extracted import SOURCE_ROW
 from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
+from apps.etl.pipeline.rules import rejections
 from apps.etl.pipeline.spec import DataType, FieldSpec, SchemaSpec
+from apps.etl.pipeline.text_normalisation import cells_trimmed, raw, text_value, tidy_cells
 from apps.etl.pipeline.typed_read import TypedField, as_text
 
 TYPED = "typed"
@@ -24,7 +30,6 @@ FIRST_ERRORS = 50
 ERRORS_SCHEMA = pa.schema(
     [("source_row", pa.int64()), ("column", pa.string()), ("value", pa.string()), ("reason", pa.string())]
 )
-KINDS = {DataType.INTEGER: "a whole number", DataType.DECIMAL: "a number", DataType.DATETIME: "a date"}
 
 
 @dataclass
@@ -45,70 +50,6 @@ class Validated:
         return self.date_order_note.startswith(AMBIGUOUS)
 
 
-def text_expression(v: str, spaced: str, controls: str) -> str:
-    """Trimmed text `v` with inner runs of white space made one space; '' becomes NULL.
-
-    `spaced` says whether `v` holds white space to collapse (`spacing(v)`): the work is done
-    only on those cells. `controls` says whether its row holds white space other than spaces
-    (a tab...): only then the regex; in the other rows (most) runs of spaces are made one by
-    `collapse_spaces`, a twelfth of the regex's cost.
-    """
-    # RE2's \\s leaves out the vertical tab; a run at either end (a tab) is trimmed with it.
-    regex = f"trim(regexp_replace({v}, '[\\s\\v]+', ' ', 'g'))"
-    collapsed = f"CASE WHEN {controls} THEN {regex} ELSE {collapse_spaces(v)} END"
-    return f"NULLIF(CASE WHEN {spaced} THEN {collapsed} ELSE {v} END, '')"
-
-
-def collapse_spaces(v: str) -> str:
-    """`v` (trimmed, its white space spaces only) with each run of spaces made one space. Two
-    `replace`s of two spaces by one halve a run twice, which makes a run of up to four spaces
-    one; a longer run (rare) takes the regex."""
-    replaced = f"replace(replace({v}, '  ', ' '), '  ', ' ')"
-    return f"CASE WHEN contains({v}, '     ') THEN regexp_replace({v}, ' {{2,}}', ' ', 'g') ELSE {replaced} END"
-
-
-def spacing(v: str, *, line_breaks: bool = True, controls: str | None = None) -> str:
-    """Whether text `v` has white space other than single spaces: memchr-speed searches,
-    a third of the CPU of one regex. True means collapsing changes the text.
-    `line_breaks=False`: `v` is known to hold no CR or LF. `controls`: whether `v` may hold
-    a tab, CR (...) at all; the searches for them are made only where it does."""
-    found = " OR ".join(f"contains({v}, chr({code}))" for code in _controls(line_breaks))
-    if controls is not None:
-        found = f"({controls} AND ({found}))"
-    return f"(contains({v}, '  ') OR {found})"
-
-
-def _controls(line_breaks: bool) -> list[int]:
-    """The white space characters other than the space that a cell may hold: tab, vertical
-    tab and form feed, and CR and LF unless the reader refused them."""
-    return [code for code in (9, 10, 11, 12, 13) if line_breaks or code not in (10, 13)]
-
-
-def padded(v: str) -> str:
-    """Whether `v` starts or ends with a space (what trim() removes): most cells do not, and
-    testing is cheaper than trimming every one."""
-    return f"coalesce({starts_with_space(v)} OR ends_with({v}, ' '), false)"
-
-
-# A row's non-empty cells joined by single spaces. A cell that starts or ends with a space,
-# or holds white space to collapse, shows in the joined text as a leading or trailing space,
-# two spaces in a row, or a tab (...): the row is then "untidy" and its cells are looked at
-# one by one. Most rows are tidy, and then none of their cells is.
-ROW, UNTIDY, CONTROLS = "row$cells", "row$untidy", "row$controls"
-
-
-def pad(name: str) -> str:
-    return ident(f"pad${name}")
-
-
-def ws(name: str) -> str:
-    return ident(f"ws${name}")
-
-
-def raw(name: str) -> str:
-    return ident(f"raw${name}")
-
-
 def validate(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -122,7 +63,7 @@ def validate(
     default_country: str | None = None,
     band: Callable[[float, float], None] = lambda start, end: None,
 ) -> Validated:
-    """Three stacked SELECTs, one pass: trim each cell once; type it; check it.
+    """One pass: trim each cell once; type it; check it.
 
     `typed`: the fields the CSV reader already typed (typed_read.py); their cells are
     neither trimmed nor parsed again, only checked. `cell_texts(con)` gives a table of the
@@ -148,70 +89,46 @@ def validate(
         typed=typed,
     )
     band(0.1, 1.0)
-    has_country = "country" in present
     out.country_type = _register_countries(con, spec, default_country)
-    texts = [f for f in fields if f.data_type == DataType.STRING]
-    # Layer 0: a row's cells joined, to tell in a few searches whether any of them needs
-    # trimming or has white space to collapse: most rows have neither, and then no cell
-    # of theirs is looked at one by one (DuckDB runs a CASE branch on its rows only).
-    # An empty cell is left out of the join (it would make two spaces in a row).
-    loose = [f for f in fields if f.name not in typed]  # cells as text, to trim
-    cells = ", ".join(f"NULLIF(s.{ident(f.name)}, '')" for f in loose)
-    joined = f"SELECT s.*, concat_ws(' ', {cells or "''"}) AS {ROW} FROM {source} s"
-    controls = " OR ".join(f"contains({ROW}, chr({code}))" for code in _controls(line_breaks))
-    flagged = f"SELECT s.*, ({controls}) AS {CONTROLS} FROM ({joined}) s"
-    ends = f"{starts_with_space(ROW)} OR ends_with({ROW}, ' ')"
-    row_src = f"SELECT s.*, ({ends} OR contains({ROW}, '  ') OR {CONTROLS}) AS {UNTIDY} FROM ({flagged}) s"
-    # Layer 1: each cell of an untidy row tested for padding once, trimmed if it is, and
-    # counted (text cells).
-    pads = "".join(f", CASE WHEN {UNTIDY} THEN {padded(ident(f.name))} ELSE false END AS {pad(f.name)}" for f in loose)
-    padded_src = f"SELECT *{pads} FROM ({row_src})"
-    trimmed = " + ".join(f"CAST({pad(f.name)} AS INT)" for f in texts)
-    trimmed_src = (
-        f"SELECT {SOURCE_ROW}, {UNTIDY}, {CONTROLS}, "
-        + ", ".join(
-            f"{ident(f.name)} AS {raw(f.name)}"
-            if f.name in typed
-            else f"CASE WHEN {pad(f.name)} THEN trim({ident(f.name)}) ELSE {ident(f.name)} END AS {raw(f.name)}"
-            for f in fields
-        )
-        + f", {f'CASE WHEN {UNTIDY} THEN {trimmed} ELSE 0 END' if trimmed else '0'} AS trimmed FROM ({padded_src})"
-    )
-    # Layer 2: which text cells have white space to collapse (used twice below); a tab (...)
-    # is looked for only in the cells of a row that has one.
-    spaced = "".join(
-        f", CASE WHEN {UNTIDY} THEN {spacing(raw(f.name), line_breaks=line_breaks, controls=CONTROLS)} "
-        f"ELSE false END AS {ws(f.name)}"
-        for f in texts
-    )
-    spaced_src = f"SELECT *{spaced} FROM ({trimmed_src})"
+    tidied = tidy_cells(source, fields, typed=typed, line_breaks=line_breaks)
+    con.execute(_typing_statement(tidied, typed_exprs, fields, present=present, typed=typed))
+    _summarise(con, out, typed, cell_texts)
+    return out
+
+
+def _typing_statement(
+    tidied: str, typed_exprs: list[str], fields: list[FieldSpec], *, present: list[str], typed: dict[str, TypedField]
+) -> str:
+    """The statement that makes TYPED from the tidied rows (text_normalisation.tidy_cells):
+    each field's value, the country's code, the row's problems, its cells trimmed."""
+    has_country = "country" in present
     # The country looked up as it is loaded (trimmed, white space collapsed: "United  Kingdom").
     join = "LEFT JOIN country_aliases a ON a.alias = upper(t.country)" if has_country else ""
     typed_src = (
         f"SELECT t.*{', a.code AS country_code' if has_country else ''} "
-        f"FROM (SELECT *, {', '.join(typed_exprs)} FROM ({spaced_src})) t {join}"
+        f"FROM (SELECT *, {', '.join(typed_exprs)} FROM ({tidied})) t {join}"
     )
-    checks = [c for f in fields for c in _checks(f, present, typed.get(f.name))]
-    # A problem shows the cell as the file has it (a typed one, as read: `0.5`, a date in
-    # the file's format).
-    values = {f.name: as_text(raw(f.name), typed[f.name]) if f.name in typed else raw(f.name) for f in fields}
-    listed = "[]"
-    if checks:
-        # Most rows pass: test the conditions first, build the list only for rows that fail.
-        failing = " OR ".join(f"coalesce({condition}, false)" for _, condition, _ in checks)
-        problems = ", ".join(_problem(*check, values) for check in checks)
-        listed = f"CASE WHEN {failing} THEN list_filter([{problems}], lambda x: x IS NOT NULL) ELSE [] END"
-    # Inner white space collapsed also counts as trimmed.
-    collapsed = " + ".join(f"CAST(coalesce({ws(f.name)}, false) AS INT)" for f in texts)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {TYPED} AS
+    texts = [f for f in fields if f.data_type == DataType.STRING]
+    return f"""CREATE OR REPLACE TABLE {TYPED} AS
             SELECT {SOURCE_ROW}, {", ".join(_output(f) for f in fields if f.name != "country")}
                    {", country_code" if has_country else ""},
-                   {listed} AS problems, trimmed + {collapsed or "0"} AS trimmed
+                   {_problems(fields, present, typed)} AS problems, {cells_trimmed(texts)} AS trimmed
             FROM ({typed_src})"""
-    )
-    _summarise(con, out, typed, cell_texts)
-    return out
+
+
+def _problems(fields: list[FieldSpec], present: list[str], typed: dict[str, TypedField]) -> str:
+    """SQL: the row's problems, a list of {column, value, reason}: each field's type and the
+    admin's constraints (constraints.py), then the business rules that refuse rows on its
+    cells (rules.py). A problem shows the cell as the file has it (a typed one, as read:
+    `0.5`, a date in the file's format)."""
+    checks = [c for f in fields for c in (*field_checks(f, typed.get(f.name)), *rejections(f, present))]
+    if not checks:
+        return "[]"
+    values = {f.name: as_text(raw(f.name), typed[f.name]) if f.name in typed else raw(f.name) for f in fields}
+    # Most rows pass: test the conditions first, build the list only for rows that fail.
+    failing = " OR ".join(f"coalesce({check.condition}, false)" for check in checks)
+    problems = ", ".join(_problem(check, values) for check in checks)
+    return f"CASE WHEN {failing} THEN list_filter([{problems}], lambda x: x IS NOT NULL) ELSE [] END"
 
 
 def _typed_expressions(
@@ -250,7 +167,7 @@ def _typed_expressions(
             mark, out.number_notes[f.name] = marks[f.name]
             expr = decimal_expression(value, mark)
         else:
-            expr = text_expression(value, ws(f.name), CONTROLS)
+            expr = text_value(f.name)
         typed_exprs.append(f"{expr} AS {col}")
     return typed_exprs
 
@@ -285,69 +202,12 @@ def _output(f: FieldSpec) -> str:
     return col
 
 
-def _problem(column: str, condition: str, reason: str, values: dict[str, str]) -> str:
+def _problem(check: Check, values: dict[str, str]) -> str:
+    column, condition, reason = check
     value = values[column] if column else "NULL"
     return (
         f"CASE WHEN {condition} THEN {{'column': {literal(column)}, 'value': {value}, 'reason': {literal(reason)}}} END"
     )
-
-
-def _checks(f: FieldSpec, present: list[str], typed: TypedField | None = None) -> list[tuple[str, str, str]]:
-    """The SQL checks of one field: type, requiredness, the admin's constraints, business rules.
-
-    A cell the reader typed was read (or the file would have been read as text): it is
-    missing only when NULL, and only a whole number's fraction is left to refuse."""
-    col, r = ident(f.name), raw(f.name)
-    checks = []
-    if typed is not None:
-        if f.required:
-            checks.append((f.name, f"{r} IS NULL", "required value is missing"))
-        if f.data_type == DataType.INTEGER:
-            checks.append((f.name, f"{col} <> trunc({col})", f"cannot be read as {KINDS[f.data_type]}"))
-    elif f.required:
-        checks.append((f.name, f"{r} = ''", "required value is missing"))
-    if f.data_type in KINDS and typed is None:
-        unreadable = f"{r} <> '' AND {col} IS NULL"
-        if f.data_type == DataType.INTEGER:
-            unreadable = f"{r} <> '' AND ({col} IS NULL OR {col} <> trunc({col}))"
-        reason = "unreadable date" if f.data_type == DataType.DATETIME else f"cannot be read as {KINDS[f.data_type]}"
-        checks.append((f.name, unreadable, reason))
-    if f.allowed_values:
-        allowed = sql_list([v.upper() for v in f.allowed_values])
-        checks.append((f.name, f"upper({col}) NOT IN (SELECT unnest({allowed}))", "not an allowed value"))
-    if f.min_value is not None:
-        checks.append((f.name, f"{_number(f, col)} < {f.min_value}", f"below the minimum {f.min_value}"))
-    if f.max_value is not None:
-        checks.append((f.name, f"{_number(f, col)} > {f.max_value}", f"above the maximum {f.max_value}"))
-    if f.pattern:
-        pattern = literal(f.pattern)
-        checks.append(
-            (f.name, f"NOT regexp_full_match(CAST({col} AS VARCHAR), {pattern})", "does not match the pattern")
-        )
-    checks += _business_checks(f, present)
-    return checks
-
-
-def _number(f: FieldSpec, col: str) -> str:
-    # For text fields a min/max limits the length; for dates, the year.
-    if f.data_type == DataType.STRING:
-        return f"length({col})"
-    if f.data_type == DataType.DATETIME:
-        return f"year({col})"
-    return col
-
-
-def _business_checks(f: FieldSpec, present: list[str]) -> list[tuple[str, str, str]]:
-    if f.name == "order_date" and f.data_type == DataType.DATETIME:
-        return [("order_date", f"year({ident(f.name)}) NOT BETWEEN 1900 AND 2100", "date out of range (1900-2100)")]
-    if f.name == "quantity" and "unit_price" in present:
-        return [("quantity", "quantity = 0", "quantity is zero")]
-    if f.name == "unit_price" and "quantity" in present:
-        return [("unit_price", "quantity > 0 AND unit_price <= 0", "price must be above 0 on a sale")]
-    if f.name == "country":
-        condition = f"{raw('country')} <> '' AND country_code IS NULL"
-        return [("country", condition, "unknown country")]
-    return []
 
 
 def _summarise(
