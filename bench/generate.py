@@ -113,3 +113,24 @@ def _excel_serials(rows: int) -> list[float]:
     minutes = np.arange(rows) * 373_000 // max(rows, 1)
     start = (np.datetime64("2010-12-01T08:00") - np.datetime64("1899-12-30T00:00")).astype("timedelta64[m]").astype(int)
     return ((start + minutes) / 1440.0).tolist()
+
+
+def sales_csv_with_rejects(folder: Path, rows: int, *, seed: int = 11) -> Path:
+    """The generated file with a tenth of its rows refused, as real exports have them: an
+    unknown country (4%), a zero quantity (3%), no product code (3%)."""
+    path = Path(folder) / f"online_retail_{rows}_10pct_rejects.csv"
+    if path.exists():
+        return path
+    table = sales_table(rows)
+    draw = np.random.default_rng(seed).random(rows)
+    changes = {
+        "Country": pc.if_else(pa.array(draw < 0.04), pa.scalar("Narnia"), table["Country"]),
+        "Quantity": pc.if_else(pa.array((draw >= 0.04) & (draw < 0.07)), pa.scalar(0, pa.int64()), table["Quantity"]),
+        "StockCode": pc.if_else(pa.array((draw >= 0.07) & (draw < 0.10)), pa.scalar(""), table["StockCode"]),
+    }
+    for name, column in changes.items():
+        table = table.set_column(table.column_names.index(name), name, column)
+    tmp = path.with_suffix(".tmp")
+    pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="none"))
+    tmp.replace(path)
+    return path
