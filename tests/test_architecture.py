@@ -183,10 +183,7 @@ def test_the_status_finder_finds_each_kind_of_write(tmp_path):
 
 def test_every_status_change_of_an_upload_is_in_the_transitions_module():
     found = [
-        (module, line)
-        for module, path in MODULES.items()
-        if module != TRANSITIONS
-        for line in _status_writes(path)
+        (module, line) for module, path in MODULES.items() if module != TRANSITIONS for line in _status_writes(path)
     ]
     assert found == []
 
@@ -202,3 +199,24 @@ def test_uploads_are_enqueued_by_one_function(call):
     # upload_enqueue in apps/uploads/tasks.py; nothing else hands work to a worker.
     assert {module for module, _ in found} <= {"apps.uploads.tasks"}
     assert len(found) <= 1
+
+
+def _is_entry(module: str) -> bool:
+    """Views, the API, the admin and management commands: where a person or a script comes in."""
+    last = module.rsplit(".", 1)[-1]
+    return (
+        module.startswith("apps.api.")
+        or ".management.commands." in module
+        or last == "admin"
+        or last.startswith("views")
+        or last == "downloads"
+    )
+
+
+def test_entries_reach_an_uploads_run_only_through_its_services():
+    inner = ("apps.uploads.run", "apps.uploads.tasks", "apps.uploads.transitions", "apps.uploads.sweep")
+    found = sorted(
+        (module, target) for module, targets in _graph().items() if _is_entry(module) for target in targets
+        if target in inner
+    )  # fmt: skip
+    assert found == []

@@ -21,7 +21,7 @@ from apps.uploads.audit import event_record
 from apps.uploads.checks import check_content, check_name, check_size
 from apps.uploads.files import raw_path_for
 from apps.uploads.models import Upload, UploadEvent
-from apps.uploads.run import pipeline_run
+from apps.uploads.run import pipeline_run, upload_run
 from apps.uploads.selectors import upload_current_of_content, upload_replaced_by, upload_sheets
 from apps.uploads.tasks import upload_enqueue
 from apps.uploads.transitions import ENDED, upload_cancel, upload_hold, upload_queue_again, upload_rows_removed
@@ -204,6 +204,11 @@ def upload_mapping_confirm(*, scope: Scope, user, upload: Upload, spec: SchemaSp
         kind = UploadEvent.Kind.MAPPING_CONFIRMED
         upload_queue_again(upload, leaving=None, kind=kind, actor=user, detail=matched[:500])
         transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
+
+
+def upload_run_here(*, upload_id) -> Upload:
+    """Run a queued upload in this process, as a worker would (`ingest --inline`)."""
+    return upload_run(upload_id=upload_id)
 
 
 def upload_reprocess(*, upload_id, inline: bool = False) -> Upload:

@@ -11,9 +11,8 @@ from apps.accounts.access import scope_for, scope_for_operator
 from apps.accounts.models import Shop
 from apps.etl.pipeline.extract import ACCEPTED_SUFFIXES
 from apps.uploads.models import Upload
-from apps.uploads.run import upload_run
 from apps.uploads.selectors import upload_status
-from apps.uploads.services import DuplicateUpload, upload_create
+from apps.uploads.services import DuplicateUpload, upload_create, upload_run_here
 
 SUMMARY_FIELDS = ["upload_id", "file", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped"]
 
@@ -71,7 +70,7 @@ class Command(BaseCommand):
                 self.stderr.write(refused[-1])
                 continue
             if options["inline"] and upload.status == Upload.Status.QUEUED:
-                upload = upload_run(upload_id=upload.id)
+                upload = upload_run_here(upload_id=upload.id)
             elif options["wait"]:
                 upload = self._wait(upload, options["timeout"])
             failed |= upload.status in (Upload.Status.FAILED, Upload.Status.REJECTED, Upload.Status.NEEDS_MAPPING)
