@@ -88,6 +88,8 @@ class Read:
         for column in keys:
             _check(column, "key", allowed=column in COLUMNS or column == PERIOD)
         _check(self.grouping_sets, "grouping sets", allowed=set(keys) <= set(self.group_by))
+        # One bound parameter per filtered column, named after it.
+        _check(self.equals, "filter", allowed=len({c for c, _ in self.equals}) == len(self.equals))
         names = {m.name for m in self.measures}
         for name, operator, _ in self.having:
             _check(name, "having", allowed=name in names and operator in HAVING_OPERATORS)

@@ -111,6 +111,7 @@ def test_a_read_takes_its_filter_and_period_from_the_report():
         {"measures": (Measure("n", "count"),), "group_by": ("store_id",), "grouping_sets": (("country_code",),)},
         {"measures": (Measure("n", "count"),), "having": (("n", "> 0 OR TRUE --", date(2011, 1, 1)),)},
         {"measures": (Measure("n", "count"),), "columns": ("order_id",)},  # aggregates or lists rows, not both
+        {"columns": ("order_id",), "equals": (("store_id", "A"), ("store_id", "B"))},
         {},
     ],
 )
