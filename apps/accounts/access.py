@@ -1,7 +1,9 @@
 """The one place that turns a user into what they may see (deny by default).
 
 Every view, selector, export, API endpoint and download takes a Scope from `scope_for`;
-no code path builds its own access filter from request parameters.
+no code path builds its own access filter from request parameters. A Scope is data (role,
+countries, shops, upload shops) with its ORM filters; the reports write its predicate over
+the fact table (apps/reports/query.py), so this app knows nothing of the warehouse.
 """
 
 from dataclasses import dataclass, field
@@ -40,27 +42,6 @@ class Scope:
 
     def allows_country(self, country_code: str) -> bool:
         return self.everything or country_code in self.country_codes
-
-    def warehouse_predicate(self) -> tuple[str, dict[str, str]]:
-        """A SQL predicate over the fact table's columns, with its named parameters.
-
-        Regional heads see the rows of their countries; shop managers the rows of their
-        shops. Parameters are written `$name`; each warehouse backend binds them.
-        """
-        if self.everything:
-            return "TRUE", {}
-        clauses, params = [], {}
-        for column, values, prefix in (
-            ("country_code", self.country_codes, "scope_country"),
-            ("store_id", self.shop_codes, "scope_shop"),
-        ):
-            if values:
-                names = [f"{prefix}_{i}" for i in range(len(values))]
-                params.update(zip(names, sorted(values), strict=True))
-                clauses.append(f"{column} IN ({', '.join('$' + n for n in names)})")
-        if not clauses:
-            return "FALSE", {}
-        return "(" + " OR ".join(clauses) + ")", params
 
 
 NO_ACCESS = Scope()

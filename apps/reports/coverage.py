@@ -13,9 +13,9 @@ from django.db.models import Max, Q, QuerySet
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Shop
-from apps.reports.filters import ReportFilter, filter_where
+from apps.reports.filters import ReportFilter
+from apps.reports.query import Measure, read_table, report_read
 from apps.uploads.models import Upload
-from apps.warehouse.services import warehouse
 
 LOADED = (Upload.Status.LOADED, Upload.Status.LOADED_WITH_ERRORS)
 GRID_MAX_DAYS = 62
@@ -32,13 +32,16 @@ def shops_in_scope(*, scope: Scope, report: ReportFilter | None = None) -> Query
 
 def upload_spans(*, scope: Scope, report: ReportFilter) -> dict[str, list[tuple[date, date]]]:
     """Per shop, the first and last order day of each upload that reaches into the period."""
-    where, params = filter_where(scope, replace(report, product="", category=""), dates=False)
-    params.update(f_start=report.start, f_end=report.end)
-    sql = f"""SELECT store_id, min(order_date) AS first_day, max(order_date) AS last_day
-              FROM "{report.view}" WHERE {where} GROUP BY store_id, upload_id
-              HAVING max(order_date) >= $f_start AND min(order_date) <= $f_end"""
+    read = report_read(
+        scope=scope,
+        report=replace(report, product="", category=""),
+        dates=None,
+        measures=(Measure("first_day", "min", "order_date"), Measure("last_day", "max", "order_date")),
+        group_by=("store_id", "upload_id"),
+        having=(("last_day", ">=", report.start), ("first_day", "<=", report.end)),
+    )
     spans: dict[str, list[tuple[date, date]]] = {}
-    for row in warehouse().query(sql, params).to_pylist():
+    for row in read_table(read).to_pylist():
         spans.setdefault(row["store_id"], []).append((row["first_day"], row["last_day"]))
     return spans
 
@@ -89,10 +92,9 @@ def coverage_grid(*, scope: Scope, report: ReportFilter) -> dict:
     """A shop x day grid for the last GRID_MAX_DAYS days of the period."""
     start = max(report.start, report.end - timedelta(days=GRID_MAX_DAYS - 1))
     window = replace(report, start=start, product="", category="")
-    where, params = filter_where(scope, window)
-    sql = f"""SELECT store_id, order_date, count(*) AS lines FROM "{report.view}"
-              WHERE {where} GROUP BY store_id, order_date"""
-    sales = {(r["store_id"], r["order_date"]): r["lines"] for r in warehouse().query(sql, params).to_pylist()}
+    per_day = (Measure("lines", "count"),)
+    read = report_read(scope=scope, report=window, measures=per_day, group_by=("store_id", "order_date"))
+    sales = {(r["store_id"], r["order_date"]): r["lines"] for r in read_table(read).to_pylist()}
     spans = upload_spans(scope=scope, report=window)
     shops = sorted(set(shops_in_scope(scope=scope, report=report).values_list("code", flat=True)) | set(spans))
     days = [start + timedelta(days=i) for i in range((report.end - start).days + 1)]

@@ -1,8 +1,10 @@
 """The report filters: parsed and validated here, and nowhere else.
 
-A `ReportFilter` is built from the URL's query string once per request. Values that do not
-validate are dropped (and said so), never passed on. The SQL it produces names columns from
-code only; every value is a bound `$parameter`.
+The URL's query string is parsed once per request into a `ParsedFilter`, without asking
+the warehouse anything. Values that do not validate are dropped (and said so), never
+passed on. The page then settles what only the data can tell (`ParsedFilter.resolve`):
+the day a preset counts back from, and whether a shop outside the viewer's own shops has
+rows in their scope. What the page reads is a `ReportFilter`.
 """
 
 import re
@@ -11,7 +13,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from apps.accounts.access import Scope
 from apps.warehouse.fact import MASTER_VIEW
 
 PRESETS = {
@@ -75,43 +76,88 @@ class ReportFilter:
         return urlencode(pairs)
 
 
-def report_filter_parse(
-    params: Mapping[str, str], *, scope_shops: frozenset[str], latest: date | None, today: date, **fixed: str
-) -> ReportFilter:
-    """Build the filter from the query string. `fixed` values (the country page's country and
-    view) come from code and win over the URL; `latest` is the newest day with data in scope."""
+@dataclass(frozen=True)
+class ParsedFilter:
+    """The URL's filter, validated, before any read: the preset's dates are not counted
+    yet, and `shop_unchecked` says the shop is kept only if it has rows in the scope."""
+
+    preset: str = DEFAULT_PRESET
+    custom_start: date | None = None
+    custom_end: date | None = None
+    grain: str = "day"
+    country: str = ""
+    shop: str = ""
+    shop_unchecked: bool = False
+    product: str = ""
+    category: str = ""
+    view: str = MASTER_VIEW
+    problems: tuple[str, ...] = ()
+
+    def resolve(self, *, latest: date | None, today: date, shop_has_rows: bool) -> ReportFilter:
+        """The filter the page reads: presets count back from `latest`, the newest day with
+        data in scope (not from today), and an unchecked shop holds if `shop_has_rows`."""
+        anchor = min(latest, today) if latest else today
+        start, end = _period(self.preset, anchor)
+        problems = list(self.problems)
+        if self.preset == "custom":
+            start, end, clamped = _custom_period(self.custom_start or start, self.custom_end or end)
+            # Always the first problem: a valid custom preset has no other date problem.
+            problems[:0] = ["Ranges are limited to five years; the start was moved."] if clamped else []
+        shop = self.shop
+        if self.shop_unchecked and not shop_has_rows:
+            # Not echoed back: the name of a shop outside the scope is not shown.
+            problems.append("That shop is not in your reports; the shop filter was dropped.")
+            shop = ""
+        return ReportFilter(
+            start=start,
+            end=end,
+            preset=self.preset,
+            grain=self.grain,
+            country=self.country,
+            shop=shop,
+            product=self.product,
+            category=self.category,
+            view=self.view,
+            problems=tuple(problems),
+        )
+
+
+def report_filter_parse(params: Mapping[str, str], *, scope_shops: frozenset[str], **fixed: str) -> ParsedFilter:
+    """Parse the query string; no warehouse is asked. `scope_shops` are the scope's own
+    shops; `fixed` values (the country page's country and view) come from code and win
+    over the URL."""
     problems: list[str] = []
-    anchor = min(latest, today) if latest else today
     preset = params.get("preset", "") or DEFAULT_PRESET
     if preset not in PRESETS:
         problems.append("Unknown date range; showing the last 90 days.")
         preset = DEFAULT_PRESET
-    start, end = _period(preset, anchor)
-    if preset == "custom":
-        start, end = _custom_period(params, start, end, problems)
+    custom_start, custom_end = _custom_dates(params, problems) if preset == "custom" else (None, None)
     grain = params.get("grain", "day")
     if grain not in GRAINS:
         problems.append("Unknown time grain; showing days.")
         grain = "day"
     country = _code(params.get("country", ""), COUNTRY_RE, "country", problems)
-    shop = _code(params.get("shop", ""), SHOP_RE, "shop", problems)
-    if shop and shop not in scope_shops:
-        # `scope_shops`: the scope's own shops and any shop with rows in it. Not echoed
-        # back: the name of a shop outside the scope is not shown.
+    typed = params.get("shop", "")
+    shop = _code(typed, SHOP_RE, "shop", problems)
+    # Another region's shop may hold rows of the viewer's countries: the page checks that.
+    # A code typed other than as stored was dropped without that check before, and still is.
+    unchecked = bool(shop) and shop not in scope_shops and typed == shop
+    if shop and shop not in scope_shops and not unchecked:
         problems.append("That shop is not in your reports; the shop filter was dropped.")
         shop = ""
     values = {
-        "start": start,
-        "end": end,
         "preset": preset,
+        "custom_start": custom_start,
+        "custom_end": custom_end,
         "grain": grain,
         "country": country,
         "shop": shop,
+        "shop_unchecked": unchecked,
         "product": _text(params.get("product", "")),
         "category": _text(params.get("category", "")),
     }
     values.update(fixed)
-    return ReportFilter(**values, problems=tuple(problems))
+    return ParsedFilter(**values, problems=tuple(problems))
 
 
 def _period(preset: str, anchor: date) -> tuple[date, date]:
@@ -126,19 +172,23 @@ def _period(preset: str, anchor: date) -> tuple[date, date]:
     return anchor - timedelta(days=89), anchor
 
 
-def _custom_period(params: Mapping[str, str], start: date, end: date, problems: list[str]) -> tuple[date, date]:
+def _custom_dates(params: Mapping[str, str], problems: list[str]) -> tuple[date | None, date | None]:
+    """The typed dates (None where not typed); both dropped when either is malformed."""
     try:
-        start = date.fromisoformat(params.get("start", "")) if params.get("start") else start
-        end = date.fromisoformat(params.get("end", "")) if params.get("end") else end
+        start = date.fromisoformat(params.get("start", "")) if params.get("start") else None
+        end = date.fromisoformat(params.get("end", "")) if params.get("end") else None
     except ValueError:
         problems.append("Dates are written YYYY-MM-DD; showing the default range.")
-        return start, end
+        return None, None
+    return start, end
+
+
+def _custom_period(start: date, end: date) -> tuple[date, date, bool]:
     if end < start:
         start, end = end, start
     if (end - start).days > MAX_DAYS:
-        problems.append("Ranges are limited to five years; the start was moved.")
-        start = end - timedelta(days=MAX_DAYS)
-    return start, end
+        return end - timedelta(days=MAX_DAYS), end, True
+    return start, end, False
 
 
 def _code(value: str, pattern: re.Pattern, what: str, problems: list[str]) -> str:
@@ -151,22 +201,3 @@ def _code(value: str, pattern: re.Pattern, what: str, problems: list[str]) -> st
 
 def _text(value: str) -> str:
     return value.strip()[:MAX_TEXT]
-
-
-def filter_where(scope: Scope, report: ReportFilter, *, dates: bool = True) -> tuple[str, dict]:
-    """The scope's predicate ANDed with this filter's, for the fact table's columns."""
-    where, params = scope.warehouse_predicate()
-    clauses, params = [f"({where})"], dict(params)
-    if dates:
-        clauses.append("order_date BETWEEN $f_start AND $f_end")
-        params.update(f_start=report.start, f_end=report.end)
-    for column, value, name in (
-        ("country_code", report.country, "f_country"),
-        ("store_id", report.shop, "f_shop"),
-        ("product_id", report.product, "f_product"),
-        ("category", report.category, "f_category"),
-    ):
-        if value:
-            clauses.append(f"{column} = ${name}")
-            params[name] = value
-    return " AND ".join(clauses), params

@@ -6,10 +6,10 @@ import pyarrow as pa
 from django.urls import reverse
 
 from apps.accounts.access import Scope
-from apps.reports.filters import ReportFilter, filter_where
+from apps.reports.filters import ReportFilter
+from apps.reports.query import Read, read_batches, read_table, report_read
 from apps.uploads.models import Upload
 from apps.warehouse.fact import FACT_SCHEMA
-from apps.warehouse.services import warehouse
 
 PAGE_ROWS = 100
 LINE_COLUMNS = (
@@ -30,24 +30,26 @@ LINE_COLUMNS = (
     "upload_id",
     "source_row",
 )
-# A total order (upload and row are unique), NULLs placed explicitly: the engines' defaults
-# differ, and a page cut by LIMIT must hold the same lines on both.
-ORDER_BY = "order_date DESC NULLS LAST, store_id NULLS LAST, order_id NULLS LAST, upload_id, source_row"
+# A total order (upload and row are unique), newest first: a page cut by LIMIT must hold
+# the same lines on both engines (the seam places NULLs explicitly, last).
+LINE_ORDER = ("-order_date", "store_id", "order_id", "upload_id", "source_row")
 # Lines come back typed as the fact table (BigQuery's NUMERIC has 9 decimals, not 4).
 LINE_SCHEMA = pa.schema([FACT_SCHEMA.field(name) for name in LINE_COLUMNS])
 
 
-def _sql(scope: Scope, report: ReportFilter) -> tuple[str, dict]:
-    where, params = filter_where(scope, report)
-    columns = ", ".join(LINE_COLUMNS)
-    return f'SELECT {columns} FROM "{report.view}" WHERE {where} ORDER BY {ORDER_BY}', params
+def _read(*, scope: Scope, report: ReportFilter, page: int | None = None) -> Read:
+    """The filter's lines in order; one page of them (and one line more) when `page` is given."""
+    if page is None:
+        return report_read(scope=scope, report=report, columns=LINE_COLUMNS, order_by=LINE_ORDER)
+    offset = max(page - 1, 0) * PAGE_ROWS
+    return report_read(
+        scope=scope, report=report, columns=LINE_COLUMNS, order_by=LINE_ORDER, limit=PAGE_ROWS + 1, offset=offset
+    )
 
 
 def order_lines_page(*, scope: Scope, report: ReportFilter, page: int) -> tuple[list[dict], bool]:
     """One page of lines (newest first) and whether there is a next page."""
-    sql, params = _sql(scope, report)
-    params.update(l_limit=PAGE_ROWS + 1, l_offset=max(page - 1, 0) * PAGE_ROWS)
-    rows = warehouse().query(f"{sql} LIMIT $l_limit OFFSET $l_offset", params).cast(LINE_SCHEMA).to_pylist()
+    rows = read_table(_read(scope=scope, report=report, page=page)).cast(LINE_SCHEMA).to_pylist()
     more = len(rows) > PAGE_ROWS
     rows = rows[:PAGE_ROWS]
     lineage = upload_lineage(scope=scope, upload_ids={r["upload_id"] for r in rows})
@@ -58,9 +60,8 @@ def order_lines_page(*, scope: Scope, report: ReportFilter, page: int) -> tuple[
 
 def order_lines_stream(*, scope: Scope, report: ReportFilter) -> Iterator[dict]:
     """Every line of the filter, in record batches: for streamed exports."""
-    sql, params = _sql(scope, report)
     lineage: dict[str, tuple[str, str]] = {}
-    for batch in warehouse().query_batches(sql, params):
+    for batch in read_batches(_read(scope=scope, report=report)):
         rows = batch.cast(LINE_SCHEMA).to_pylist()
         new_ids = {r["upload_id"] for r in rows} - lineage.keys()
         lineage.update(upload_lineage(scope=scope, upload_ids=new_ids))

@@ -13,23 +13,31 @@ from apps.reports import charts, looker, selectors
 from apps.reports.coverage import coverage_grid, late_shops, period_completeness, shops_in_scope
 from apps.reports.drill import Drill
 from apps.reports.exports import DATASETS
-from apps.reports.filters import GRAINS, PRESETS, SHOP_RE, ReportFilter, report_filter_parse
+from apps.reports.filters import GRAINS, PRESETS, ParsedFilter, ReportFilter, report_filter_parse
 from apps.reports.kpis import kpi_tiles
 from apps.reports.lines import order_lines_page
 from apps.warehouse.fact import MASTER_VIEW
 
 
 def report_filter_for(*, scope: Scope, params, region: Region | None) -> ReportFilter:
-    """The page's filter; a country page fixes its country and view from the Region row."""
+    """The page's filter: parsed without a read, then settled by the page's first reads."""
+    return report_filter_resolve(scope=scope, parsed=report_filter_parsed(scope=scope, params=params, region=region))
+
+
+def report_filter_parsed(*, scope: Scope, params, region: Region | None) -> ParsedFilter:
+    """The URL's filter, parsed; a country page fixes its country and view from the Region row."""
     fixed = {"view": region.view_name, "country": region.country_code} if region else {}
-    latest = selectors.latest_order_date(
-        scope=scope, view=fixed.get("view", MASTER_VIEW), country=fixed.get("country", "")
-    )
     shops = frozenset(shops_in_scope(scope=scope).values_list("code", flat=True))
-    shop = params.get("shop", "")
-    if SHOP_RE.match(shop) and shop not in shops and selectors.shop_has_rows(scope=scope, view=MASTER_VIEW, shop=shop):
-        shops |= {shop}
-    return report_filter_parse(params, scope_shops=shops, latest=latest, today=timezone.localdate(), **fixed)
+    return report_filter_parse(params, scope_shops=shops, **fixed)
+
+
+def report_filter_resolve(*, scope: Scope, parsed: ParsedFilter) -> ReportFilter:
+    """Settle what only the data tells: the newest day in the page's view (presets count
+    back from it), and whether a shop outside the scope's own has rows in its scope (in any
+    country the scope sees, so on the master view)."""
+    latest = selectors.latest_order_date(scope=scope, view=parsed.view)
+    kept = parsed.shop_unchecked and selectors.shop_has_rows(scope=scope, view=MASTER_VIEW, shop=parsed.shop)
+    return parsed.resolve(latest=latest, today=timezone.localdate(), shop_has_rows=kept)
 
 
 def _frame(*, scope: Scope, report: ReportFilter, region: Region | None) -> dict:

@@ -1,62 +1,51 @@
-"""Reads for the report pages: scoped queries against the warehouse's views.
+"""Reads for the report pages: KPIs, the breakdown behind the charts, the newest day with
+data, and whether a shop has rows in a scope.
 
-`filter_where` always ANDs the scope's predicate in; identifiers come from code or from
-validated Region rows, and every value is a bound parameter. The SQL is the portable
-subset of apps/warehouse/base.py, so both backends give the same figures. The page's
-charts share one scan (GROUPING SETS), so the page costs about as much as its slowest query.
+Each read is described as data (apps/reports/query.py writes and runs its SQL, always
+within the scope). The page's charts share one scan (GROUPING SETS), so the page costs
+about as much as its slowest query.
 """
 
 from dataclasses import dataclass, field
 from datetime import date
 
 from apps.accounts.access import Scope
-from apps.reports.filters import ReportFilter, filter_where
-from apps.warehouse.services import warehouse
+from apps.reports.filters import ReportFilter
+from apps.reports.query import PERIOD, Measure, Read, read_table, report_read
 
 TOP_PRODUCTS = 15
+KPI_MEASURES = (
+    Measure("revenue", "sum", "revenue_reporting"),
+    Measure("revenue_local", "sum", "revenue"),
+    Measure("orders", "count_distinct", "order_id"),
+    Measure("units", "sum", "quantity"),
+    Measure("lines", "count"),
+    Measure("returns", "count", only_if="is_return"),
+    Measure("shops", "count_distinct", "store_id"),
+    Measure("currencies", "count_distinct", "currency"),
+    Measure("currency", "min", "currency"),
+)
 
 
 def latest_order_date(*, scope: Scope, view: str, country: str = "") -> date | None:
     """The newest day with data in scope: date presets count back from it, not from today."""
-    where, params = scope.warehouse_predicate()
-    if country:
-        where, params = f"({where}) AND country_code = $f_country", {**params, "f_country": country}
-    rows = warehouse().query(f'SELECT max(order_date) AS last_day FROM "{view}" WHERE {where}', params)
-    return rows.column(0)[0].as_py()
+    equals = (("country_code", country),) if country else ()
+    read = Read(view=view, scope=scope, equals=equals, measures=(Measure("last_day", "max", "order_date"),))
+    return read_table(read).column("last_day")[0].as_py()
 
 
 def shop_has_rows(*, scope: Scope, view: str, shop: str) -> bool:
     """Whether a shop has rows the scope sees: a regional head sees another region's shop
     in the rows of their countries (its customers there), and may filter on it."""
-    where, params = scope.warehouse_predicate()
-    sql = f'SELECT count(*) AS n FROM (SELECT 1 FROM "{view}" WHERE ({where}) AND store_id = $f_shop LIMIT 1)'
-    return warehouse().query(sql, {**params, "f_shop": shop}).column(0)[0].as_py() > 0
+    read = Read(view=view, scope=scope, equals=(("store_id", shop),), columns=("store_id",), limit=1)
+    return read_table(read).num_rows > 0
 
 
 def kpi_figures(*, scope: Scope, report: ReportFilter) -> dict[str, dict]:
     """Each KPI for this period and the previous period of the same length (one scan)."""
-    previous = report.previous()
-    where, params = filter_where(scope, report, dates=False)
-    params.update(p_start=previous.start, f_start=report.start, f_end=report.end)
-    measures = {  # name: (aggregate of {}, value, extra condition)
-        "revenue": ("sum({})", "revenue_reporting", ""),
-        "revenue_local": ("sum({})", "revenue", ""),
-        "orders": ("count(DISTINCT {})", "order_id", ""),
-        "units": ("sum({})", "quantity", ""),
-        "lines": ("count({})", "1", ""),
-        "returns": ("count({})", "1", "is_return AND "),
-        "shops": ("count(DISTINCT {})", "store_id", ""),
-        "currencies": ("count(DISTINCT {})", "currency", ""),
-        "currency": ("min({})", "currency", ""),
-    }
-    selects = []
-    for name, (agg, value, cond) in measures.items():
-        # A conditional aggregate the portable way: the CASE is NULL outside the period,
-        # and every aggregate here skips NULLs (DuckDB's FILTER clause is not GoogleSQL).
-        selects.append(agg.format(f"CASE WHEN {cond}order_date >= $f_start THEN {value} END") + f" AS cur_{name}")
-        selects.append(agg.format(f"CASE WHEN {cond}order_date < $f_start THEN {value} END") + f" AS prev_{name}")
-    sql = f'SELECT {", ".join(selects)} FROM "{report.view}" WHERE {where} AND order_date BETWEEN $p_start AND $f_end'
-    row = warehouse().query(sql, params).to_pylist()[0]
+    dates = (report.previous().start, report.end)
+    read = report_read(scope=scope, report=report, dates=dates, split_at=report.start, measures=KPI_MEASURES)
+    row = read_table(read).to_pylist()[0]
     return {"current": _kpi(row, "cur_"), "previous": _kpi(row, "prev_")}
 
 
@@ -97,28 +86,29 @@ BREAKDOWN_SETS = {
     (1, 1, 1, 0, 1): "products",
     (1, 1, 1, 1, 0): "categories",
 }
-BREAKDOWN_KEYS = ("period", "country_code", "store_id", "product_id", "category")
+BREAKDOWN_KEYS = (PERIOD, "country_code", "store_id", "product_id", "category")
+BREAKDOWN_GROUPS = ((PERIOD, "country_code"), ("country_code",), ("store_id", "country_code"), ("product_id",),
+                    ("category",))  # fmt: skip
+# A product's name is its smallest (min is the same on both engines; any_value is not).
+BREAKDOWN_MEASURES = (
+    Measure("product_name", "min", "product_name"),
+    Measure("revenue", "sum", "revenue_reporting"),
+    Measure("orders", "count_distinct", "order_id"),
+    Measure("units", "sum", "quantity"),
+)
 
 
 def sales_breakdown(*, scope: Scope, report: ReportFilter) -> Breakdown:
-    where, params = filter_where(scope, report)
-    period = warehouse().sql_date_trunc("order_date", report.grain)
-    # One-argument grouping() per column: GoogleSQL has no multi-argument bitmask. A
-    # product's name is its smallest (min is the same on both engines; any_value is not).
-    flags = ", ".join(f"grouping({key}) AS g_{key}" for key in BREAKDOWN_KEYS)
-    sql = f"""
-        SELECT {flags}, {", ".join(BREAKDOWN_KEYS)},
-               min(product_name) AS product_name,
-               sum(revenue_reporting) AS revenue,
-               count(DISTINCT order_id) AS orders,
-               sum(quantity) AS units
-        FROM (SELECT {period} AS period, country_code, store_id, product_id, category, product_name,
-                     revenue_reporting, order_id, quantity
-              FROM "{report.view}" WHERE {where}) AS facts
-        GROUP BY GROUPING SETS ((period, country_code), (country_code), (store_id, country_code),
-                                (product_id), (category))"""
+    read = report_read(
+        scope=scope,
+        report=report,
+        measures=BREAKDOWN_MEASURES,
+        group_by=BREAKDOWN_KEYS,
+        grouping_sets=BREAKDOWN_GROUPS,
+        grain=report.grain,
+    )
     out = Breakdown()
-    for row in warehouse().query(sql, params).to_pylist():
+    for row in read_table(read).to_pylist():
         flag = tuple(row.pop(f"g_{key}") for key in BREAKDOWN_KEYS)
         # Sums come back as DECIMAL (DuckDB) or NUMERIC (BigQuery): the same exact value.
         row.update(revenue=float(row["revenue"] or 0), orders=int(row["orders"]), units=int(row["units"] or 0))

@@ -1,6 +1,9 @@
-"""Report pages, exports and chart data. Each view starts with `scope_for`, parses the filter
-once (`pages.report_filter_for`), calls one context builder or export, and returns."""
+"""Report pages, exports and chart data. Every view is a `report_view`: it is given the
+viewer's scope, parses the filter once (`pages.report_filter_for`), calls one context
+builder or export, and returns."""
 
+from collections.abc import Callable
+from functools import wraps
 from itertools import islice
 
 from django.contrib.auth.decorators import login_required
@@ -17,29 +20,34 @@ from apps.audit.services import audit_record
 from apps.reports import exports, looker, pages
 
 JSON_MAX_ROWS = 10_000
+ReportView = Callable[..., HttpResponse]
 
 
-def _no_access(request: HttpRequest) -> HttpResponse:
-    return render(request, "reports/no_access.html", status=403)
+def report_view(view: ReportView) -> ReportView:
+    """The one way into a report: signed in, GET only, and the viewer's scope passed as
+    `scope`; a scope that reads no report gets the no-access page (403)."""
+
+    @wraps(view)
+    def scoped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        scope = scope_for(request.user)
+        if not scope.can_read_reports:
+            return render(request, "reports/no_access.html", status=403)
+        return view(request, *args, scope=scope, **kwargs)
+
+    entry = login_required(require_GET(scoped))
+    entry.report_scoped = True  # type: ignore[attr-defined]  # so a test can tell every report URL comes here
+    return entry
 
 
-@login_required
-@require_GET
-def report_master(request: HttpRequest) -> HttpResponse:
-    scope = scope_for(request.user)
-    if not scope.can_read_reports:
-        return _no_access(request)
+@report_view
+def report_master(request: HttpRequest, *, scope: Scope) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
     context = pages.dashboard_context(scope=scope, report=report, region=None)
     return render(request, "reports/dashboard.html", context)
 
 
-@login_required
-@require_GET
-def report_country(request: HttpRequest, country_code: str) -> HttpResponse:
-    scope = scope_for(request.user)
-    if not scope.can_read_reports:
-        return _no_access(request)
+@report_view
+def report_country(request: HttpRequest, country_code: str, *, scope: Scope) -> HttpResponse:
     region = _region_in_scope(scope, country_code)
     report = pages.report_filter_for(scope=scope, params=request.GET, region=region)
     context = pages.dashboard_context(scope=scope, report=report, region=region)
@@ -58,34 +66,22 @@ def _region_in_scope(scope: Scope, country_code: str) -> Region:
     return region
 
 
-@login_required
-@require_GET
-def report_lines(request: HttpRequest) -> HttpResponse:
-    scope = scope_for(request.user)
-    if not scope.can_read_reports:
-        return _no_access(request)
+@report_view
+def report_lines(request: HttpRequest, *, scope: Scope) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
     page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
     return render(request, "reports/lines.html", pages.lines_context(scope=scope, report=report, page=max(page, 1)))
 
 
-@login_required
-@require_GET
-def report_coverage(request: HttpRequest) -> HttpResponse:
-    scope = scope_for(request.user)
-    if not scope.can_read_reports:
-        return _no_access(request)
+@report_view
+def report_coverage(request: HttpRequest, *, scope: Scope) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
     context = pages.coverage_context(scope=scope, report=report, today=timezone.localdate())
     return render(request, "reports/coverage.html", context)
 
 
-@login_required
-@require_GET
-def report_looker(request: HttpRequest) -> HttpResponse:
-    scope = scope_for(request.user)
-    if not scope.can_read_reports:
-        return _no_access(request)
+@report_view
+def report_looker(request: HttpRequest, *, scope: Scope) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
     context = pages.looker_context(scope=scope, report=report)
     # The frame's host is the admin's choice, so the CSP override is built per request.
@@ -93,12 +89,8 @@ def report_looker(request: HttpRequest) -> HttpResponse:
     return render_page(request, "reports/looker.html", context)
 
 
-@login_required
-@require_GET
-def report_export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
-    scope = scope_for(request.user)
-    if not scope.can_read_reports:
-        return _no_access(request)
+@report_view
+def report_export(request: HttpRequest, dataset: str, fmt: str, *, scope: Scope) -> HttpResponse:
     if dataset not in exports.DATASETS or fmt not in ("csv", "xlsx", "json"):
         raise Http404("No such export.")
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)

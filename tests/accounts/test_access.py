@@ -1,9 +1,10 @@
-"""accounts.access: who sees what, decided in one place (deny by default)."""
+"""accounts.access: who sees what, decided in one place (deny by default). The scope's
+predicate over the fact table is tested with the reads (tests/reports/test_report_query.py)."""
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from apps.accounts.access import NO_ACCESS, Scope, scope_for
+from apps.accounts.access import NO_ACCESS, scope_for
 from apps.accounts.models import Profile, Region, Shop
 from apps.uploads.models import Upload
 from tests.factories import upload_of, user_create
@@ -19,7 +20,6 @@ def test_admin_sees_everything_and_may_upload_for_every_shop(cast):
     assert scope.country_codes == ALL_COUNTRIES
     assert scope.upload_shop_codes == ALL_SHOPS
     assert scope.role == Profile.Role.ADMIN
-    assert scope.warehouse_predicate() == ("TRUE", {})
 
 
 def test_superuser_without_profile_is_an_admin(db):
@@ -48,7 +48,6 @@ def test_regional_head_sees_their_country_and_uploads_for_no_shop(cast, username
     assert scope.upload_shop_codes == frozenset()
     assert scope.allows_country(country)
     assert not any(scope.allows_country(other) for other in ALL_COUNTRIES - {country})
-    assert scope.warehouse_predicate() == ("(country_code IN ($scope_country_0))", {"scope_country_0": country})
 
 
 @pytest.mark.parametrize(
@@ -63,26 +62,6 @@ def test_shop_manager_sees_and_uploads_for_their_shop_only(cast, username, shop)
     assert scope.shop_codes == scope.upload_shop_codes == {shop}
     assert scope.can_read_reports
     assert not any(scope.allows_country(c) for c in ALL_COUNTRIES)
-    assert scope.warehouse_predicate() == ("(store_id IN ($scope_shop_0))", {"scope_shop_0": shop})
-
-
-def test_head_of_two_regions_gets_one_bound_parameter_per_country_in_stable_order(cast):
-    head = cast["head_fr"]
-    head.profile.regions.add(Region.objects.get(country_code="AU"))
-
-    assert scope_for(head).warehouse_predicate() == (
-        "(country_code IN ($scope_country_0, $scope_country_1))",
-        {"scope_country_0": "AU", "scope_country_1": "FR"},
-    )
-
-
-def test_predicate_never_inlines_a_value_even_an_odd_shop_code(cast):
-    scope = Scope(shop_codes=frozenset({"X' OR TRUE --"}))
-
-    sql, params = scope.warehouse_predicate()
-
-    assert "OR TRUE" not in sql
-    assert params == {"scope_shop_0": "X' OR TRUE --"}
 
 
 def test_anonymous_user_sees_nothing():
@@ -122,7 +101,6 @@ def test_manager_with_no_shops_yet_sees_nothing(cast):
 
     assert scope.is_empty
     assert not scope.can_read_reports
-    assert scope.warehouse_predicate() == ("FALSE", {})
 
 
 def test_empty_scope_denies_by_default():
@@ -130,7 +108,6 @@ def test_empty_scope_denies_by_default():
     assert not NO_ACCESS.can_read_reports
     assert not NO_ACCESS.allows_country("US")
     assert NO_ACCESS.upload_shop_codes == frozenset()
-    assert NO_ACCESS.warehouse_predicate() == ("FALSE", {})
 
 
 @pytest.fixture

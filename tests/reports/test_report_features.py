@@ -50,9 +50,14 @@ def test_kpis_compare_with_the_previous_period_of_the_same_length(client, cast):
     assert tiles["orders"]["compared"] == "vs 26 Nov 2011 to 02 Dec 2011"
 
 
+def _resolved(params: dict, *, shops: frozenset[str] = frozenset(), latest=None, today=LAST_DAY, has_rows=False):
+    parsed = report_filter_parse(params, scope_shops=shops)
+    return parsed.resolve(latest=latest, today=today, shop_has_rows=has_rows)
+
+
 def test_presets_count_back_from_the_latest_data_and_bad_values_are_dropped():
     params = {"preset": "quarter", "country": "gb", "shop": "US-NYC", "grain": "hour", "product": " 22722 "}
-    report = report_filter_parse(params, scope_shops=frozenset({"UK-LON"}), latest=LAST_DAY, today=date(2026, 1, 1))
+    report = _resolved(params, shops=frozenset({"UK-LON"}), latest=LAST_DAY, today=date(2026, 1, 1))
 
     assert (report.start, report.end) == (date(2011, 10, 1), LAST_DAY)
     assert (report.country, report.shop, report.grain, report.product) == ("GB", "", "day", "22722")
@@ -60,9 +65,46 @@ def test_presets_count_back_from_the_latest_data_and_bad_values_are_dropped():
     assert "US-NYC" not in " ".join(report.problems)
 
 
+def test_presets_count_back_from_today_when_the_latest_data_is_later_or_missing():
+    assert _resolved({"preset": "7d"}, latest=date(2030, 1, 1), today=LAST_DAY).end == LAST_DAY
+    assert _resolved({"preset": "month"}, latest=None, today=LAST_DAY).start == date(2011, 12, 1)
+
+
+def test_a_shop_outside_the_scopes_own_is_kept_only_when_it_has_rows_in_the_scope():
+    parsed = report_filter_parse({"shop": "US-NYC"}, scope_shops=frozenset({"UK-LON"}))
+
+    assert parsed.shop_unchecked and parsed.problems == ()
+    assert parsed.resolve(latest=None, today=LAST_DAY, shop_has_rows=True).shop == "US-NYC"
+    dropped = parsed.resolve(latest=None, today=LAST_DAY, shop_has_rows=False)
+    assert (dropped.shop, dropped.problems) == ("", ("That shop is not in your reports; the shop filter was dropped.",))
+    # As before the parse was pure: a code typed other than as stored is not looked up.
+    assert not report_filter_parse({"shop": "us-nyc"}, scope_shops=frozenset({"UK-LON"})).shop_unchecked
+
+
+def test_the_problems_keep_their_order_when_dates_are_settled_after_parsing():
+    params = {"preset": "custom", "start": "2000-01-01", "grain": "hour", "country": "G1", "shop": "US-NYC"}
+
+    report = _resolved(params, shops=frozenset({"UK-LON"}))
+
+    assert report.problems == (
+        "Ranges are limited to five years; the start was moved.",
+        "Unknown time grain; showing days.",
+        "That country code is not valid; the country filter was dropped.",
+        "That shop is not in your reports; the shop filter was dropped.",
+    )
+    assert (report.end - report.start).days == 366 * 5 and report.end == LAST_DAY
+
+
+def test_malformed_custom_dates_fall_back_to_the_default_range():
+    report = _resolved({"preset": "custom", "start": "2011-02-30", "end": "2011-03-01"}, latest=LAST_DAY)
+
+    assert (report.start, report.end) == (LAST_DAY - timedelta(days=89), LAST_DAY)
+    assert report.problems == ("Dates are written YYYY-MM-DD; showing the default range.",)
+
+
 def test_custom_range_and_previous_period():
     params = {"preset": "custom", "start": "2011-11-30", "end": "2011-11-01"}
-    report = report_filter_parse(params, scope_shops=frozenset(), latest=None, today=LAST_DAY)
+    report = _resolved(params)
 
     assert (report.start, report.end) == (date(2011, 11, 1), date(2011, 11, 30))
     assert (report.previous().start, report.previous().end) == (date(2011, 10, 2), date(2011, 10, 31))

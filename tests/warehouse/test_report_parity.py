@@ -3,7 +3,10 @@
 Both loads go through pipeline_run, the embedded one into Delta+DuckDB, the other through
 the real google-cloud-bigquery client into the local-bigquery emulator. Every selector of
 the reports that takes a scope and a report filter is run for each reader, each view and
-a few filters built as the pages build them; any figure that differs fails the test.
+a few filters built as the pages build them, with the reads that settle a page's filter;
+any figure that differs fails the test. Every query either backend runs must have been
+written by the seam (apps/reports/query.py), every feature of a `Read` must be used by
+some read, and each read's own rows are compared too, not only the figures made of them.
 What the emulator cannot show is listed in tests/warehouse/test_bigquery.py; it also
 accepts some DuckDB-only SQL that BigQuery would not (see apps/warehouse/base.py).
 """
@@ -22,9 +25,10 @@ from django.db.models import Model, QuerySet
 
 from apps.accounts.access import scope_for
 from apps.accounts.models import Region, Shop
-from apps.reports import coverage, drill, lines, selectors
+from apps.reports import coverage, drill, lines, query, selectors
 from apps.reports.coverage import shops_in_scope
 from apps.reports.filters import ReportFilter, report_filter_parse
+from apps.reports.query import Read
 from apps.uploads.models import Upload
 from apps.uploads.run import pipeline_run
 from apps.uploads.services import upload_create
@@ -58,6 +62,9 @@ NOT_PORTABLE = {
     "strftime": r"\bstrftime\s*\(",
 }
 MODULES = (selectors, drill, lines, coverage)
+# Shops a page's filter may check for rows in a scope: a US shop, the London shop (its file
+# holds rows of several countries) and a shop with no upload.
+CHECKED_SHOPS = ["US-NYC", "UK-LON", "AU-SYD"]
 # Arguments, besides scope and report, of the selectors that take more.
 EXTRA_ARGS = {"order_lines_page": [{"page": 1}, {"page": 2}]}
 
@@ -118,7 +125,8 @@ def report_filters(scope, region: Region | None) -> list[ReportFilter]:
     shops = frozenset(shops_in_scope(scope=scope).values_list("code", flat=True))
     built = []
     for params in FILTERS:
-        report = report_filter_parse(params, scope_shops=shops, latest=None, today=date(2026, 1, 1), **fixed)
+        parsed = report_filter_parse(params, scope_shops=shops, **fixed)
+        report = parsed.resolve(latest=None, today=date(2026, 1, 1), shop_has_rows=False)
         assert report.problems == (), report.problems
         built.append(report)
     return built
@@ -136,12 +144,57 @@ def figures(cast) -> dict:
             out[(reader, view, "latest_order_date")] = selectors.latest_order_date(
                 scope=scope, view=view, country=country
             )
+            for shop in CHECKED_SHOPS if region is None else ():
+                out[(reader, view, "shop_has_rows", shop)] = selectors.shop_has_rows(scope=scope, view=view, shop=shop)
             for report in report_filters(scope, region):
                 for name, fn in found.items():
                     for kwargs in calls(name, fn):
                         key = (reader, view, report.start.isoformat(), report.grain, name, *sorted(kwargs.items()))
                         out[key] = canonical(fn(scope=scope, report=report, **kwargs))
     return out
+
+
+class Seam:
+    """Records the reads the seam writes, the SQL and methods the backend is asked to run,
+    and each read's own rows (of the reads run whole; a streamed read's rows are the lines)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.reads: list[Read] = []
+        self.written: set[str] = set()
+        self.ran: list[tuple[str, str]] = []
+        self.rows: dict[Read, list] = {}
+        write = query.read_sql
+
+        def read_sql(read: Read, *, backend) -> tuple[str, dict]:
+            sql, params = write(read, backend=backend)
+            self.reads.append(read)
+            self.written.add(sql)
+            self.last = (read, sql)
+            return sql, params
+
+        monkeypatch.setattr(query, "read_sql", read_sql)
+        backend = warehouse()
+        for method in ("query", "query_batches"):
+            monkeypatch.setattr(backend, method, self._spy(method, getattr(backend, method)))
+
+    def _spy(self, method: str, run):
+        def spy(sql: str, params=None, **kwargs):
+            self.ran.append((method, sql))
+            result = run(sql, params, **kwargs)
+            read, written = self.last
+            if method == "query" and sql == written:
+                self.rows.setdefault(read, canonical(result.to_pylist()))
+            return result
+
+        return spy
+
+    def check(self) -> None:
+        """Every query came from the seam, both ways of running one were used, and every
+        feature of a Read was used by some read (a feature no read uses is not compared)."""
+        assert {sql for _, sql in self.ran} <= self.written
+        assert {method for method, _ in self.ran} == {"query", "query_batches"}
+        unused = [f.name for f in dataclasses.fields(Read) if all(getattr(r, f.name) == f.default for r in self.reads)]
+        assert unused == []
 
 
 def load_all(cast, sample) -> list[Upload]:
@@ -163,7 +216,11 @@ def load_all(cast, sample) -> list[Upload]:
 def test_every_report_figure_is_the_same_on_both_backends(cast, sample, settings, monkeypatch, bigquery_emulator):
     uploads = load_all(cast, sample)
     assert {u.status for u in uploads} <= {Upload.Status.LOADED, Upload.Status.LOADED_WITH_ERRORS}
+    seam = Seam(monkeypatch)
     embedded = figures(cast)
+    seam.check()
+    embedded_rows = seam.rows
+    assert {read for read in seam.reads if read.limit is not None or not read.columns} == embedded_rows.keys()
     # Every era has data for the admin, and the comparison covers real figures.
     for params in FILTERS:
         kpis = embedded[("admin", MASTER_VIEW, params["start"], params["grain"], "kpi_figures")]
@@ -173,6 +230,9 @@ def test_every_report_figure_is_the_same_on_both_backends(cast, sample, settings
     assert weeks and all(r["period"].weekday() == 0 for r in weeks)  # ISO weeks start on Monday
     rows, more = embedded[("admin", MASTER_VIEW, "2009-12-01", "week", "order_lines_page", ("page", 1))]
     assert len(rows) == lines.PAGE_ROWS and more
+    # A head's own region's shop has rows in their scope; a shop with no upload has none.
+    assert embedded[("head_uk", MASTER_VIEW, "shop_has_rows", "UK-LON")]
+    assert not embedded[("admin", MASTER_VIEW, "shop_has_rows", "AU-SYD")]
 
     settings.WAREHOUSE = "bigquery"
     settings.BIGQUERY_PROJECT = bigquery_emulator.project
@@ -186,10 +246,16 @@ def test_every_report_figure_is_the_same_on_both_backends(cast, sample, settings
     sent: list[str] = []
     translate = bigquery_backend.to_googlesql
     monkeypatch.setattr(bigquery_backend, "to_googlesql", lambda sql: sent.append(sql) or translate(sql))
+    seam = Seam(monkeypatch)
     bigquery = figures(cast)
+    seam.check()
     assert len(sent) > 100
+    assert set(sent) <= seam.written
     spelled = {(what, sql) for sql in sent for what, pattern in NOT_PORTABLE.items() if re.search(pattern, sql, re.I)}
     assert spelled == set()
     assert bigquery.keys() == embedded.keys()
     differences = {key: (embedded[key], bigquery[key]) for key in embedded if embedded[key] != bigquery[key]}
     assert differences == {}
+    bigquery_rows = seam.rows
+    assert embedded_rows.keys() <= bigquery_rows.keys()
+    assert [read for read in embedded_rows if embedded_rows[read] != bigquery_rows[read]] == []

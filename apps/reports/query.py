@@ -1,0 +1,225 @@
+"""The one place report SQL is written: a read described as data, and its SQL.
+
+A `Read` names the view, the viewer's scope, the filter's predicates and date bounds, the
+measures, the grouping (or grouping sets), the order and the page. `read_sql` writes it in
+the portable subset of apps/warehouse/base.py; the backend spells only what has no common
+spelling, through its own methods (`sql_date_trunc`). `read_table` and `read_batches` run
+it on the configured warehouse. Identifiers come from code and are checked against the
+fact table's columns; every value is a bound `$name` parameter.
+
+The scope's predicate (which rows a viewer sees) is written here too, beside the reads
+that use it: the accounts app knows people, regions and shops, not the fact table.
+"""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+
+from apps.accounts.access import Scope
+from apps.reports.filters import ReportFilter
+from apps.warehouse.base import Warehouse
+from apps.warehouse.fact import FACT_SCHEMA
+from apps.warehouse.services import warehouse
+
+# The derived dimension: order_date cut to the read's grain (day, week or month).
+PERIOD = "period"
+COLUMNS = frozenset(FACT_SCHEMA.names)
+AGGREGATES = {
+    "sum": "sum({})",
+    "min": "min({})",
+    "max": "max({})",
+    "count": "count({})",
+    "count_distinct": "count(DISTINCT {})",
+}
+HAVING_OPERATORS = (">=", "<=")
+# The report filter's fields and the fact columns they narrow.
+FILTER_COLUMNS = {"country": "country_code", "shop": "store_id", "product": "product_id", "category": "category"}
+_VIEW = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An aggregate of a fact column, named in the result (`count` of no column counts rows)."""
+
+    name: str
+    aggregate: str
+    column: str = ""
+    only_if: str = ""  # a BOOL column: only the rows where it is true are counted
+
+    def __post_init__(self) -> None:
+        _check(self.name, "measure name", allowed=re.fullmatch(r"[a-z][a-z0-9_]*", self.name) is not None)
+        _check(self.aggregate, "aggregate", allowed=self.aggregate in AGGREGATES)
+        _check(self.column, "column", allowed=self.column in COLUMNS or (not self.column and self.aggregate == "count"))
+        _check(self.only_if, "column", allowed=not self.only_if or self.only_if in COLUMNS)
+
+
+@dataclass(frozen=True)
+class Read:
+    """One report read. It either aggregates (`measures`, grouped by `group_by`, or by
+    `grouping_sets` of those keys) or lists rows (`columns`, in `order_by`, a page of
+    `limit` from `offset`). `order_by` names columns; "-column" descends; NULLs come last."""
+
+    view: str
+    scope: Scope
+    equals: tuple[tuple[str, str], ...] = ()  # the filter's predicates: column = value
+    dates: tuple[date, date] | None = None  # order_date between the two, both included
+    measures: tuple[Measure, ...] = ()
+    group_by: tuple[str, ...] = ()
+    grouping_sets: tuple[tuple[str, ...], ...] = ()
+    grain: str = "day"  # of PERIOD, when a key
+    having: tuple[tuple[str, str, date], ...] = ()  # (measure name, operator, value)
+    split_at: date | None = None  # each measure twice: cur_<name> from this day, prev_<name> before it
+    columns: tuple[str, ...] = ()
+    order_by: tuple[str, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.view, "view", allowed=_VIEW.fullmatch(self.view) is not None)
+        _check(self, "read", allowed=bool(self.measures) != bool(self.columns))
+        keys = (*self.group_by, *(c for s in self.grouping_sets for c in s))
+        ordered = (c.removeprefix("-") for c in self.order_by)
+        for column in (*(c for c, _ in self.equals), *self.columns, *ordered):
+            _check(column, "column", allowed=column in COLUMNS)
+        for column in keys:
+            _check(column, "key", allowed=column in COLUMNS or column == PERIOD)
+        _check(self.grouping_sets, "grouping sets", allowed=set(keys) <= set(self.group_by))
+        # One bound parameter per filtered column, named after it.
+        _check(self.equals, "filter", allowed=len({c for c, _ in self.equals}) == len(self.equals))
+        names = {m.name for m in self.measures}
+        for name, operator, _ in self.having:
+            _check(name, "having", allowed=name in names and operator in HAVING_OPERATORS)
+
+
+def _check(value: object, what: str, *, allowed: bool) -> None:
+    # Everything checked here is written into SQL text: only names from code pass.
+    if not allowed:
+        raise ValueError(f"Not a valid {what} for a report read: {value!r}")
+
+
+def report_read(*, scope: Scope, report: ReportFilter, **shape: Any) -> Read:
+    """A read of the report's view within the scope and the filter (its period unless
+    `dates` says otherwise); `shape` gives the rest of the Read."""
+    values = {column: getattr(report, name) for name, column in FILTER_COLUMNS.items()}
+    equals = tuple((column, value) for column, value in values.items() if value)
+    fields: dict[str, Any] = {"view": report.view, "scope": scope, "equals": equals}
+    return Read(**(fields | {"dates": (report.start, report.end)} | shape))
+
+
+def scope_predicate(scope: Scope) -> tuple[str, dict[str, str]]:
+    """The rows a scope sees, as a predicate over the fact table's columns.
+
+    Regional heads see the rows of their countries; shop managers the rows of their
+    shops; admins everything; an empty scope nothing. One bound parameter per value.
+    """
+    if scope.everything:
+        return "TRUE", {}
+    clauses, params = [], {}
+    for column, values, prefix in (
+        ("country_code", scope.country_codes, "scope_country"),
+        ("store_id", scope.shop_codes, "scope_shop"),
+    ):
+        if values:
+            names = [f"{prefix}_{i}" for i in range(len(values))]
+            params.update(zip(names, sorted(values), strict=True))
+            clauses.append(f"{column} IN ({', '.join('$' + n for n in names)})")
+    if not clauses:
+        return "FALSE", {}
+    return "(" + " OR ".join(clauses) + ")", params
+
+
+def read_sql(read: Read, *, backend: Warehouse) -> tuple[str, dict[str, Any]]:
+    """The read's SQL for this backend, and its parameters."""
+    where, params = _where(read)
+    if read.columns:
+        sql = f'SELECT {", ".join(read.columns)} FROM "{read.view}" WHERE {where}'
+    else:
+        sql = f"SELECT {_selects(read)} FROM {_source(read, where, backend)}{_grouping(read)}"
+        if read.split_at is not None:
+            params["split_at"] = read.split_at
+    if read.having:
+        measures = {m.name: m for m in read.measures}
+        conditions = [f"{_aggregate(measures[name])} {op} $having_{i}" for i, (name, op, _) in enumerate(read.having)]
+        sql += " HAVING " + " AND ".join(conditions)
+        params.update({f"having_{i}": value for i, (_, _, value) in enumerate(read.having)})
+    if read.order_by:
+        terms = [f"{c[1:]} DESC NULLS LAST" if c.startswith("-") else f"{c} NULLS LAST" for c in read.order_by]
+        sql += " ORDER BY " + ", ".join(terms)
+    if read.limit is not None:
+        sql += " LIMIT $l_limit OFFSET $l_offset"
+        params.update(l_limit=read.limit, l_offset=read.offset)
+    return sql, params
+
+
+def _where(read: Read) -> tuple[str, dict[str, Any]]:
+    predicate, scope_params = scope_predicate(read.scope)
+    clauses, params = [f"({predicate})"], dict(scope_params)
+    if read.dates is not None:
+        clauses.append("order_date BETWEEN $f_start AND $f_end")
+        params.update(f_start=read.dates[0], f_end=read.dates[1])
+    for column, value in read.equals:
+        clauses.append(f"{column} = $f_{column}")
+        params[f"f_{column}"] = value
+    return " AND ".join(clauses), params
+
+
+def _aggregate(measure: Measure, when: str = "") -> str:
+    # A conditional aggregate the portable way: the CASE is NULL outside the condition, and
+    # every aggregate here skips NULLs (DuckDB's FILTER clause is not GoogleSQL).
+    conditions = [c for c in (measure.only_if, when) if c]
+    value = measure.column or ("1" if conditions else "*")
+    if conditions:
+        value = f"CASE WHEN {' AND '.join(conditions)} THEN {value} END"
+    return AGGREGATES[measure.aggregate].format(value)
+
+
+def _selects(read: Read) -> str:
+    # One-argument grouping() per key: GoogleSQL has no multi-argument bitmask.
+    flags = [f"grouping({key}) AS g_{key}" for key in read.group_by] if read.grouping_sets else []
+    if read.split_at is None:
+        measures = [f"{_aggregate(m)} AS {m.name}" for m in read.measures]
+    else:
+        measures = [
+            f"{_aggregate(m, when)} AS {prefix}{m.name}"
+            for m in read.measures
+            for prefix, when in (("cur_", "order_date >= $split_at"), ("prev_", "order_date < $split_at"))
+        ]
+    return ", ".join([*flags, *read.group_by, *measures])
+
+
+def _source(read: Read, where: str, backend: Warehouse) -> str:
+    if PERIOD not in read.group_by:
+        return f'"{read.view}" WHERE {where}'
+    # The period is computed once per row below, so the grouping names it as a column.
+    used = [k for k in read.group_by if k != PERIOD]
+    used += [c for m in read.measures for c in (m.column, m.only_if) if c]
+    used += ["order_date"] if read.split_at is not None else []
+    period = f"{backend.sql_date_trunc('order_date', read.grain)} AS {PERIOD}"
+    columns = ", ".join([period, *dict.fromkeys(used)])
+    return f'(SELECT {columns} FROM "{read.view}" WHERE {where}) AS facts'
+
+
+def _grouping(read: Read) -> str:
+    if read.grouping_sets:
+        return " GROUP BY GROUPING SETS (" + ", ".join(f"({', '.join(s)})" for s in read.grouping_sets) + ")"
+    if read.group_by:
+        return " GROUP BY " + ", ".join(read.group_by)
+    return ""
+
+
+def read_table(read: Read) -> pa.Table:
+    """Run the read on the configured warehouse."""
+    backend = warehouse()
+    sql, params = read_sql(read, backend=backend)
+    return backend.query(sql, params)
+
+
+def read_batches(read: Read) -> Iterator[pa.RecordBatch]:
+    """Run the read, its result in record batches (for streamed exports)."""
+    backend = warehouse()
+    sql, params = read_sql(read, backend=backend)
+    yield from backend.query_batches(sql, params)
