@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.reports",
     "apps.api",
     "apps.audit",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
