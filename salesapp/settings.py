@@ -16,14 +16,39 @@ def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def env_bool(name: str, default: bool) -> bool:
-    value = env(name)
-    return default if value == "" else value.lower() in {"1", "true", "yes", "on"}
+    """Unset or empty: the default. Anything but the words below stops start-up: a typo in
+    DJANGO_DEBUG must not quietly read as False (or a typo in a switch as "off")."""
+    value = env(name).lower()
+    if value == "":
+        return default
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={env(name)!r} is not a boolean: set {', '.join(TRUE_WORDS)} to switch it on, "
+        f"{', '.join(FALSE_WORDS)} to switch it off, or leave it unset for the default "
+        f"({'on' if default else 'off'})."
+    )
 
 
 def env_int(name: str, default: int) -> int:
+    """Unset or empty: the default; else a whole number, or start-up stops naming the variable."""
     value = env(name)
-    return default if value == "" else int(value)
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a whole number (e.g. {name}={default}); "
+            "leave it unset for that default."
+        ) from None
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
