@@ -248,17 +248,17 @@ else:
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that needs no server.
 REDIS_URL = env("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
-# Named queues on Redis, so each kind of work gets its own workers: parsing files
-# (ingest), warehouse writes such as compaction (load), report work (reports).
-CELERY_QUEUE_NAMES = ("ingest", "load", "reports")
+# Named queues on Redis, so each kind of work gets its own workers (docker-compose.yml starts
+# one per queue): uploads, their ETL and the sweep (ingest); warehouse writes such as
+# compaction (load). Routes name task modules; tests/test_configuration.py checks that each
+# matches a registered task and that a compose worker consumes its queue.
+CELERY_QUEUE_NAMES = ("ingest", "load")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_DEFAULT_QUEUE = "ingest"
     CELERY_TASK_ROUTES = {
-        "apps.etl.tasks.*": {"queue": "ingest"},
         "apps.uploads.tasks.*": {"queue": "ingest"},
         "apps.warehouse.tasks.*": {"queue": "load"},
-        "apps.reports.tasks.*": {"queue": "reports"},
     }
     # An unacknowledged task (its worker died) goes back to the queue after this many
     # seconds; keep it above the hard time limit, or a long task would run twice at once.
@@ -302,7 +302,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 UPLOAD_SWEEP_EVERY = env_int("UPLOAD_SWEEP_EVERY", 60)
 UPLOAD_SWEEP_QUEUED_AFTER = env_int("UPLOAD_SWEEP_QUEUED_AFTER", 300)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-uploads": {"task": "apps.etl.tasks.sweep_uploads", "schedule": float(UPLOAD_SWEEP_EVERY)},
+    "sweep-uploads": {"task": "apps.uploads.tasks.sweep_uploads", "schedule": float(UPLOAD_SWEEP_EVERY)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

@@ -1,5 +1,7 @@
 """Configuration stays documented and deployable."""
 
+import fnmatch
+import json
 import os
 import re
 import shutil
@@ -7,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from django.core.exceptions import ImproperlyConfigured
 
 from salesapp.settings import FALSE_WORDS, TRUE_WORDS, env_bool, env_int
@@ -78,3 +81,85 @@ def test_env_bool_refuses_anything_else(monkeypatch, value):
     monkeypatch.setenv("SALESAPP_TEST_SWITCH", value)
     with pytest.raises(ImproperlyConfigured, match=f"SALESAPP_TEST_SWITCH={value!r} is not a boolean"):
         env_bool("SALESAPP_TEST_SWITCH", False)
+
+
+# -- Celery: routes, beat and queues name real things ----------------------------------------
+CELERY_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from salesapp.celery import app
+app.loader.import_default_modules()
+print(json.dumps({
+    "routes": {pattern: route["queue"] for pattern, route in settings.CELERY_TASK_ROUTES.items()},
+    "default_queue": settings.CELERY_TASK_DEFAULT_QUEUE,
+    "queues": list(settings.CELERY_QUEUE_NAMES),
+    "beat": {name: entry["task"] for name, entry in settings.CELERY_BEAT_SCHEDULE.items()},
+    "tasks": sorted(name for name in app.tasks if not name.startswith("celery.")),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def celery_config(tmp_path_factory) -> dict:
+    """The Celery configuration of a process set up as compose runs it (Redis, embedded
+    warehouse, so beat also compacts), and the tasks its Celery app registers."""
+    environ = {k: v for k, v in os.environ.items() if k not in {"WAREHOUSE_COMPACT_EVERY", "UPLOAD_SWEEP_EVERY"}}
+    environ.update(
+        DATA_DIR=str(tmp_path_factory.mktemp("celery") / "data"),
+        DJANGO_SETTINGS_MODULE="salesapp.settings",
+        REDIS_URL="redis://127.0.0.1:9/0",  # never connected to: the settings only
+        WAREHOUSE="embedded",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", CELERY_PROBE], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _compose_worker_queues(default_queue: str) -> dict[str, set[str]]:
+    """Each docker-compose service that runs a Celery worker, and the queues it consumes."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    workers = {}
+    for name, service in services.items():
+        command = service.get("command") or ""
+        command = " ".join(command) if isinstance(command, list) else command
+        if re.search(r"\bcelery\b.*\bworker\b", command):
+            queues = re.search(r"(?:-Q|--queues)[ =](\S+)", command)
+            workers[name] = set(queues.group(1).split(",")) if queues else {default_queue}
+    return workers
+
+
+def _used_queues(config: dict) -> set[str]:
+    """The default queue, and the queue of each route that some registered task takes."""
+    routed = {queue for pattern, queue in config["routes"].items() if fnmatch.filter(config["tasks"], pattern)}
+    return routed | {config["default_queue"]}
+
+
+def test_every_task_route_and_beat_entry_names_a_registered_task(celery_config):
+    tasks = celery_config["tasks"]
+    assert celery_config["routes"] and celery_config["beat"]
+
+    problems = [
+        *(
+            f"route {pattern} matches no task"
+            for pattern in celery_config["routes"]
+            if not fnmatch.filter(tasks, pattern)
+        ),
+        *(f"beat {entry!r} runs {task}, no task" for entry, task in celery_config["beat"].items() if task not in tasks),
+    ]
+
+    assert problems == [], f"registered tasks: {tasks}"
+
+
+def test_every_queue_a_task_uses_has_a_compose_worker_and_no_other_queue_is_named(celery_config):
+    used = _used_queues(celery_config)
+    workers = _compose_worker_queues(celery_config["default_queue"])
+    consumed = set().union(*workers.values())
+
+    assert workers, "docker-compose.yml starts no Celery worker"
+    assert used - consumed == set(), f"queues no compose worker consumes; workers: {workers}"
+    assert consumed - used == set(), f"compose workers wait on queues no task is sent to: {workers}"
+    # The queues the settings name (the metrics report the depth of each) are the ones in use.
+    assert set(celery_config["queues"]) == used
