@@ -46,8 +46,7 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(
-            f"{name}={value!r} is not a whole number (e.g. {name}={default}); "
-            "leave it unset for that default."
+            f"{name}={value!r} is not a whole number (e.g. {name}={default}); leave it unset for that default."
         ) from None
 
 
