@@ -2,6 +2,8 @@
 
 Every variable is documented in .env.example. All local state (SQLite database, stored
 files, the embedded warehouse, the broker's folders) lives under DATA_DIR (default var/).
+Reading the settings creates nothing: each folder is made by the process that first needs
+it (salesapp/folders.py). A malformed value stops start-up with the variable's name.
 """
 
 import os
@@ -119,7 +121,10 @@ DATABASES = {
         conn_max_age=60,
     )
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+DATABASES["default"].setdefault("TEST", {})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend that also makes the file's folder when it first opens it.
+    DATABASES["default"]["ENGINE"] = "salesapp.sqlite"
     # The web process and the worker write to one SQLite file: wait on locks, don't fail.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -127,10 +132,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-# The test database is a file, so that a real worker process started by the
-# integration tests sees the same rows as the test itself.
-DATABASES["default"].setdefault("TEST", {})
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The test database is a file, so that a real worker process started by the
+    # integration tests sees the same rows as the test itself.
     DATABASES["default"]["TEST"]["NAME"] = str(DATA_DIR / "test-db.sqlite3")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -189,8 +192,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Every uploaded file streams to a temporary file in chunks and is hashed on the way.
 FILE_UPLOAD_HANDLERS = ["apps.uploads.handlers.StreamingUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = DATA_DIR / "tmp"
-FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+# Temporary files: uploads stream there (apps/uploads/handlers.py), the ETL works there.
+# Made on first use (salesapp.folders.temp_dir); Django's FILE_UPLOAD_TEMP_DIR stays unset.
+TEMP_DIR = DATA_DIR / "tmp"
 
 # The REST API: a per-user token (`manage.py api_token USER`, the admin, or POST /api/token/),
 # or the browser session; everything needs a login, and each endpoint then applies its scope.
@@ -280,9 +284,8 @@ else:
         # Seconds between looks at the queue folder: how soon a task starts, and a worker stops.
         "polling_interval": 0.5,
     }
-    # kombu's filesystem transport lists these folders and fails if they are missing.
-    (BROKER_DIR / "queue").mkdir(parents=True, exist_ok=True)
-    (BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport fails on missing folders: salesapp/celery.py makes them
+    # before a task is published and when a worker starts.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -304,6 +307,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-uploads": {"task": "apps.uploads.tasks.sweep_uploads", "schedule": float(UPLOAD_SWEEP_EVERY)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Celery's file-backed schedule, whose folder is made when beat opens it.
+CELERY_BEAT_SCHEDULER = "salesapp.celery:BeatSchedule"
 
 # Mail to uploaders (rows rejected, upload failed): printed to the console unless
 # EMAIL_BACKEND is set, e.g. django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST etc.

@@ -51,6 +51,7 @@ from apps.uploads.models import Upload, UploadEvent
 from apps.warehouse.base import ParquetBatch, WarehouseBusy, WarehouseError
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
+from salesapp.folders import temp_dir
 from salesapp.logs import upload_log_context
 
 log = logging.getLogger(__name__)
@@ -472,7 +473,7 @@ def local_copy(storage_path: str):
     if local:
         yield Path(local)
         return
-    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+    with tempfile.TemporaryDirectory(dir=temp_dir()) as tmp:
         target = Path(tmp) / Path(storage_path).name
         with default_storage.open(storage_path, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
@@ -482,7 +483,7 @@ def local_copy(storage_path: str):
 @contextmanager
 def _work_dir():
     """A private folder for DuckDB's spill files and the outputs before they are stored."""
-    with tempfile.TemporaryDirectory(prefix="etl-", dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+    with tempfile.TemporaryDirectory(prefix="etl-", dir=temp_dir()) as tmp:
         yield Path(tmp)
 
 

@@ -20,6 +20,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 
 from apps.uploads.models import Upload
+from salesapp.folders import temp_dir
 
 ROW = "row"
 ERRORS = "errors"
@@ -110,7 +111,7 @@ def _original_rows(upload: Upload, path: Path, wanted: list[int]) -> pa.Table:
     from apps.etl.pipeline.extract import RAW, SOURCE_ROW, extract
     from apps.etl.schemas import schema_spec_of_version
 
-    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+    with tempfile.TemporaryDirectory(dir=temp_dir()) as tmp:
         con = work_connection(temp_dir=Path(tmp), memory_limit=settings.ETL_MEMORY_LIMIT)
         try:
             extracted = extract(
