@@ -163,3 +163,35 @@ def test_every_queue_a_task_uses_has_a_compose_worker_and_no_other_queue_is_name
     assert consumed - used == set(), f"compose workers wait on queues no task is sent to: {workers}"
     # The queues the settings name (the metrics report the depth of each) are the ones in use.
     assert set(celery_config["queues"]) == used
+
+
+# -- requirements: a runtime lock for the image, a development lock for the tests -----------
+def _pins(lock: str) -> dict[str, str]:
+    lines = (ROOT / lock).read_text().splitlines()
+    return {m[1].lower(): m[2] for line in lines if (m := re.match(r"([A-Za-z0-9_.\-]+)==(\S+)", line))}
+
+
+def _direct(requirements_in: str) -> set[str]:
+    lines = (ROOT / requirements_in).read_text().splitlines()
+    return {m[1].lower() for line in lines if (m := re.match(r"([A-Za-z0-9][A-Za-z0-9_.\-]*)", line))}
+
+
+def test_each_lock_pins_every_direct_requirement():
+    assert _direct("requirements.in") - set(_pins("requirements.txt")) == set()
+    assert _direct("requirements-dev.in") - set(_pins("requirements-dev.txt")) == set()
+
+
+def test_the_dev_lock_pins_the_runtime_packages_at_the_runtime_locks_versions():
+    runtime, dev = _pins("requirements.txt"), _pins("requirements-dev.txt")
+    assert {name: (version, dev.get(name)) for name, version in runtime.items() if dev.get(name) != version} == {}
+
+
+def test_the_runtime_lock_and_the_image_carry_no_test_tools():
+    dev_only = _direct("requirements-dev.in")
+    assert {"pytest", "pytest-django", "playwright", "ruff", "gcp-storage-emulator"} <= dev_only
+    assert dev_only & set(_pins("requirements.txt")) == set()
+    assert {"pytest", "pluggy", "iniconfig", "greenlet"} & set(_pins("requirements.txt")) == set()
+    # The application's stage installs the runtime lock, and nothing else.
+    app_stage = (ROOT / "Dockerfile").read_text().split("\nFROM ")[-1]
+    assert app_stage.startswith("base AS app")
+    assert re.findall(r"pip install[^\n]*", app_stage) == ["pip install -r requirements.txt"]
