@@ -1,10 +1,8 @@
 """The Celery application: configuration comes from Django settings (CELERY_*)."""
 
 import os
-from pathlib import Path
 
 from celery import Celery, signals
-from celery.beat import PersistentScheduler
 
 from salesapp.folders import broker_folders_make
 
@@ -18,19 +16,10 @@ app.autodiscover_tasks()
 # The filesystem broker's folders are made when a process first needs them, not by the
 # settings: a worker before it reads the queue, any process before it publishes a task.
 @signals.worker_init.connect
-def _broker_folders_for_worker(sender=None, **_) -> None:
+def _broker_folders_for_worker(**_) -> None:
     broker_folders_make(app.conf.broker_url, app.conf.broker_transport_options)
 
 
 @signals.before_task_publish.connect
 def _broker_folders_for_publish(**_) -> None:
     broker_folders_make(app.conf.broker_url, app.conf.broker_transport_options)
-
-
-class BeatSchedule(PersistentScheduler):
-    """Celery beat's schedule file (CELERY_BEAT_SCHEDULE_FILENAME, or `beat -s`), whose folder
-    is made when beat opens it, in `celery beat` or in a worker started with --beat."""
-
-    def setup_schedule(self) -> None:
-        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
-        super().setup_schedule()

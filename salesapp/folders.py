@@ -1,14 +1,15 @@
 """The local folders under DATA_DIR, each made by the process that first needs it.
 
-Reading the settings creates nothing on disk, so `manage.py check`, an image build or a
-read-only container write nothing. Each folder is made right before its first use:
+Reading the settings creates nothing on disk: a tool, an image build or a read-only container
+that only reads them writes nothing. Each folder is made right before its first use:
 
 - DATA_DIR, the SQLite file's folder: when a process first opens the database (salesapp/sqlite);
 - TEMP_DIR (DATA_DIR/tmp): `temp_dir()`, before an upload streams to a temporary file there
   and before the ETL makes its work folder there (Django's FILE_UPLOAD_TEMP_DIR stays unset:
   its system check wants the folder to exist when any command starts);
 - the filesystem broker's folders (DATA_DIR/broker): before a task is published and when a
-  worker starts; Celery beat's schedule file's folder when beat opens it (salesapp/celery.py);
+  worker starts (salesapp/celery.py); Celery beat's schedule file's folder when beat opens
+  it (salesapp/beat.py);
 - the stored files (FileSystemStorage) and the embedded warehouse make their own.
 
 Imports no app module: apps import it, as they import salesapp.logs.

@@ -308,7 +308,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Celery's file-backed schedule, whose folder is made when beat opens it.
-CELERY_BEAT_SCHEDULER = "salesapp.celery:BeatSchedule"
+CELERY_BEAT_SCHEDULER = "salesapp.beat:BeatSchedule"
 
 # Mail to uploaders (rows rejected, upload failed): printed to the console unless
 # EMAIL_BACKEND is set, e.g. django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST etc.

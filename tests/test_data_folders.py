@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from salesapp.celery import BeatSchedule
+from salesapp.beat import BeatSchedule
 from salesapp.celery import app as celery_app
 from tests.emulators.servers import ROOT
 from tests.factories import upload_loaded
@@ -87,4 +87,4 @@ def test_beat_makes_the_folder_of_its_schedule_file_when_it_opens_it(tmp_path):
         scheduler.close()
 
     assert schedule_file.parent.is_dir()
-    assert celery_app.conf.beat_scheduler == "salesapp.celery:BeatSchedule"
+    assert celery_app.conf.beat_scheduler == "salesapp.beat:BeatSchedule"
