@@ -7,14 +7,27 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 PIP   := $(VENV)/bin/pip
-STAMP := $(VENV)/.installed
+# What is installed in the venv: the runtime lock (make run), the development lock (make test, make lint).
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP     := $(VENV)/.installed-dev
 
 # Extra arguments for pytest, e.g. make test PYTEST_ARGS="-k uploads -x"
 PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv emulators run test lint clean clean-data
+# A venv whose interpreter no longer runs (pyenv version removed) or is < 3.12 is thrown away.
+VENV_CHECK = if [ -e $(VENV) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+	  echo "make: $(VENV) has no working Python >= 3.12; recreating it"; \
+	  rm -rf $(VENV); \
+	fi
+VENV_CREATE = if [ ! -x $(PY) ]; then \
+	  py=$$(scripts/find-python.sh) || { echo "make: cannot create $(VENV): no Python >= 3.12 (see above)" >&2; exit 1; }; \
+	  echo "Creating $(VENV) with $$py"; \
+	  "$$py" -m venv $(VENV) || exit 1; \
+	fi
+
+.PHONY: help venv venv-dev emulators run test lint clean clean-data
 
 help: ## Show this help
 	@echo "Targets:"
@@ -22,23 +35,26 @@ help: ## Show this help
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "Variables: PYTHON=/path/to/python3.13 (interpreter for the venv), PYTEST_ARGS=..."
 
-# A venv whose interpreter no longer runs (pyenv version removed) or is < 3.12 is
-# thrown away first; then the stamp rule reinstalls only when requirements.txt changed.
-venv: ## Create .venv (Python >= 3.12) and install requirements.txt
-	@if [ -e $(VENV) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
-	  echo "make: $(VENV) has no working Python >= 3.12; recreating it"; \
-	  rm -rf $(VENV); \
-	fi
-	@$(MAKE) --no-print-directory -s $(STAMP)
+# Then a stamp rule installs a lock only when it changed since it was last installed.
+venv: ## Create .venv (Python >= 3.12) with the runtime lock, requirements.txt
+	@$(VENV_CHECK)
+	@$(MAKE) --no-print-directory -s $(RUNTIME_STAMP)
 
-$(STAMP): requirements.txt
-	@if [ ! -x $(PY) ]; then \
-	  py=$$(scripts/find-python.sh) || { echo "make: cannot create $(VENV): no Python >= 3.12 (see above)" >&2; exit 1; }; \
-	  echo "Creating $(VENV) with $$py"; \
-	  "$$py" -m venv $(VENV) || exit 1; \
-	fi
+venv-dev: ## Create .venv with the development lock, requirements-dev.txt (runtime + test tools)
+	@$(VENV_CHECK)
+	@$(MAKE) --no-print-directory -s $(DEV_STAMP)
+
+$(RUNTIME_STAMP): requirements.txt
+	@$(VENV_CREATE)
 	$(PIP) install -r requirements.txt
 	@touch $@
+
+# The development lock pins every runtime package at the runtime lock's version
+# (requirements-dev.in: -c requirements.txt), so installing it installs the runtime lock too.
+$(DEV_STAMP): requirements-dev.txt requirements.txt
+	@$(VENV_CREATE)
+	$(PIP) install -r requirements-dev.txt
+	@touch $@ $(RUNTIME_STAMP)
 
 run: venv ## Migrate, load demo data, start web + worker (Ctrl-C stops both)
 	$(PY) manage.py migrate --noinput && \
@@ -48,7 +64,7 @@ run: venv ## Migrate, load demo data, start web + worker (Ctrl-C stops both)
 emulators: ## Build the BigQuery emulator's own Python 3.13 venv under .cache/ (once)
 	@scripts/bigquery-emulator-venv.sh >/dev/null
 
-test: venv emulators ## Run the test suite (extra pytest args: PYTEST_ARGS="...")
+test: venv-dev emulators ## Run the test suite (extra pytest args: PYTEST_ARGS="...")
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then \
 	  echo "make test: pytest collected no tests; treating that as a failure" >&2; \
@@ -56,7 +72,7 @@ test: venv emulators ## Run the test suite (extra pytest args: PYTEST_ARGS="..."
 	fi; \
 	exit $$rc
 
-lint: venv ## ruff check + ruff format --check
+lint: venv-dev ## ruff check + ruff format --check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 clean: ## Remove .venv and the emulator venv cache

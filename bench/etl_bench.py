@@ -36,7 +36,7 @@ def setup_django(data_dir: Path) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
-    from apps.accounts.demo import demo_seed
+    from apps.demo.seed import demo_seed
     from apps.warehouse.services import warehouse_sync
 
     demo_seed(password="bench-pass-1234")

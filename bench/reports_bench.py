@@ -36,8 +36,8 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from apps.accounts.demo import DEMO_RATES_TO_USD, demo_seed  # noqa: E402
 from apps.accounts.models import Shop  # noqa: E402
+from apps.demo.seed import DEMO_RATES_TO_USD, demo_seed  # noqa: E402
 from apps.uploads.models import Upload  # noqa: E402
 from apps.warehouse.fact import FACT_SCHEMA  # noqa: E402
 from apps.warehouse.services import warehouse, warehouse_sync  # noqa: E402

@@ -2,6 +2,8 @@
 
 Every variable is documented in .env.example. All local state (SQLite database, stored
 files, the embedded warehouse, the broker's folders) lives under DATA_DIR (default var/).
+Reading the settings creates nothing: each folder is made by the process that first needs
+it (salesapp/folders.py). A malformed value stops start-up with the variable's name.
 """
 
 import os
@@ -16,14 +18,38 @@ def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def env_bool(name: str, default: bool) -> bool:
-    value = env(name)
-    return default if value == "" else value.lower() in {"1", "true", "yes", "on"}
+    """Unset or empty: the default. Anything but the words below stops start-up: a typo in
+    DJANGO_DEBUG must not quietly read as False (or a typo in a switch as "off")."""
+    value = env(name).lower()
+    if value == "":
+        return default
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={env(name)!r} is not a boolean: set {', '.join(TRUE_WORDS)} to switch it on, "
+        f"{', '.join(FALSE_WORDS)} to switch it off, or leave it unset for the default "
+        f"({'on' if default else 'off'})."
+    )
 
 
 def env_int(name: str, default: int) -> int:
+    """Unset or empty: the default; else a whole number, or start-up stops naming the variable."""
     value = env(name)
-    return default if value == "" else int(value)
+    if value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a whole number (e.g. {name}={default}); leave it unset for that default."
+        ) from None
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -55,6 +81,7 @@ INSTALLED_APPS = [
     "apps.reports",
     "apps.api",
     "apps.audit",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
@@ -94,7 +121,10 @@ DATABASES = {
         conn_max_age=60,
     )
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+DATABASES["default"].setdefault("TEST", {})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend that also makes the file's folder when it first opens it.
+    DATABASES["default"]["ENGINE"] = "salesapp.sqlite"
     # The web process and the worker write to one SQLite file: wait on locks, don't fail.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -102,10 +132,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-# The test database is a file, so that a real worker process started by the
-# integration tests sees the same rows as the test itself.
-DATABASES["default"].setdefault("TEST", {})
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The test database is a file, so that a real worker process started by the
+    # integration tests sees the same rows as the test itself.
     DATABASES["default"]["TEST"]["NAME"] = str(DATA_DIR / "test-db.sqlite3")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -164,8 +192,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Every uploaded file streams to a temporary file in chunks and is hashed on the way.
 FILE_UPLOAD_HANDLERS = ["apps.uploads.handlers.StreamingUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = DATA_DIR / "tmp"
-FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
+# Temporary files: uploads stream there (apps/uploads/handlers.py), the ETL works there.
+# Made on first use (salesapp.folders.temp_dir); Django's FILE_UPLOAD_TEMP_DIR stays unset.
+TEMP_DIR = DATA_DIR / "tmp"
 
 # The REST API: a per-user token (`manage.py api_token USER`, the admin, or POST /api/token/),
 # or the browser session; everything needs a login, and each endpoint then applies its scope.
@@ -222,17 +251,17 @@ else:
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that needs no server.
 REDIS_URL = env("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"
-# Named queues on Redis, so each kind of work gets its own workers: parsing files
-# (ingest), warehouse writes such as compaction (load), report work (reports).
-CELERY_QUEUE_NAMES = ("ingest", "load", "reports")
+# Named queues on Redis, so each kind of work gets its own workers (docker-compose.yml starts
+# one per queue): uploads, their ETL and the sweep (ingest); warehouse writes such as
+# compaction (load). Routes name task modules; tests/test_configuration.py checks that each
+# matches a registered task and that a compose worker consumes its queue.
+CELERY_QUEUE_NAMES = ("ingest", "load")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_DEFAULT_QUEUE = "ingest"
     CELERY_TASK_ROUTES = {
-        "apps.etl.tasks.*": {"queue": "ingest"},
         "apps.uploads.tasks.*": {"queue": "ingest"},
         "apps.warehouse.tasks.*": {"queue": "load"},
-        "apps.reports.tasks.*": {"queue": "reports"},
     }
     # An unacknowledged task (its worker died) goes back to the queue after this many
     # seconds; keep it above the hard time limit, or a long task would run twice at once.
@@ -255,9 +284,8 @@ else:
         # Seconds between looks at the queue folder: how soon a task starts, and a worker stops.
         "polling_interval": 0.5,
     }
-    # kombu's filesystem transport lists these folders and fails if they are missing.
-    (BROKER_DIR / "queue").mkdir(parents=True, exist_ok=True)
-    (BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport fails on missing folders: salesapp/celery.py makes them
+    # before a task is published and when a worker starts.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -276,9 +304,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 UPLOAD_SWEEP_EVERY = env_int("UPLOAD_SWEEP_EVERY", 60)
 UPLOAD_SWEEP_QUEUED_AFTER = env_int("UPLOAD_SWEEP_QUEUED_AFTER", 300)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-uploads": {"task": "apps.etl.tasks.sweep_uploads", "schedule": float(UPLOAD_SWEEP_EVERY)},
+    "sweep-uploads": {"task": "apps.uploads.tasks.sweep_uploads", "schedule": float(UPLOAD_SWEEP_EVERY)},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Celery's file-backed schedule, whose folder is made when beat opens it.
+CELERY_BEAT_SCHEDULER = "salesapp.beat:BeatSchedule"
 
 # Mail to uploaders (rows rejected, upload failed): printed to the console unless
 # EMAIL_BACKEND is set, e.g. django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST etc.

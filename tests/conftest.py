@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from apps.accounts.demo import demo_seed
+from apps.demo.seed import demo_seed
 from apps.warehouse.services import warehouse_sync
 from tests.emulators.servers import bigquery_emulator, gcs_emulator, postgres_url, redis_url  # noqa: F401 (fixtures)
 

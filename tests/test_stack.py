@@ -1,6 +1,6 @@
 """The scaled-out stack for real, each part its own process, as compose runs it:
 migrate and seed_demo, Celery on a real redis-server with two workers on the named
-queues (`ingest`; `load,reports`), and `manage.py ingest --wait` as the client. Once on
+queues (`ingest`; `load`), and `manage.py ingest --wait` as the client. Once on
 SQLite and once on a real PostgreSQL (Debian's package). Nothing here is mocked.
 """
 
@@ -51,7 +51,7 @@ def test_uploads_run_on_named_queues_with_several_workers(database_url, redis_ur
     manage(env, "migrate", "--noinput")
     manage(env, "seed_demo")
     ingest_log, load_log = tmp_path / "ingest.log", tmp_path / "load.log"
-    workers = [worker(env, "ingest", ingest_log), worker(env, "load,reports", load_log)]
+    workers = [worker(env, "ingest", ingest_log), worker(env, "load", load_log)]
     try:
         wait_for("ready.", ingest_log)
         wait_for("ready.", load_log)

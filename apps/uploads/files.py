@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePath
 
-from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from apps.uploads.models import Upload
+from salesapp.folders import temp_dir
 
 
 class StorageWriteFailed(Exception):
@@ -77,7 +77,7 @@ def local_copy(storage_path: str) -> Iterator[Path]:
     if local:
         yield Path(local)
         return
-    with tempfile.TemporaryDirectory(dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+    with tempfile.TemporaryDirectory(dir=temp_dir()) as tmp:
         target = Path(tmp) / Path(storage_path).name
         with default_storage.open(storage_path, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
@@ -87,7 +87,7 @@ def local_copy(storage_path: str) -> Iterator[Path]:
 @contextmanager
 def work_dir() -> Iterator[Path]:
     """A private folder for a run's DuckDB spill files and its outputs before they are stored."""
-    with tempfile.TemporaryDirectory(prefix="etl-", dir=settings.FILE_UPLOAD_TEMP_DIR) as tmp:
+    with tempfile.TemporaryDirectory(prefix="etl-", dir=temp_dir()) as tmp:
         yield Path(tmp)
 
 

@@ -7,15 +7,30 @@ computes the SHA-256 while the bytes pass, so the file is not read a second time
 """
 
 import hashlib
+import os
+import tempfile
 
 from django.conf import settings
-from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
 from django.http import QueryDict
 from django.template.defaultfilters import filesizeformat
 from django.utils.datastructures import MultiValueDict
 
+from salesapp.folders import temp_dir
+
 # Multipart boundaries, headers and the small form fields around one file.
 BODY_OVERHEAD = 64 * 1024
+
+
+class UploadTempFile(TemporaryUploadedFile):
+    """Django's temporary upload file, in TEMP_DIR (DATA_DIR/tmp, made on first use; on the
+    stored files' disk, so storing the upload is a rename). Django's own FILE_UPLOAD_TEMP_DIR
+    stays unset: its system check wants the folder made before any process needs it."""
+
+    def __init__(self, name, content_type, size, charset, content_type_extra=None):
+        file = tempfile.NamedTemporaryFile(suffix=".upload" + os.path.splitext(name)[1], dir=temp_dir())  # noqa: SIM115
+        UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
 
 
 class StreamingUploadHandler(TemporaryFileUploadHandler):
@@ -30,7 +45,8 @@ class StreamingUploadHandler(TemporaryFileUploadHandler):
         return None
 
     def new_file(self, *args, **kwargs) -> None:
-        super().new_file(*args, **kwargs)
+        FileUploadHandler.new_file(self, *args, **kwargs)  # TemporaryFileUploadHandler's, with our file:
+        self.file = UploadTempFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
         self._sha256 = hashlib.sha256()
         self._received = 0
 

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.accounts.demo import USERS, demo_seed
 from apps.accounts.models import Profile, Region, Shop
+from apps.demo.seed import USERS, demo_seed
 from apps.etl.models import CountryAlias, FxRate, SalesSchema, SchemaField
 from apps.uploads.models import Upload
 from tests.factories import upload_loaded
@@ -67,7 +67,7 @@ def test_seed_demo_again_keeps_what_an_admin_changed_on_a_demo_user(cast):
 
 
 def test_serve_banner_prints_the_url_and_every_demo_login(settings):
-    from apps.accounts.management.commands.serve import Command
+    from apps.demo.management.commands.serve import Command
 
     settings.DEMO_PASSWORD = "a-demo-password-42"
     out = StringIO()

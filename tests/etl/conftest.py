@@ -5,7 +5,7 @@ from types import MappingProxyType
 import pyarrow as pa
 import pytest
 
-from apps.accounts.demo import SCHEMA_FIELDS
+from apps.demo.seed import SCHEMA_FIELDS
 from apps.etl.countries import alias_rows
 from apps.etl.pipeline.spec import FieldSpec, SchemaSpec
 

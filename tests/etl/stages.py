@@ -3,7 +3,7 @@
 from pathlib import Path
 from types import MappingProxyType
 
-from apps.accounts.demo import SCHEMA_FIELDS
+from apps.demo.seed import SCHEMA_FIELDS
 from apps.etl.countries import alias_rows
 from apps.etl.pipeline.engine import work_connection
 from apps.etl.pipeline.run import FileToRun, stages_run

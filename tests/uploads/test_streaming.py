@@ -31,7 +31,20 @@ def test_hash_computed_while_streaming_is_the_files_sha256_and_no_temp_file_is_l
     assert upload.size_bytes == len(content)
     with default_storage.open(upload.raw_path, "rb") as stored:
         assert stored.read() == content
-    assert list(settings.FILE_UPLOAD_TEMP_DIR.glob("*.upload*")) == []  # moved into storage, not copied
+    assert list(settings.TEMP_DIR.glob("*.upload*")) == []  # moved into storage, not copied
+
+
+def test_an_upload_streams_into_a_temp_dir_made_on_first_use(client_of, settings, tmp_path):
+    settings.TEMP_DIR = tmp_path / "fresh" / "tmp"  # as on a fresh DATA_DIR: the settings create nothing
+    content = SOME_BAD.encode()
+
+    response = post_file(client_of("mgr_us_nyc"), "US-NYC", content)
+
+    assert response.status_code == 201
+    with default_storage.open(Upload.objects.get().raw_path, "rb") as stored:
+        assert stored.read() == content
+    assert settings.TEMP_DIR.is_dir()
+    assert list(settings.TEMP_DIR.iterdir()) == []  # moved into storage
 
 
 def test_body_over_the_limit_is_refused_with_413_before_it_is_read(client_of, settings):

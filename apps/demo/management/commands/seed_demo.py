@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.accounts.demo import demo_seed
+from apps.demo.seed import demo_seed
 from apps.warehouse.services import warehouse_sync
 
 

@@ -9,7 +9,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.accounts.demo import USERS
+from apps.demo.seed import USERS
 
 
 class Command(BaseCommand):
