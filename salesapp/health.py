@@ -1,11 +1,39 @@
-"""Readiness: can this process reach everything an upload needs? Each check raises if not."""
+"""Readiness: can this process reach everything an upload needs?
 
+A component is a name and its checks, run in order until one fails. A check returns when its
+part is ready and raises when it is not: `NotReady` with the word to show (such as
+"mismatch"), or any other error, shown as "unavailable". That word is all /readyz tells
+anyone but staff; the error itself goes to the log, with its traceback, and to staff."""
+
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.core.files.storage import default_storage
 from django.db import connection
 
 from apps.warehouse.services import warehouse
+
+logger = logging.getLogger(__name__)
+
+OK = "ok"
+UNAVAILABLE = "unavailable"
+DETAIL_CHARS = 300
+
+
+class NotReady(Exception):
+    """A check's own verdict: `state` is the one word /readyz shows everyone ("mismatch"),
+    the message the detail for the log and staff."""
+
+    def __init__(self, state: str, detail: str) -> None:
+        super().__init__(detail)
+        self.state = state
+
+
+@dataclass(frozen=True)
+class Readiness:
+    state: str  # OK, UNAVAILABLE or a NotReady's word
+    detail: str = ""  # the error's type and first line, for staff; "" when ok
 
 
 def database_check() -> None:
@@ -29,21 +57,37 @@ def warehouse_check() -> None:
     warehouse().ping()
 
 
-CHECKS: dict[str, Callable[[], None]] = {
-    "database": database_check,
-    "broker": broker_check,
-    "storage": storage_check,
-    "warehouse": warehouse_check,
+# A new check goes into its component's tuple (after the checks it relies on), or a new
+# component into this dict: /readyz, its status and the log take it from here.
+COMPONENTS: dict[str, tuple[Callable[[], None], ...]] = {
+    "database": (database_check,),
+    "broker": (broker_check,),
+    "storage": (storage_check,),
+    # Reachable first; the reconciliation of loaded rows goes after it (NotReady "mismatch").
+    "warehouse": (warehouse_check,),
 }
 
 
-def readiness() -> dict[str, str]:
-    """'ok' or the reason, per dependency."""
-    results = {}
-    for name, check in CHECKS.items():
+def component_readiness(name: str, checks: tuple[Callable[[], None], ...]) -> Readiness:
+    for check in checks:
         try:
             check()
-            results[name] = "ok"
-        except Exception as exc:  # any failure means not ready; the reason is the message
-            results[name] = f"{type(exc).__name__}: {str(exc)[:300]}"
-    return results
+        except NotReady as exc:
+            logger.warning("readyz: %s: %s: %s", name, exc.state, exc)
+            return Readiness(exc.state, _first_line(str(exc)))
+        except Exception as exc:  # any failure means not ready; the reason goes to the log
+            logger.warning("readyz: %s: %s", name, UNAVAILABLE, exc_info=exc)
+            return Readiness(UNAVAILABLE, _first_line(f"{type(exc).__name__}: {exc}"))
+    return Readiness(OK)
+
+
+def readiness() -> dict[str, Readiness]:
+    """Each component's state and, when it is not ok, why."""
+    return {name: component_readiness(name, checks) for name, checks in COMPONENTS.items()}
+
+
+def _first_line(text: str) -> str:
+    # A Delta error's message goes on with a backtrace of the Rust library: staff get the
+    # first line, the log all of it.
+    first = text.strip().partition("\n")[0]
+    return first if len(first) <= DETAIL_CHARS else first[: DETAIL_CHARS - 3] + "..."

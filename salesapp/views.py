@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from apps.accounts.access import scope_for
-from salesapp.health import readiness
+from salesapp.health import OK, readiness
 from salesapp.metrics import registry as metrics_registry
 
 
@@ -25,10 +25,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready: database, broker, storage and warehouse all reachable (503 otherwise)."""
-    checks = readiness()
-    ready = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    """Ready: database, broker, storage and warehouse all reachable (503 otherwise).
+
+    Open to probes, so each component says one word ("ok", "unavailable", or a check's own
+    such as "mismatch") and nothing internal; why is in the log, and shown to staff (who run
+    the platform and would otherwise need the server's log) under "details"."""
+    components = readiness()
+    ready = all(c.state == OK for c in components.values())
+    body = {"status": "ok" if ready else "unavailable", "checks": {name: c.state for name, c in components.items()}}
+    if request.user.is_staff:
+        body["details"] = {name: c.detail for name, c in components.items() if c.detail}
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 @require_GET

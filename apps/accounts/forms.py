@@ -4,18 +4,21 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from apps.accounts.throttle import client_ip, lockout_message, login_locked
+from apps.accounts.throttle import login_refused
 
 
 class ThrottledLoginMixin:
     throttled = ""
 
     def clean(self):
-        username = self.cleaned_data.get("username")
-        if username and login_locked(username=username, ip=client_ip(self.request)):
-            self.throttled = lockout_message()
-            raise ValidationError(self.throttled, code="throttled")
-        return super().clean()
+        try:
+            return super().clean()
+        except ValidationError:
+            # The backend counted this attempt and refused it without checking the password.
+            self.throttled = login_refused(self.request)
+            if self.throttled:
+                raise ValidationError(self.throttled, code="throttled") from None
+            raise
 
 
 class LoginForm(ThrottledLoginMixin, AuthenticationForm):

@@ -4,6 +4,7 @@ filesystem broker, local files, Delta warehouse)."""
 import json
 import logging
 
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.uploads.run import pipeline_run
@@ -22,12 +23,15 @@ def test_readyz_is_ok_when_every_dependency_answers(cast):
     assert response.json()["checks"] == {"database": "ok", "broker": "ok", "storage": "ok", "warehouse": "ok"}
 
 
-def test_readyz_is_503_with_the_reason_when_the_warehouse_is_missing(db):
+def test_readyz_is_503_when_the_warehouse_is_missing_and_tells_staff_why(db):
     # No warehouse_sync has run: the fact table does not exist yet.
     response = Client().get("/readyz")
     body = response.json()
     assert response.status_code == 503 and body["status"] == "unavailable"
-    assert "warehouse_sync" in body["checks"]["warehouse"] and body["checks"]["database"] == "ok"
+    assert body["checks"]["warehouse"] == "unavailable" and body["checks"]["database"] == "ok"
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_user("ops", is_staff=True))
+    assert "warehouse_sync" in staff.get("/readyz").json()["details"]["warehouse"]
 
 
 def test_metrics_count_uploads_by_status_and_rows(cast, sample):
