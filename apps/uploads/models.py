@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import Region, Shop
@@ -33,6 +34,8 @@ class Upload(models.Model):
     )
     # Ended with its rows in the warehouse: what a replacement or a duplicate refers to.
     IN_WAREHOUSE = (Status.LOADED, Status.LOADED_WITH_ERRORS)
+    # Waiting for a worker or running: a replacement in these is its upload's pending one.
+    PENDING = (Status.QUEUED, Status.PROCESSING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="uploads")
@@ -43,6 +46,11 @@ class Upload(models.Model):
     raw_path = models.CharField(max_length=512, help_text="Where the raw file is kept in storage.")
     size_bytes = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, db_index=True)
+    content_current = models.BooleanField(
+        default=False,
+        help_text="The shop's current upload of this content: later uploads of the same bytes are held as its "
+        "duplicates. At most one per shop and content (a unique constraint decides between parallel uploads).",
+    )
     schema_version = models.PositiveIntegerField(null=True, blank=True)
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -94,6 +102,19 @@ class Upload(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Parallel uploads of one file for one shop: one claims the content, the others are
+            # refused by the database and held as its duplicates (transitions.upload_insert).
+            models.UniqueConstraint(
+                fields=["shop", "sha256"], condition=Q(content_current=True), name="uploads_one_current_per_content"
+            ),
+            # Parallel replacements of one upload: one is queued, the others are refused.
+            models.UniqueConstraint(
+                fields=["replaces"],
+                condition=Q(replaces__isnull=False, status__in=["queued", "processing"]),
+                name="uploads_one_pending_replacement",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.shop_id}, {self.get_status_display()})"

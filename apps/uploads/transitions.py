@@ -1,5 +1,6 @@
 """Every status change of an Upload, and nothing else writes one (tests/test_architecture.py
-checks it): held, cancelled, queued again, claimed by a worker, its stage, ended, failed.
+checks it): recorded (claiming its content, or as a held duplicate), held, cancelled, queued
+again, claimed by a worker, its stage, ended, failed.
 
 Each change is one conditional UPDATE (the status it may leave is in its WHERE clause), so
 two workers, or a worker and a user's click, never both make it; the ones that end a run
@@ -9,8 +10,8 @@ record their history line in the same transaction.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.uploads.audit import ending_record, event_record
@@ -21,11 +22,36 @@ Status = Upload.Status
 ENDED = tuple(s for s in Upload.FINISHED if s != Status.CANCELLED)
 
 
-def upload_hold(upload: Upload, *, earlier: Upload, actor) -> None:
-    """A new upload with the same content as a current one: held until the user chooses."""
-    Upload.objects.filter(pk=upload.pk, status=Status.QUEUED).update(status=Status.DUPLICATE, duplicate_of=earlier)
-    upload.status, upload.duplicate_of = Status.DUPLICATE, earlier
-    event_record(upload=upload, kind=UploadEvent.Kind.DUPLICATE, actor=actor, detail=str(earlier.id))
+class ReplacementRunning(Exception):
+    """The upload it would replace has a replacement queued or running already (the
+    database's constraint uploads_one_pending_replacement refused a second)."""
+
+
+def upload_insert(upload: Upload) -> bool:
+    """Record a new upload, queued, in the caller's transaction; whether the database took it.
+
+    A fresh upload claims its content for its shop (content_current); a replacement becomes
+    the pending replacement of its upload, and claims its content too unless that is the
+    content of the upload it replaces (it takes that claim once loaded, upload_finish). The
+    unique constraints refuse the second of two parallel requests: False then, nothing
+    recorded, and the caller looks up who holds the content or the replacement."""
+    replaces = upload.replaces
+    upload.status = Status.QUEUED
+    upload.content_current = replaces is None or replaces.sha256 != upload.sha256
+    try:
+        with transaction.atomic():  # a savepoint: a refusal leaves the caller's transaction usable
+            upload.save(force_insert=True)
+    except IntegrityError:
+        upload.content_current = False
+        return False
+    return True
+
+
+def upload_insert_held(upload: Upload, *, earlier: Upload) -> None:
+    """Record a new upload held as a duplicate of `earlier`, the current upload of its
+    content, until the user chooses (replace that one, or cancel)."""
+    upload.status, upload.duplicate_of, upload.content_current = Status.DUPLICATE, earlier, False
+    upload.save(force_insert=True)
 
 
 def upload_cancel(upload: Upload, *, actor) -> bool:
@@ -46,7 +72,7 @@ def upload_queue_again(
     found = Upload.objects.filter(pk=upload.pk)
     if leaving is not None:
         found = found.filter(status__in=leaving)
-    if not found.update(status=Status.QUEUED, stage="", message="", **changes):
+    if not _pending_update(found, status=Status.QUEUED, stage="", message="", **changes):
         return False
     if kind is not None:
         event_record(upload=upload, kind=kind, actor=actor, detail=detail)
@@ -55,7 +81,17 @@ def upload_queue_again(
 
 def upload_reopen(upload_id) -> None:
     """A finished upload made ready to run again (reprocess); one running now is left to its worker."""
-    Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).update(status=Status.QUEUED)
+    _pending_update(Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED), status=Status.QUEUED)
+
+
+def _pending_update(found, **changes) -> int:
+    """UPDATE that may make an upload a pending replacement: ReplacementRunning when the
+    upload it replaces has one already (the unique constraint)."""
+    try:
+        with transaction.atomic():
+            return found.update(**changes)
+    except IntegrityError as exc:
+        raise ReplacementRunning(str(exc)) from exc
 
 
 def upload_claim(upload_id, *, task_id: str = "") -> bool:
@@ -107,7 +143,22 @@ def upload_finish(upload: Upload, status: str, *, message: str = "") -> Upload:
         ending_record(upload)
         if upload.replaces_id and status in Upload.IN_WAREHOUSE:
             event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
+            _content_handed_over(upload)
     return upload
+
+
+def _content_handed_over(upload: Upload) -> None:
+    """A replacement loaded: the upload it replaced is no longer current, and the
+    replacement holds its own content now (unless another upload does)."""
+    Upload.objects.filter(pk=upload.replaces_id).update(content_current=False)
+    holder = Upload.objects.filter(shop=OuterRef("shop"), sha256=OuterRef("sha256"), content_current=True)
+    try:
+        with transaction.atomic():
+            taken = Upload.objects.filter(pk=upload.pk, content_current=False).exclude(Exists(holder))
+            if taken.update(content_current=True):
+                upload.content_current = True
+    except IntegrityError:  # another upload of the content took the claim at this very moment
+        pass
 
 
 def upload_fail(*, upload_id, message: str) -> bool:
