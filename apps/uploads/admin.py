@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -48,11 +48,17 @@ class UploadAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess the selected uploads (their rows are replaced)", permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
+        queued = 0
         for upload in queryset:
-            upload_reprocess(upload_id=upload.id)
+            try:
+                upload_reprocess(upload_id=upload.id)
+            except ValidationError as exc:  # another replacement of the same upload is running
+                self.message_user(request, f"{upload.original_name}: {' '.join(exc.messages)}", messages.WARNING)
+                continue
             # Actions are not in the admin log unless logged: who did what stays on record.
             self.log_change(request, upload, "Reprocessed (its rows are replaced).")
-        self.message_user(request, f"{queryset.count()} upload(s) queued to be processed again.")
+            queued += 1
+        self.message_user(request, f"{queued} upload(s) queued to be processed again.")
 
     @admin.action(description="Delete the selected uploads' rows from the warehouse", permissions=["change"])
     def delete_rows(self, request: HttpRequest, queryset) -> None:
