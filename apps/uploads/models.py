@@ -98,6 +98,12 @@ class Upload(models.Model):
     claimed_by = models.CharField(
         max_length=64, blank=True, default="", help_text="Id of the task whose run claimed the upload last."
     )
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life of the run processing it (every UPLOAD_HEARTBEAT_EVERY seconds): a run "
+        "silent for UPLOAD_HEARTBEAT_STALE seconds died, and the sweep queues the upload again.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -29,6 +29,7 @@ from apps.etl.pipeline.transform import MissingFxRate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads import rejected
 from apps.uploads.files import StorageWriteFailed, local_copy, local_path_of, processed_path, store, work_dir
+from apps.uploads.heartbeat import heartbeat
 from apps.uploads.models import Upload
 from apps.uploads.notify import upload_notify
 from apps.uploads.transitions import (
@@ -108,9 +109,10 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
     # The sheet the user chose stays chosen when the sweep or the mapping step runs it again.
     file_sheet = sheet or upload.sheet or None
     spec = None
-    # The raw file's copy, the work folder and the work connection live until the refused
-    # rows' files are written, after the ending is saved (the user need not wait for them).
+    # The heartbeat, the raw file's copy, the work folder and the work connection live until
+    # the refused rows' files are written, after the ending is saved (the user need not wait).
     with ExitStack() as held:
+        held.enter_context(heartbeat(upload.id, started_at=upload.started_at))
         try:
             spec = schema_spec_active()
             path = held.enter_context(local_copy(upload.raw_path))

@@ -94,26 +94,46 @@ def _pending_update(found, **changes) -> int:
         raise ReplacementRunning(str(exc)) from exc
 
 
+def run_died() -> Q:
+    """Processing uploads whose run is dead: silent past UPLOAD_HEARTBEAT_STALE (a run that
+    never beat counts from its start), or older than the task's hard time limit (Celery
+    kills a run by then)."""
+    now = timezone.now()
+    silent = now - timedelta(seconds=settings.UPLOAD_HEARTBEAT_STALE)
+    beat_stopped = Q(heartbeat_at__lt=silent) | Q(heartbeat_at__isnull=True, started_at__lt=silent)
+    too_old = Q(started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT))
+    return Q(status=Status.PROCESSING) & (beat_stopped | too_old)
+
+
 def upload_claim(upload_id, *, task_id: str = "") -> bool:
     """Mark a queued upload processing, in one conditional UPDATE, so two workers never both
-    run it. An upload left processing past the task's time limit (its worker died) may be
-    claimed again; the load is a replace, so that run leaves the right rows. So may one
-    processing under this very task id: a task is delivered again while its upload is
-    processing only when its run died (Celery requeues it when a pool process is killed)."""
-    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, started_at__lt=stale)
+    run it. An upload whose run died (run_died: no heartbeat for minutes, or processing past
+    the task's time limit) may be claimed again; the load is a replace, so that run leaves the
+    right rows. So may one processing under this very task id: a task is delivered again
+    while its upload is processing only when its run died (Celery requeues it when a pool
+    process is killed)."""
+    claimable = Q(status=Status.QUEUED) | run_died()
     if task_id:
         claimable |= Q(status=Status.PROCESSING, claimed_by=task_id)
+    now = timezone.now()
     claimed = Upload.objects.filter(claimable, pk=upload_id).update(
         status=Status.PROCESSING,
         stage="reading",
-        started_at=timezone.now(),
+        started_at=now,
+        heartbeat_at=now,
         message="",
         rows_processed=None,
         stage_progress=None,
         claimed_by=task_id,
     )
     return claimed == 1
+
+
+def upload_heartbeat(upload_id, *, started_at) -> bool:
+    """A run's sign of life, on the upload it claimed at `started_at` (not on a later claim
+    of it by another run); whether that claim still stands."""
+    mine = Upload.objects.filter(pk=upload_id, status=Status.PROCESSING, started_at=started_at)
+    return bool(mine.update(heartbeat_at=timezone.now()))
 
 
 def upload_stage(upload_id, stage: str, **rows: int) -> None:

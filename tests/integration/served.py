@@ -73,8 +73,8 @@ class ServedApp:
         except requests.RequestException:
             return False
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""
+    def log(self, tail: int = 6000) -> str:
+        return self.log_path.read_text(errors="replace")[-tail:] if self.log_path.exists() else ""
 
     def stop(self) -> None:
         if self.proc is None:
