@@ -342,6 +342,15 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "sales-platform@localhost")
 # How links in emails start (the address users reach the site at).
 WEB_PORT = env_int("WEB_PORT", 8000)
 SITE_URL = env("SITE_URL", f"http://127.0.0.1:{WEB_PORT}")
+# The reconciliation (apps/uploads/reconcile.py): every WAREHOUSE_RECONCILE_EVERY seconds
+# from Celery beat (0: off; each load's own rows are compared after it anyway), the rows each
+# upload says it loaded compared with the warehouse, in one grouped count.
+WAREHOUSE_RECONCILE_EVERY = env_int("WAREHOUSE_RECONCILE_EVERY", 60 * 60)
+if WAREHOUSE_RECONCILE_EVERY:
+    CELERY_BEAT_SCHEDULE["reconcile-warehouse"] = {
+        "task": "apps.uploads.tasks.reconcile_warehouse",
+        "schedule": float(WAREHOUSE_RECONCILE_EVERY),
+    }
 if WAREHOUSE == "embedded" and WAREHOUSE_COMPACT_EVERY:
     CELERY_BEAT_SCHEDULE["warehouse-compact"] = {
         "task": "apps.warehouse.tasks.compact_warehouse",

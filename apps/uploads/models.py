@@ -66,6 +66,12 @@ class Upload(models.Model):
     stage_progress = models.FloatField(
         null=True, blank=True, help_text="How far the current stage is (0-1), as the engine estimates it."
     )
+    warehouse_rows = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Set when the reconciliation found the warehouse holding another number of this upload's rows "
+        "than it loaded (the number it found); empty while they agree.",
+    )
     replaces = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
@@ -133,6 +139,10 @@ class Upload(models.Model):
     def awaits_choice(self) -> bool:
         return self.status == self.Status.DUPLICATE
 
+    @property
+    def warehouse_mismatch(self) -> bool:
+        return self.warehouse_rows is not None
+
 
 class UploadEvent(models.Model):
     """One line of an upload's history: who did what to it, and when (the audit trail)."""
@@ -150,6 +160,8 @@ class UploadEvent(models.Model):
         SHEET_CHOSEN = "sheet_chosen", "Sheet chosen, processed again"
         DATES_CHOSEN = "dates_chosen", "Date order chosen, processed again"
         MAPPING_CONFIRMED = "mapping_confirmed", "Columns matched, processed again"
+        MISMATCH = "mismatch", "Warehouse rows differ from the upload's count"
+        RECONCILED = "reconciled", "Warehouse rows agree again"
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -1,6 +1,7 @@
 """The run of one upload, in a worker: claimed, its stages run (apps/etl/pipeline/run.py,
 pure), its outputs stored, its batch loaded into the warehouse in one commit, its ending
-recorded (apps/uploads/transitions.py), and its uploader emailed.
+recorded (apps/uploads/transitions.py) and compared with the warehouse (reconcile.py), and
+its uploader emailed.
 
 This is the one place that joins the ORM, storage and the warehouse to the pure stages.
 Running it twice leaves the same rows: a load replaces the upload's batch.
@@ -32,6 +33,7 @@ from apps.uploads.files import StorageWriteFailed, local_copy, local_path_of, pr
 from apps.uploads.heartbeat import heartbeat
 from apps.uploads.models import Upload
 from apps.uploads.notify import upload_notify
+from apps.uploads.reconcile import upload_reconcile
 from apps.uploads.transitions import (
     upload_claim,
     upload_fail,
@@ -261,7 +263,12 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     upload.rows_dropped = outcome.rows_dropped
     upload.report = outcome.report
     upload.schema_version = schema_version
-    return upload_finish(upload, status, message=message)
+    finished = upload_finish(upload, status, message=message)
+    try:  # the warehouse holds what the ending says (and none of a replaced upload's rows)
+        upload_reconcile(finished)
+    except Exception:  # a check: it never changes how the run ended
+        log.exception("upload %s: its rows could not be compared with the warehouse's", upload.id)
+    return finished
 
 
 class _Recorder:

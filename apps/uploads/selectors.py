@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Shop
-from apps.uploads.models import Upload
+from apps.uploads.models import Upload, UploadEvent
 
 # The stages a user sees, in order, and the share of the progress bar each one takes
 # (reading and validating dominate on big files; the load is one commit).
@@ -65,6 +65,15 @@ def upload_replacement_pending(upload: Upload) -> Upload | None:
 def upload_replaced_by(upload: Upload) -> Upload | None:
     """The loaded upload that took this one's place in the warehouse, if any."""
     return upload.replacements.filter(status__in=Upload.IN_WAREHOUSE).order_by("-created_at").first()
+
+
+def upload_mismatch_note(upload: Upload) -> str:
+    """What the reconciliation found, while the warehouse does not hold the upload's rows as
+    loaded (the history line that marked it); empty otherwise."""
+    if not upload.warehouse_mismatch:
+        return ""
+    marked = upload.events.filter(kind=UploadEvent.Kind.MISMATCH).order_by("-at", "-id").first()
+    return marked.detail if marked else f"The warehouse holds {upload.warehouse_rows:,} rows of this upload."
 
 
 def upload_sheets(upload: Upload) -> list[str]:

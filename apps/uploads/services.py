@@ -1,8 +1,8 @@
 """Writes for uploads, whatever the entry (web, API, CLI, admin action): store the raw file,
 record the upload and enqueue its run; the user's choices on a duplicate (replace the earlier
 upload, or cancel), of a workbook's sheet, of a date order, of the columns' mapping; and an
-operator's reprocess or removal of its rows. Status changes go through transitions.py and
-every run is enqueued through tasks.upload_enqueue."""
+operator's reprocess or removal of its rows, and the warehouse's reconciliation and repair.
+Status changes go through transitions.py and every run is enqueued through tasks.upload_enqueue."""
 
 import hashlib
 from collections.abc import Iterator
@@ -23,6 +23,7 @@ from apps.uploads.audit import event_record
 from apps.uploads.checks import check_content, check_name, check_size
 from apps.uploads.files import raw_path_for
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.reconcile import Reconciliation, uploads_reconcile
 from apps.uploads.run import pipeline_run, upload_run
 from apps.uploads.selectors import (
     upload_current_of_content,
@@ -301,6 +302,20 @@ def upload_reprocess(*, upload_id, inline: bool = False) -> Upload:
         transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id, force=True))
     upload.refresh_from_db()
     return upload
+
+
+def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[Reconciliation, list[Upload]]:
+    """Compare every upload's rows with the warehouse (reconcile.py: mismatches marked, admins
+    told); with `repair`, reprocess the current uploads whose rows differ (queued for a worker
+    unless `inline`). The reconciliation, and the uploads reprocessed."""
+    found = uploads_reconcile()
+    repaired = []
+    for mismatch in found.mismatches if repair else []:
+        if mismatch.current:  # rows of a replaced or failed upload are not loaded again
+            repaired.append(upload_reprocess(upload_id=mismatch.upload_id, inline=inline))
+    if repaired and inline:
+        found = uploads_reconcile()  # what the warehouse holds now
+    return found, repaired
 
 
 def upload_delete_rows(*, upload_id) -> int:

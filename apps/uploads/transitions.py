@@ -201,3 +201,27 @@ ROWS_DELETED_MESSAGE = "Its rows were removed from the warehouse by an operator;
 def upload_rows_removed(upload_id) -> None:
     """An operator removed the upload's rows from the warehouse (its status stays)."""
     Upload.objects.filter(pk=upload_id).update(rows_loaded=0, message=ROWS_DELETED_MESSAGE)
+
+
+def upload_mismatch_mark(upload_id, *, found: int, expected: int) -> bool:
+    """The reconciliation found the warehouse holding `found` of the upload's rows where it
+    loaded `expected`: marked, with a history line (once per number found); whether it was
+    not marked before (a new mismatch, the admins are told)."""
+    with transaction.atomic():
+        was = Upload.objects.select_for_update().filter(pk=upload_id).values_list("warehouse_rows", flat=True).first()
+        if was == found:
+            return False
+        Upload.objects.filter(pk=upload_id).update(warehouse_rows=found)
+        detail = f"The warehouse holds {found:,} rows of this upload, not {expected:,}."
+        event_record(upload=str(upload_id), kind=UploadEvent.Kind.MISMATCH, detail=detail)
+    return was is None
+
+
+def upload_mismatch_clear(upload_id, *, rows: int) -> bool:
+    """The warehouse agrees with the upload again (`rows` each): the mark goes, with a
+    history line; whether it was marked."""
+    with transaction.atomic():
+        if not Upload.objects.filter(pk=upload_id, warehouse_rows__isnull=False).update(warehouse_rows=None):
+            return False
+        event_record(upload=str(upload_id), kind=UploadEvent.Kind.RECONCILED, detail=f"{rows:,} rows, as loaded.")
+    return True
