@@ -35,9 +35,14 @@ class Mismatch:
     upload_id: str
     expected: int
     found: int
-    # Its rows belong in the warehouse: reprocessing it loads them again. Otherwise (replaced,
-    # failed, rejected) its rows should be gone, and a reprocess would not remove them.
-    current: bool
+
+    @property
+    def repair(self) -> str:
+        """ "reprocess": its rows belong in the warehouse, a run loads them again (a replace:
+        missing or doubled rows alike); "remove": none of its rows should be there (it was
+        replaced, failed, was rejected, or an operator removed its rows), and a run would not
+        take them out."""
+        return "reprocess" if self.expected else "remove"
 
 
 @dataclass
@@ -65,29 +70,25 @@ def _current() -> Q:
     return Q(status__in=Upload.IN_WAREHOUSE) & ~Q(Exists(replaced))
 
 
-def expected_rows(ids: Iterable[str] | None = None) -> dict[str, tuple[int, bool]]:
-    """For settled uploads (all, or those of `ids`): the rows the warehouse should hold, and
-    whether they are current; all with rows, or each of `ids` that has settled."""
+def expected_rows(ids: Iterable[str] | None = None) -> dict[str, int]:
+    """The rows the warehouse should hold of settled uploads: of all that should hold some,
+    or of each of `ids` that has settled (0 for one replaced, failed, rejected...)."""
     uploads = _settled(Upload.objects.all())
     if ids is None:
         found = uploads.filter(_current(), rows_loaded__gt=0).values_list("pk", "rows_loaded")
-        return {str(pk): (rows, True) for pk, rows in found.iterator()}
+        return {str(pk): rows for pk, rows in found.iterator()}
     expected = {}
     ids = list(ids)
+    current = ExpressionWrapper(_current(), output_field=BooleanField())
     for start in range(0, len(ids), CHUNK):
-        current = ExpressionWrapper(_current(), output_field=BooleanField())
         chunk = uploads.filter(pk__in=ids[start : start + CHUNK]).annotate(is_current=current)
-        for pk, rows, current in chunk.values_list("pk", "rows_loaded", "is_current"):
-            expected[str(pk)] = ((rows or 0) if current else 0, current)
+        for pk, rows, is_current in chunk.values_list("pk", "rows_loaded", "is_current"):
+            expected[str(pk)] = (rows or 0) if is_current else 0
     return expected
 
 
-def _compared(expected: dict[str, tuple[int, bool]], found: dict[str, int], ids: Iterable[str]) -> list[Mismatch]:
-    return [
-        Mismatch(i, expected[i][0], found.get(i, 0), expected[i][1])
-        for i in ids
-        if i in expected and expected[i][0] != found.get(i, 0)
-    ]
+def _compared(expected: dict[str, int], found: dict[str, int], ids: Iterable[str]) -> list[Mismatch]:
+    return [Mismatch(i, expected[i], found.get(i, 0)) for i in ids if i in expected and expected[i] != found.get(i, 0)]
 
 
 def uploads_reconcile() -> Reconciliation:
@@ -108,7 +109,7 @@ def uploads_reconcile() -> Reconciliation:
     result = Reconciliation(checked=len(expected), mismatches=mismatches, unknown=unknown)
     agree = Upload.objects.filter(warehouse_rows__isnull=False).exclude(pk__in=[m.upload_id for m in mismatches])
     agreeing = [str(pk) for pk in _settled(agree).values_list("pk", flat=True)]
-    _record(result, agreeing={i: expected.get(i, (0, False))[0] for i in agreeing})
+    _record(result, agreeing={i: expected.get(i, 0) for i in agreeing})
     result.seconds = round(time.monotonic() - started, 3)
     if mismatches or unknown:
         log.error("warehouse reconciliation: %s mismatch(es), rows of %s unknown upload id(s)", len(mismatches),
@@ -125,7 +126,7 @@ def upload_reconcile(upload: Upload) -> Reconciliation:
     result = Reconciliation(checked=len(expected), mismatches=_compared(expected, found, expected))
     marked = set(map(str, Upload.objects.filter(pk__in=ids, warehouse_rows__isnull=False).values_list("pk", flat=True)))
     mismatched = {m.upload_id for m in result.mismatches}
-    _record(result, agreeing={i: expected[i][0] for i in marked - mismatched if i in expected})
+    _record(result, agreeing={i: expected[i] for i in marked - mismatched if i in expected})
     if result.mismatches:
         log.error("upload %s: the warehouse does not hold the rows it loaded: %s", upload.pk, result.mismatches)
     return result
@@ -166,7 +167,9 @@ def admins_notify(mismatches: list[Mismatch]) -> bool:
     if not recipients:
         log.error("warehouse mismatch found and no admin has an email address to tell")
         return False
-    uploads = Upload.objects.select_related("shop").in_bulk([m.upload_id for m in mismatches])
+    uploads = {
+        str(u.pk): u for u in Upload.objects.select_related("shop").filter(pk__in=[m.upload_id for m in mismatches])
+    }
     site = settings.SITE_URL.rstrip("/")
     lines = ["The warehouse does not hold the rows these uploads loaded:", ""]
     for m in mismatches:
@@ -177,8 +180,8 @@ def admins_notify(mismatches: list[Mismatch]) -> bool:
     lines += [
         "",
         "Reports count these uploads wrongly until repaired: `manage.py warehouse_reconcile --repair` reprocesses "
-        "the current uploads whose rows are missing (or doubled); rows left by a replaced or failed upload are "
-        "removed with `manage.py upload_delete_rows <id>`.",
+        "the uploads whose rows are missing or doubled, and removes the rows of uploads that should have none "
+        "(replaced, failed, rejected).",
     ]
     subject = f"[Sales] Warehouse mismatch: {len(mismatches)} upload(s)"
     try:

@@ -304,17 +304,22 @@ def upload_reprocess(*, upload_id, inline: bool = False) -> Upload:
     return upload
 
 
-def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[Reconciliation, list[Upload]]:
+def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[Reconciliation, list[str]]:
     """Compare every upload's rows with the warehouse (reconcile.py: mismatches marked, admins
-    told); with `repair`, reprocess the current uploads whose rows differ (queued for a worker
-    unless `inline`). The reconciliation, and the uploads reprocessed."""
+    told). With `repair`: reprocess the uploads whose rows are missing or doubled (queued for a
+    worker unless `inline`), and remove the rows of those that should have none (a replaced,
+    failed or rejected upload's; the upload itself is left as it is). The reconciliation (run
+    again after an inline repair), and the ids repaired."""
     found = uploads_reconcile()
     repaired = []
     for mismatch in found.mismatches if repair else []:
-        if mismatch.current:  # rows of a replaced or failed upload are not loaded again
-            repaired.append(upload_reprocess(upload_id=mismatch.upload_id, inline=inline))
-    if repaired and inline:
-        found = uploads_reconcile()  # what the warehouse holds now
+        if mismatch.repair == "reprocess":
+            upload_reprocess(upload_id=mismatch.upload_id, inline=inline)
+        else:
+            warehouse().delete_batch(upload_id=mismatch.upload_id)
+        repaired.append(mismatch.upload_id)
+    if repaired and (inline or any(m.repair == "remove" for m in found.mismatches)):
+        found = uploads_reconcile()  # what the warehouse holds now (marks cleared where it agrees)
     return found, repaired
 
 

@@ -69,7 +69,7 @@ def test_an_emptied_commit_file_is_found_marked_told_and_repaired(loaded, data_d
     code, found = _reconcile()
 
     assert code == 1
-    assert found["mismatches"] == [{"upload_id": str(usa.id), "expected": 291, "found": 0, "current": True}]
+    assert found["mismatches"] == [{"upload_id": str(usa.id), "expected": 291, "found": 0, "repair": "reprocess"}]
     usa.refresh_from_db()
     assert (usa.status, usa.warehouse_rows) == (Upload.Status.LOADED, 0)
     assert usa.events.filter(kind=UploadEvent.Kind.MISMATCH, detail__contains="holds 0 rows of this upload, not 291")
@@ -115,23 +115,27 @@ def test_a_load_that_leaves_other_rows_than_it_counted_is_marked_right_after_it(
     assert len(mail.outbox) == 1 and "5 rows in the warehouse, 6 expected" in mail.outbox[0].body
 
 
-def test_rows_left_by_a_replaced_upload_are_a_mismatch_that_a_reprocess_would_not_repair(cast, tmp_path):
+def test_rows_left_by_a_replaced_upload_are_a_mismatch_that_the_repair_removes(cast, tmp_path):
     first, fixed = tmp_path / "first.csv", tmp_path / "fixed.csv"
     first.write_text(SOME_BAD)
     fixed.write_text(CORRECTED)
     old = upload_loaded(cast["mgr_us_nyc"], "US-NYC", first)
     new = upload_of(cast["mgr_us_nyc"], "US-NYC", fixed)
     Upload.objects.filter(pk=new.pk).update(replaces=old)
-
     pipeline_run(upload_id=new.id)
     warehouse().replace_batch(upload_id=str(old.id), table=fact_rows(str(old.id), 3))  # its rows back, by hand
 
-    code, found = _reconcile("--repair", "--inline")
+    code, found = _reconcile()
 
     assert code == 1
-    assert found["mismatches"] == [{"upload_id": str(old.id), "expected": 0, "found": 3, "current": False}]
-    assert found["repaired"] == []
-    assert (_rows(old.id), _rows(new.id)) == (3, 5)
+    assert found["mismatches"] == [{"upload_id": str(old.id), "expected": 0, "found": 3, "repair": "remove"}]
+
+    code, repaired = _reconcile("--repair")
+
+    assert (code, repaired["mismatches"], repaired["repaired"]) == (0, [], [str(old.id)])
+    assert (_rows(old.id), _rows(new.id)) == (0, 5)
+    old.refresh_from_db()
+    assert (old.status, old.rows_loaded, old.warehouse_rows) == (Upload.Status.LOADED_WITH_ERRORS, 3, None)
 
 
 def test_uploads_whose_rows_are_about_to_change_are_left_out(loaded, cast, tmp_path):
