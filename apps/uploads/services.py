@@ -23,7 +23,7 @@ from apps.uploads.audit import event_record
 from apps.uploads.checks import check_content, check_name, check_size
 from apps.uploads.files import raw_path_for
 from apps.uploads.models import Upload, UploadEvent
-from apps.uploads.reconcile import Reconciliation, uploads_reconcile
+from apps.uploads.reconcile import Mismatch, Reconciliation, uploads_reconcile
 from apps.uploads.run import pipeline_run, upload_run
 from apps.uploads.selectors import (
     upload_current_of_content,
@@ -304,12 +304,12 @@ def upload_reprocess(*, upload_id, inline: bool = False) -> Upload:
     return upload
 
 
-def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[Reconciliation, list[str]]:
+def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[Reconciliation, list[Mismatch]]:
     """Compare every upload's rows with the warehouse (reconcile.py: mismatches marked, admins
     told). With `repair`: reprocess the uploads whose rows are missing or doubled (queued for a
     worker unless `inline`), and remove the rows of those that should have none (a replaced,
     failed or rejected upload's; the upload itself is left as it is). The reconciliation (run
-    again after an inline repair), and the ids repaired."""
+    again after a repair that is done), and the mismatches repaired."""
     found = uploads_reconcile()
     repaired = []
     for mismatch in found.mismatches if repair else []:
@@ -317,7 +317,7 @@ def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[
             upload_reprocess(upload_id=mismatch.upload_id, inline=inline)
         else:
             warehouse().delete_batch(upload_id=mismatch.upload_id)
-        repaired.append(mismatch.upload_id)
+        repaired.append(mismatch)
     if repaired and (inline or any(m.repair == "remove" for m in found.mismatches)):
         found = uploads_reconcile()  # what the warehouse holds now (marks cleared where it agrees)
     return found, repaired

@@ -24,7 +24,7 @@ class Command(BaseCommand):
                 "checked": found.checked,
                 "mismatches": [{**m.__dict__, "repair": m.repair} for m in found.mismatches],
                 "unknown": found.unknown,
-                "repaired": repaired,
+                "repaired": [m.upload_id for m in repaired],
                 "seconds": found.seconds,
             }
             self.stdout.write(json.dumps(body))
@@ -34,13 +34,17 @@ class Command(BaseCommand):
             raise SystemExit(1)
 
     def _report(self, found, repaired, *, inline: bool) -> None:
+        for m in repaired:
+            if m.repair == "remove":
+                self.stdout.write(f"Repaired {m.upload_id}: its {m.found:,} rows removed (it should hold none).")
+            else:
+                done = "reprocessed" if inline else "reprocess queued for a worker (compared again when it ends)"
+                self.stdout.write(f"Repaired {m.upload_id}: {m.found:,} rows found, {m.expected:,} expected; {done}.")
         self.stdout.write(f"{found.checked} upload(s) compared with the warehouse in {found.seconds:.2f} s.")
         for m in found.mismatches:
             todo = "reprocess it" if m.repair == "reprocess" else "remove its rows"
             self.stdout.write(f"  {m.upload_id}: {m.found:,} rows in the warehouse, {m.expected:,} expected ({todo})")
         for upload_id, rows in found.unknown.items():
             self.stdout.write(f"  {upload_id}: {rows:,} rows of no known upload")
-        for upload_id in repaired:
-            self.stdout.write(f"  repaired {upload_id}" + ("" if inline else " (a reprocess is queued for a worker)"))
         if not (found.mismatches or found.unknown):
             self.stdout.write(self.style.SUCCESS("The warehouse holds the rows every upload loaded."))
