@@ -152,6 +152,12 @@ def upload_retrying(upload_id) -> None:
     Upload.objects.filter(pk=upload_id).update(status=Status.QUEUED, stage="retrying")
 
 
+RUN_FIELDS = [
+    "status", "stage", "message", "finished_at", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped",
+    "rows_processed", "stage_progress", "report", "schema_version",
+]  # fmt: skip
+
+
 def upload_finish(upload: Upload, status: str, *, message: str = "") -> Upload:
     """A run's ending: `upload` carries its counts and report; the status, the counts and the
     ending in the history are saved together (a worker killed right after the status was
@@ -159,7 +165,9 @@ def upload_finish(upload: Upload, status: str, *, message: str = "") -> Upload:
     upload.status, upload.stage, upload.message = status, "", message
     upload.finished_at = timezone.now()
     with transaction.atomic():
-        upload.save()
+        # What the run decides; not the fields others change meanwhile (the content's claim,
+        # the reconciliation's mark, the heartbeat), which the run's copy holds stale.
+        upload.save(update_fields=RUN_FIELDS)
         ending_record(upload)
         if upload.replaces_id and status in Upload.IN_WAREHOUSE:
             event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
+from apps.uploads import run as run_module
 from apps.uploads import services
 from apps.uploads.models import Upload
 from apps.uploads.run import upload_run
@@ -125,3 +126,21 @@ def test_a_replacement_with_another_current_uploads_content_is_refused(cast):
         _create(user, CORRECTED, replaces=first)
 
     assert set(Upload.objects.all()) == {first, other}
+
+
+def test_a_runs_ending_keeps_what_others_changed_on_the_upload_meanwhile(cast, monkeypatch):
+    """The run holds a copy of the upload from its claim: its ending saves what the run
+    decided, not a stale claim of the content (a replacement that ended meanwhile took it)."""
+    upload = _create(cast["mgr_us_nyc"], SOME_BAD)
+    real = run_module.upload_stage
+
+    def stage(upload_id, name, **rows) -> None:
+        if name == "loading":
+            Upload.objects.filter(pk=upload_id).update(content_current=False)
+        real(upload_id, name, **rows)
+
+    monkeypatch.setattr(run_module, "upload_stage", stage)
+    done = upload_run(upload_id=upload.id)
+
+    done.refresh_from_db()
+    assert (done.status, done.content_current) == (Upload.Status.LOADED_WITH_ERRORS, False)
