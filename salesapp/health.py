@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.core.files.storage import default_storage
 from django.db import connection
 
+from apps.uploads.reconcile import uploads_mismatched
 from apps.warehouse.services import warehouse
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,18 @@ def storage_check() -> None:
 
 def warehouse_check() -> None:
     warehouse().ping()
+    warehouse_rows_check()
+
+
+class Mismatch(Exception):
+    """The warehouse answers, but does not hold the rows some uploads loaded."""
+
+
+def warehouse_rows_check() -> None:
+    """The reconciliation (apps/uploads/reconcile.py) left no upload marked: the warehouse
+    holds the rows each one says it loaded."""
+    if count := uploads_mismatched():
+        raise Mismatch(f"{count} upload(s) hold other rows than they loaded; see manage.py warehouse_reconcile")
 
 
 # A new check goes into its component's tuple (after the checks it relies on), or a new

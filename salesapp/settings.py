@@ -300,9 +300,17 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The sweep (Celery beat; `manage.py serve` runs beat inside its worker) re-enqueues uploads
 # queued longer than UPLOAD_SWEEP_QUEUED_AFTER seconds (the broker was down or lost them)
-# and uploads processing past the task's hard time limit (their worker died).
+# and uploads whose run stopped beating (their worker died).
 UPLOAD_SWEEP_EVERY = env_int("UPLOAD_SWEEP_EVERY", 60)
 UPLOAD_SWEEP_QUEUED_AFTER = env_int("UPLOAD_SWEEP_QUEUED_AFTER", 300)
+# A running upload's heartbeat: its run records a sign of life every UPLOAD_HEARTBEAT_EVERY
+# seconds; one silent for UPLOAD_HEARTBEAT_STALE seconds died (kill -9, out of memory, a lost
+# machine) and the sweep queues it again, whatever the broker: within STALE + SWEEP_EVERY.
+UPLOAD_HEARTBEAT_EVERY = env_int("UPLOAD_HEARTBEAT_EVERY", 30)
+UPLOAD_HEARTBEAT_STALE = env_int("UPLOAD_HEARTBEAT_STALE", 150)
+if UPLOAD_HEARTBEAT_STALE < 2 * UPLOAD_HEARTBEAT_EVERY:
+    # One late beat (a busy database, a long pause) must not make a live run look dead.
+    raise ImproperlyConfigured("UPLOAD_HEARTBEAT_STALE must be at least twice UPLOAD_HEARTBEAT_EVERY.")
 CELERY_BEAT_SCHEDULE = {
     "sweep-uploads": {"task": "apps.uploads.tasks.sweep_uploads", "schedule": float(UPLOAD_SWEEP_EVERY)},
 }
@@ -334,6 +342,15 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "sales-platform@localhost")
 # How links in emails start (the address users reach the site at).
 WEB_PORT = env_int("WEB_PORT", 8000)
 SITE_URL = env("SITE_URL", f"http://127.0.0.1:{WEB_PORT}")
+# The reconciliation (apps/uploads/reconcile.py): every WAREHOUSE_RECONCILE_EVERY seconds
+# from Celery beat (0: off; each load's own rows are compared after it anyway), the rows each
+# upload says it loaded compared with the warehouse, in one grouped count.
+WAREHOUSE_RECONCILE_EVERY = env_int("WAREHOUSE_RECONCILE_EVERY", 60 * 60)
+if WAREHOUSE_RECONCILE_EVERY:
+    CELERY_BEAT_SCHEDULE["reconcile-warehouse"] = {
+        "task": "apps.uploads.tasks.reconcile_warehouse",
+        "schedule": float(WAREHOUSE_RECONCILE_EVERY),
+    }
 if WAREHOUSE == "embedded" and WAREHOUSE_COMPACT_EVERY:
     CELERY_BEAT_SCHEDULE["warehouse-compact"] = {
         "task": "apps.warehouse.tasks.compact_warehouse",

@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -24,6 +24,21 @@ class UploadEventInline(admin.TabularInline):
         return False
 
 
+class WarehouseRowsFilter(admin.SimpleListFilter):
+    title = "warehouse rows"
+    parameter_name = "warehouse"
+
+    def lookups(self, request, model_admin):
+        return [("mismatch", "Differ from the upload's count"), ("agree", "Agree")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "mismatch":
+            return queryset.filter(warehouse_rows__isnull=False)
+        if self.value() == "agree":
+            return queryset.filter(warehouse_rows__isnull=True)
+        return queryset
+
+
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
     list_display = [
@@ -34,10 +49,11 @@ class UploadAdmin(admin.ModelAdmin):
         "rows_read",
         "rows_loaded",
         "rows_rejected",
+        "warehouse_agrees",
         "replaces",
         "created_at",
     ]
-    list_filter = ["status", "shop"]
+    list_filter = ["status", WarehouseRowsFilter, "shop"]
     search_fields = ["original_name", "sha256"]
     readonly_fields = [f.name for f in Upload._meta.fields]
     inlines = [UploadEventInline]
@@ -46,13 +62,25 @@ class UploadAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # uploads come through /uploads/, the API or `manage.py ingest`
 
+    @admin.display(boolean=True, description="Warehouse rows agree")
+    def warehouse_agrees(self, upload: Upload) -> bool:
+        """False once the reconciliation found the warehouse holding another number of its
+        rows (its history says how many); `manage.py warehouse_reconcile --repair`."""
+        return not upload.warehouse_mismatch
+
     @admin.action(description="Reprocess the selected uploads (their rows are replaced)", permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
+        queued = 0
         for upload in queryset:
-            upload_reprocess(upload_id=upload.id)
+            try:
+                upload_reprocess(upload_id=upload.id)
+            except ValidationError as exc:  # another replacement of the same upload is running
+                self.message_user(request, f"{upload.original_name}: {' '.join(exc.messages)}", messages.WARNING)
+                continue
             # Actions are not in the admin log unless logged: who did what stays on record.
             self.log_change(request, upload, "Reprocessed (its rows are replaced).")
-        self.message_user(request, f"{queryset.count()} upload(s) queued to be processed again.")
+            queued += 1
+        self.message_user(request, f"{queued} upload(s) queued to be processed again.")
 
     @admin.action(description="Delete the selected uploads' rows from the warehouse", permissions=["change"])
     def delete_rows(self, request: HttpRequest, queryset) -> None:

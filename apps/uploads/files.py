@@ -7,12 +7,15 @@ worker's disk.
     rejected/<same folder>/<upload id>.rows.csv|.xlsx    the refused rows themselves
 """
 
+import fcntl
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePath
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -20,6 +23,10 @@ from django.utils.text import get_valid_filename
 
 from apps.uploads.models import Upload
 from salesapp.folders import temp_dir
+
+# A run's work folders under TEMP_DIR, and the file whose lock says a live process holds one.
+WORK_PREFIX = "etl-"
+OWNER = ".owner"
 
 
 class StorageWriteFailed(Exception):
@@ -77,8 +84,8 @@ def local_copy(storage_path: str) -> Iterator[Path]:
     if local:
         yield Path(local)
         return
-    with tempfile.TemporaryDirectory(dir=temp_dir()) as tmp:
-        target = Path(tmp) / Path(storage_path).name
+    with _held_folder() as tmp:
+        target = tmp / Path(storage_path).name
         with default_storage.open(storage_path, "rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst, 1024 * 1024)
         yield target
@@ -87,8 +94,51 @@ def local_copy(storage_path: str) -> Iterator[Path]:
 @contextmanager
 def work_dir() -> Iterator[Path]:
     """A private folder for a run's DuckDB spill files and its outputs before they are stored."""
-    with tempfile.TemporaryDirectory(prefix="etl-", dir=temp_dir()) as tmp:
+    with _held_folder() as tmp:
+        yield tmp
+
+
+@contextmanager
+def _held_folder() -> Iterator[Path]:
+    """A folder under TEMP_DIR (etl-*) that this process holds while the block runs: an
+    exclusive flock on its .owner file, which the kernel drops when the process ends, however
+    it ends (kill -9 too). The sweep removes the folders nobody holds (work_dirs_remove)."""
+    folder = tempfile.TemporaryDirectory(prefix=WORK_PREFIX, dir=temp_dir(), ignore_cleanup_errors=True)
+    with folder as tmp, open(Path(tmp) / OWNER, "w") as owner:
+        fcntl.flock(owner, fcntl.LOCK_EX)
         yield Path(tmp)
+
+
+def work_dirs_remove() -> list[str]:
+    """Remove the etl-* folders under TEMP_DIR that no live process holds (a run killed, or
+    out of memory, left them: 74-106 MB each in the probe of issue 17); their names. A folder
+    is locked right after it is made: those younger than UPLOAD_HEARTBEAT_STALE are left."""
+    older_than = settings.UPLOAD_HEARTBEAT_STALE
+    root = Path(settings.TEMP_DIR)
+    removed = []
+    for folder in sorted(root.glob(f"{WORK_PREFIX}*")) if root.is_dir() else []:
+        try:
+            young = time.time() - folder.stat().st_mtime < older_than
+        except FileNotFoundError:
+            continue
+        if young or not folder.is_dir() or _held(folder):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    return removed
+
+
+def _held(folder: Path) -> bool:
+    try:
+        owner = open(folder / OWNER, "a")  # noqa: SIM115 (closed below; "a": made if the run never made it)
+    except OSError:  # the folder went meanwhile, or cannot be read: not ours to remove
+        return True
+    with owner:
+        try:
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
 
 
 class _TakenFile(File):

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import Region, Shop
@@ -33,6 +34,8 @@ class Upload(models.Model):
     )
     # Ended with its rows in the warehouse: what a replacement or a duplicate refers to.
     IN_WAREHOUSE = (Status.LOADED, Status.LOADED_WITH_ERRORS)
+    # Waiting for a worker or running: a replacement in these is its upload's pending one.
+    PENDING = (Status.QUEUED, Status.PROCESSING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="uploads")
@@ -43,6 +46,11 @@ class Upload(models.Model):
     raw_path = models.CharField(max_length=512, help_text="Where the raw file is kept in storage.")
     size_bytes = models.BigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, db_index=True)
+    content_current = models.BooleanField(
+        default=False,
+        help_text="The shop's current upload of this content: later uploads of the same bytes are held as its "
+        "duplicates. At most one per shop and content (a unique constraint decides between parallel uploads).",
+    )
     schema_version = models.PositiveIntegerField(null=True, blank=True)
 
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -57,6 +65,12 @@ class Upload(models.Model):
     )
     stage_progress = models.FloatField(
         null=True, blank=True, help_text="How far the current stage is (0-1), as the engine estimates it."
+    )
+    warehouse_rows = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Set when the reconciliation found the warehouse holding another number of this upload's rows "
+        "than it loaded (the number it found); empty while they agree.",
     )
     replaces = models.ForeignKey(
         "self",
@@ -90,10 +104,29 @@ class Upload(models.Model):
     claimed_by = models.CharField(
         max_length=64, blank=True, default="", help_text="Id of the task whose run claimed the upload last."
     )
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Last sign of life of the run processing it (every UPLOAD_HEARTBEAT_EVERY seconds): a run "
+        "silent for UPLOAD_HEARTBEAT_STALE seconds died, and the sweep queues the upload again.",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Parallel uploads of one file for one shop: one claims the content, the others are
+            # refused by the database and held as its duplicates (transitions.upload_insert).
+            models.UniqueConstraint(
+                fields=["shop", "sha256"], condition=Q(content_current=True), name="uploads_one_current_per_content"
+            ),
+            # Parallel replacements of one upload: one is queued, the others are refused.
+            models.UniqueConstraint(
+                fields=["replaces"],
+                condition=Q(replaces__isnull=False, status__in=["queued", "processing"]),
+                name="uploads_one_pending_replacement",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.shop_id}, {self.get_status_display()})"
@@ -105,6 +138,10 @@ class Upload(models.Model):
     @property
     def awaits_choice(self) -> bool:
         return self.status == self.Status.DUPLICATE
+
+    @property
+    def warehouse_mismatch(self) -> bool:
+        return self.warehouse_rows is not None
 
 
 class UploadEvent(models.Model):
@@ -123,6 +160,8 @@ class UploadEvent(models.Model):
         SHEET_CHOSEN = "sheet_chosen", "Sheet chosen, processed again"
         DATES_CHOSEN = "dates_chosen", "Date order chosen, processed again"
         MAPPING_CONFIRMED = "mapping_confirmed", "Columns matched, processed again"
+        MISMATCH = "mismatch", "Warehouse rows differ from the upload's count"
+        RECONCILED = "reconciled", "Warehouse rows agree again"
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -1,6 +1,7 @@
 """The run of one upload, in a worker: claimed, its stages run (apps/etl/pipeline/run.py,
 pure), its outputs stored, its batch loaded into the warehouse in one commit, its ending
-recorded (apps/uploads/transitions.py), and its uploader emailed.
+recorded (apps/uploads/transitions.py) and compared with the warehouse (reconcile.py), and
+its uploader emailed.
 
 This is the one place that joins the ORM, storage and the warehouse to the pure stages.
 Running it twice leaves the same rows: a load replaces the upload's batch.
@@ -29,8 +30,10 @@ from apps.etl.pipeline.transform import MissingFxRate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads import rejected
 from apps.uploads.files import StorageWriteFailed, local_copy, local_path_of, processed_path, store, work_dir
+from apps.uploads.heartbeat import heartbeat
 from apps.uploads.models import Upload
 from apps.uploads.notify import upload_notify
+from apps.uploads.reconcile import upload_reconcile
 from apps.uploads.transitions import (
     upload_claim,
     upload_fail,
@@ -108,9 +111,10 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
     # The sheet the user chose stays chosen when the sweep or the mapping step runs it again.
     file_sheet = sheet or upload.sheet or None
     spec = None
-    # The raw file's copy, the work folder and the work connection live until the refused
-    # rows' files are written, after the ending is saved (the user need not wait for them).
+    # The heartbeat, the raw file's copy, the work folder and the work connection live until
+    # the refused rows' files are written, after the ending is saved (the user need not wait).
     with ExitStack() as held:
+        held.enter_context(heartbeat(upload.id, started_at=upload.started_at))
         try:
             spec = schema_spec_active()
             path = held.enter_context(local_copy(upload.raw_path))
@@ -259,7 +263,12 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     upload.rows_dropped = outcome.rows_dropped
     upload.report = outcome.report
     upload.schema_version = schema_version
-    return upload_finish(upload, status, message=message)
+    finished = upload_finish(upload, status, message=message)
+    try:  # the warehouse holds what the ending says (and none of a replaced upload's rows)
+        upload_reconcile(finished)
+    except Exception:  # a check: it never changes how the run ended
+        log.exception("upload %s: its rows could not be compared with the warehouse's", upload.id)
+    return finished
 
 
 class _Recorder:

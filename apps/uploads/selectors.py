@@ -3,12 +3,12 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Shop
-from apps.uploads.models import Upload
+from apps.uploads.models import Upload, UploadEvent
 
 # The stages a user sees, in order, and the share of the progress bar each one takes
 # (reading and validating dominate on big files; the load is one commit).
@@ -51,18 +51,29 @@ def shop_codes_visible(*, scope: Scope) -> list[str]:
 
 
 def upload_current_of_content(*, shop: Shop, sha256: str) -> Upload | None:
-    """The latest upload of this content for this shop that still counts: not cancelled,
-    not itself a held duplicate, and not replaced by a loaded upload since."""
-    replaced = Upload.objects.filter(replaces=OuterRef("pk"), status__in=Upload.IN_WAREHOUSE)
-    candidates = Upload.objects.filter(shop=shop, sha256=sha256).exclude(
-        status__in=(Upload.Status.CANCELLED, Upload.Status.DUPLICATE)
-    )
-    return candidates.filter(~Exists(replaced)).select_related("uploaded_by").order_by("-created_at").first()
+    """The shop's current upload of this content (the one that claimed it: not cancelled, not
+    a held duplicate, not replaced by a loaded upload since), if any."""
+    found = Upload.objects.filter(shop=shop, sha256=sha256, content_current=True)
+    return found.select_related("uploaded_by").first()
+
+
+def upload_replacement_pending(upload: Upload) -> Upload | None:
+    """The replacement of this upload that is queued or running, if any (at most one)."""
+    return upload.replacements.filter(status__in=Upload.PENDING).select_related("uploaded_by").first()
 
 
 def upload_replaced_by(upload: Upload) -> Upload | None:
     """The loaded upload that took this one's place in the warehouse, if any."""
     return upload.replacements.filter(status__in=Upload.IN_WAREHOUSE).order_by("-created_at").first()
+
+
+def upload_mismatch_note(upload: Upload) -> str:
+    """What the reconciliation found, while the warehouse does not hold the upload's rows as
+    loaded (the history line that marked it); empty otherwise."""
+    if not upload.warehouse_mismatch:
+        return ""
+    marked = upload.events.filter(kind=UploadEvent.Kind.MISMATCH).order_by("-at", "-id").first()
+    return marked.detail if marked else f"The warehouse holds {upload.warehouse_rows:,} rows of this upload."
 
 
 def upload_sheets(upload: Upload) -> list[str]:

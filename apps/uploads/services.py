@@ -1,10 +1,12 @@
 """Writes for uploads, whatever the entry (web, API, CLI, admin action): store the raw file,
 record the upload and enqueue its run; the user's choices on a duplicate (replace the earlier
 upload, or cancel), of a workbook's sheet, of a date order, of the columns' mapping; and an
-operator's reprocess or removal of its rows. Status changes go through transitions.py and
-every run is enqueued through tasks.upload_enqueue."""
+operator's reprocess or removal of its rows, and the warehouse's reconciliation and repair.
+Status changes go through transitions.py and every run is enqueued through tasks.upload_enqueue."""
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
@@ -21,10 +23,24 @@ from apps.uploads.audit import event_record
 from apps.uploads.checks import check_content, check_name, check_size
 from apps.uploads.files import raw_path_for
 from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.reconcile import Mismatch, Reconciliation, uploads_reconcile
 from apps.uploads.run import pipeline_run, upload_run
-from apps.uploads.selectors import upload_current_of_content, upload_replaced_by, upload_sheets
+from apps.uploads.selectors import (
+    upload_current_of_content,
+    upload_replaced_by,
+    upload_replacement_pending,
+    upload_sheets,
+)
 from apps.uploads.tasks import upload_enqueue
-from apps.uploads.transitions import ENDED, upload_cancel, upload_hold, upload_queue_again, upload_rows_removed
+from apps.uploads.transitions import (
+    ENDED,
+    ReplacementRunning,
+    upload_cancel,
+    upload_insert,
+    upload_insert_held,
+    upload_queue_again,
+    upload_rows_removed,
+)
 from apps.warehouse.services import warehouse
 
 CHUNK = 1024 * 1024
@@ -74,6 +90,9 @@ def upload_create(
 
     Same content as a current upload of the shop: `ask` holds it (status duplicate) until
     the user chooses, `replace` makes it the earlier upload's replacement, `cancel` refuses it.
+    A replacement is refused while the upload it replaces has another one queued or running.
+    The database decides between parallel requests (transitions.upload_insert): any number
+    of them record one upload of a content, and one replacement of an upload.
     """
     if shop.code not in scope.upload_shop_codes:
         raise PermissionDenied(f"You cannot upload for shop {shop.code}.")
@@ -82,24 +101,56 @@ def upload_create(
     sha256 = file_checked(file=file, name=name)
     if replaces is not None:
         replacement_check(scope=scope, old=replaces, shop=shop)
+    # A first look, to refuse without storing anything; the insert below is what decides.
     earlier = None if replaces else upload_current_of_content(shop=shop, sha256=sha256)
     if earlier is not None and on_duplicate == "cancel":
         raise DuplicateUpload(f"'{name}' {duplicate_sentence(earlier)} Nothing was stored.", earlier=earlier)
-    if earlier is not None and on_duplicate == "replace":
-        replacement_check(scope=scope, old=earlier, shop=shop)
-        replaces, earlier = earlier, None
-
-    with transaction.atomic():
-        upload = Upload(shop=shop, uploaded_by=user, original_name=name[:255], size_bytes=file.size)
-        upload.sha256, upload.replaces = sha256, replaces
-        upload.raw_path = default_storage.save(raw_path_for(upload, name=name), file)
-        upload.save(force_insert=True)
-        event_record(upload=upload, kind=UploadEvent.Kind.CREATED, actor=user, detail=_created_detail(upload))
-        if earlier is not None:
-            upload_hold(upload, earlier=earlier, actor=user)
-        elif enqueue:
-            transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
+    upload = Upload(shop=shop, uploaded_by=user, original_name=name[:255], size_bytes=file.size)
+    upload.sha256, upload.replaces = sha256, replaces
+    # Stored before the transaction: a slow storage holds no database lock.
+    upload.raw_path = default_storage.save(raw_path_for(upload, name=name), file)
+    try:
+        _record(upload, scope=scope, user=user, on_duplicate=on_duplicate, enqueue=enqueue)
+    except BaseException:
+        default_storage.delete(upload.raw_path)  # refused: nothing of it is kept
+        raise
     return upload
+
+
+def _record(upload: Upload, *, scope: Scope, user, on_duplicate: str, enqueue: bool) -> None:
+    """Record the stored upload: queued (and enqueued once committed) when the database lets
+    it claim its content or its replacement; else held as the duplicate of the upload that
+    holds the content, or refused as `on_duplicate` and the replacement's state say."""
+    name = upload.original_name
+    for _attempt in range(5):  # the holder may end its claim between two looks: look again
+        with transaction.atomic():
+            if upload_insert(upload):
+                event_record(upload=upload, kind=UploadEvent.Kind.CREATED, actor=user, detail=_created_detail(upload))
+                if enqueue:
+                    transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
+                return
+            if upload.replaces is not None and (running := upload_replacement_pending(upload.replaces)):
+                raise replacement_running(upload.replaces, running)
+            holder = upload_current_of_content(shop=upload.shop, sha256=upload.sha256)
+            if holder is None:
+                continue
+            if upload.replaces is not None:
+                raise ValidationError(
+                    f"'{name}' {duplicate_sentence(holder)} It cannot also replace '{upload.replaces.original_name}': "
+                    "replace that upload instead, or cancel this one.",
+                    code="duplicate",
+                )
+            if on_duplicate == "cancel":
+                raise DuplicateUpload(f"'{name}' {duplicate_sentence(holder)} Nothing was stored.", earlier=holder)
+            if on_duplicate == "replace":
+                replacement_check(scope=scope, old=holder, shop=upload.shop)
+                upload.replaces = holder
+                continue
+            upload_insert_held(upload, earlier=holder)
+            event_record(upload=upload, kind=UploadEvent.Kind.CREATED, actor=user, detail=_created_detail(upload))
+            event_record(upload=upload, kind=UploadEvent.Kind.DUPLICATE, actor=user, detail=str(holder.id))
+            return
+    raise ValidationError(f"'{name}' is being uploaded by several requests at once; try again.")
 
 
 def _created_detail(upload: Upload) -> str:
@@ -113,8 +164,22 @@ def duplicate_sentence(earlier: Upload) -> str:
     return f"has the same content as '{earlier.original_name}', uploaded by {who} on {when:%Y-%m-%d at %H:%M}."
 
 
+def replacement_running(old: Upload, running: Upload | None = None) -> ValidationError:
+    """The answer to a second replacement of an upload while one is queued or running."""
+    running = running or upload_replacement_pending(old)
+    which = ""
+    if running is not None:
+        who = running.uploaded_by.username if running.uploaded_by else "a command-line job"
+        which = f" ('{running.original_name}', uploaded by {who})"
+    return ValidationError(
+        f"A replacement of '{old.original_name}' is already running{which}; wait until it ends.",
+        code="replacement_running",
+    )
+
+
 def replacement_check(*, scope: Scope, old: Upload, shop: Shop) -> None:
-    """A replacement is for the same shop, of an upload that has ended and is still current."""
+    """A replacement is for the same shop, of an upload that has ended and is still current,
+    and has no other replacement queued or running."""
     if old.shop_id != shop.id or shop.code not in scope.upload_shop_codes:
         raise PermissionDenied("A replacement must be uploaded for the same shop, by someone who may upload for it.")
     if not old.is_finished or old.status == Upload.Status.CANCELLED:
@@ -122,6 +187,8 @@ def replacement_check(*, scope: Scope, old: Upload, shop: Shop) -> None:
     newer = old.replacements.filter(status__in=Upload.IN_WAREHOUSE).first()
     if newer is not None:
         raise ValidationError(f"'{old.original_name}' was replaced by '{newer.original_name}'; replace that one.")
+    if running := upload_replacement_pending(old):
+        raise replacement_running(old, running)
 
 
 def upload_decide(*, scope: Scope, user, upload: Upload, choice: str) -> Upload:
@@ -142,9 +209,10 @@ def upload_decide(*, scope: Scope, user, upload: Upload, choice: str) -> Upload:
                 replacement_check(scope=scope, old=upload.duplicate_of, shop=upload.shop)
             earlier = upload.duplicate_of_id
             held = (Upload.Status.DUPLICATE,)
-            if not upload_queue_again(upload, leaving=held, kind=UploadEvent.Kind.REPLACE, actor=user,
-                                      detail=str(earlier), replaces_id=earlier):  # fmt: skip
-                raise not_held
+            with _one_replacement_of(upload.duplicate_of):
+                if not upload_queue_again(upload, leaving=held, kind=UploadEvent.Kind.REPLACE, actor=user,
+                                          detail=str(earlier), replaces_id=earlier):  # fmt: skip
+                    raise not_held
             transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
     upload.refresh_from_db()
     return upload
@@ -179,7 +247,7 @@ def _run_again(upload: Upload, *, user, kind: str, detail: str, **choice: str) -
     worker (its rows replace the upload's once loaded)."""
     if newer := upload_replaced_by(upload):
         raise ValidationError(f"'{upload.original_name}' was replaced by '{newer.original_name}'; choose there.")
-    with transaction.atomic():
+    with transaction.atomic(), _one_replacement_of(upload.replaces):
         if not upload_queue_again(upload, leaving=ENDED, kind=kind, actor=user, detail=detail, **choice):
             now = Upload.objects.get(pk=upload.pk).get_status_display().lower()
             raise ValidationError(f"'{upload.original_name}' cannot be processed again while it is {now}.")
@@ -199,11 +267,21 @@ def upload_mapping_confirm(*, scope: Scope, user, upload: Upload, spec: SchemaSp
     if errors := mapping_problems(spec=spec, columns=columns, mapping=mapping):
         raise ValidationError(errors)
     matched = ", ".join(f"{column} -> {field}" for field, column in mapping.items())
-    with transaction.atomic():
+    with transaction.atomic(), _one_replacement_of(upload.replaces):
         column_mapping_save(shop=upload.shop, columns=columns, mapping=mapping, user=user)
         kind = UploadEvent.Kind.MAPPING_CONFIRMED
         upload_queue_again(upload, leaving=None, kind=kind, actor=user, detail=matched[:500])
         transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
+
+
+@contextmanager
+def _one_replacement_of(old: Upload | None) -> Iterator[None]:
+    """Queueing a replacement again while another replacement of `old` is queued or running
+    is refused by the database: said as a sentence."""
+    try:
+        yield
+    except ReplacementRunning:
+        raise replacement_running(old) from None
 
 
 def upload_run_here(*, upload_id) -> Upload:
@@ -217,12 +295,32 @@ def upload_reprocess(*, upload_id, inline: bool = False) -> Upload:
     unless `inline`."""
     upload = Upload.objects.get(pk=upload_id)
     if inline:
-        return pipeline_run(upload_id=upload.id, force=True)
-    with transaction.atomic():
+        with _one_replacement_of(upload.replaces):
+            return pipeline_run(upload_id=upload.id, force=True)
+    with transaction.atomic(), _one_replacement_of(upload.replaces):
         upload_queue_again(upload, leaving=None, kind=None)
         transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id, force=True))
     upload.refresh_from_db()
     return upload
+
+
+def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[Reconciliation, list[Mismatch]]:
+    """Compare every upload's rows with the warehouse (reconcile.py: mismatches marked, admins
+    told). With `repair`: reprocess the uploads whose rows are missing or doubled (queued for a
+    worker unless `inline`), and remove the rows of those that should have none (a replaced,
+    failed or rejected upload's; the upload itself is left as it is). The reconciliation (run
+    again after a repair that is done), and the mismatches repaired."""
+    found = uploads_reconcile()
+    repaired = []
+    for mismatch in found.mismatches if repair else []:
+        if mismatch.repair == "reprocess":
+            upload_reprocess(upload_id=mismatch.upload_id, inline=inline)
+        else:
+            warehouse().delete_batch(upload_id=mismatch.upload_id)
+        repaired.append(mismatch)
+    if repaired and (inline or any(m.repair == "remove" for m in found.mismatches)):
+        found = uploads_reconcile()  # what the warehouse holds now (marks cleared where it agrees)
+    return found, repaired
 
 
 def upload_delete_rows(*, upload_id) -> int:

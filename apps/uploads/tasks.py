@@ -9,6 +9,7 @@ import logging
 
 from celery import Task, shared_task
 
+from apps.uploads.reconcile import uploads_reconcile
 from apps.uploads.run import TRANSIENT_ERRORS, upload_failed, upload_run
 from apps.uploads.sweep import upload_sweep
 
@@ -54,3 +55,9 @@ def sweep_uploads() -> int:
     for upload_id in found:
         upload_enqueue(upload_id=upload_id)
     return len(found)
+
+
+@shared_task(acks_late=True, soft_time_limit=15 * 60, time_limit=20 * 60)
+def reconcile_warehouse() -> int:
+    """Periodic (Celery beat): every upload's rows compared with the warehouse's; how many differ."""
+    return len(uploads_reconcile().mismatches)

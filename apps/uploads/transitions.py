@@ -1,5 +1,6 @@
 """Every status change of an Upload, and nothing else writes one (tests/test_architecture.py
-checks it): held, cancelled, queued again, claimed by a worker, its stage, ended, failed.
+checks it): recorded (claiming its content, or as a held duplicate), held, cancelled, queued
+again, claimed by a worker, its stage, ended, failed.
 
 Each change is one conditional UPDATE (the status it may leave is in its WHERE clause), so
 two workers, or a worker and a user's click, never both make it; the ones that end a run
@@ -9,8 +10,8 @@ record their history line in the same transaction.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.uploads.audit import ending_record, event_record
@@ -21,11 +22,36 @@ Status = Upload.Status
 ENDED = tuple(s for s in Upload.FINISHED if s != Status.CANCELLED)
 
 
-def upload_hold(upload: Upload, *, earlier: Upload, actor) -> None:
-    """A new upload with the same content as a current one: held until the user chooses."""
-    Upload.objects.filter(pk=upload.pk, status=Status.QUEUED).update(status=Status.DUPLICATE, duplicate_of=earlier)
-    upload.status, upload.duplicate_of = Status.DUPLICATE, earlier
-    event_record(upload=upload, kind=UploadEvent.Kind.DUPLICATE, actor=actor, detail=str(earlier.id))
+class ReplacementRunning(Exception):
+    """The upload it would replace has a replacement queued or running already (the
+    database's constraint uploads_one_pending_replacement refused a second)."""
+
+
+def upload_insert(upload: Upload) -> bool:
+    """Record a new upload, queued, in the caller's transaction; whether the database took it.
+
+    A fresh upload claims its content for its shop (content_current); a replacement becomes
+    the pending replacement of its upload, and claims its content too unless that is the
+    content of the upload it replaces (it takes that claim once loaded, upload_finish). The
+    unique constraints refuse the second of two parallel requests: False then, nothing
+    recorded, and the caller looks up who holds the content or the replacement."""
+    replaces = upload.replaces
+    upload.status = Status.QUEUED
+    upload.content_current = replaces is None or replaces.sha256 != upload.sha256
+    try:
+        with transaction.atomic():  # a savepoint: a refusal leaves the caller's transaction usable
+            upload.save(force_insert=True)
+    except IntegrityError:
+        upload.content_current = False
+        return False
+    return True
+
+
+def upload_insert_held(upload: Upload, *, earlier: Upload) -> None:
+    """Record a new upload held as a duplicate of `earlier`, the current upload of its
+    content, until the user chooses (replace that one, or cancel)."""
+    upload.status, upload.duplicate_of, upload.content_current = Status.DUPLICATE, earlier, False
+    upload.save(force_insert=True)
 
 
 def upload_cancel(upload: Upload, *, actor) -> bool:
@@ -46,7 +72,7 @@ def upload_queue_again(
     found = Upload.objects.filter(pk=upload.pk)
     if leaving is not None:
         found = found.filter(status__in=leaving)
-    if not found.update(status=Status.QUEUED, stage="", message="", **changes):
+    if not _pending_update(found, status=Status.QUEUED, stage="", message="", **changes):
         return False
     if kind is not None:
         event_record(upload=upload, kind=kind, actor=actor, detail=detail)
@@ -55,29 +81,59 @@ def upload_queue_again(
 
 def upload_reopen(upload_id) -> None:
     """A finished upload made ready to run again (reprocess); one running now is left to its worker."""
-    Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED).update(status=Status.QUEUED)
+    _pending_update(Upload.objects.filter(pk=upload_id, status__in=Upload.FINISHED), status=Status.QUEUED)
+
+
+def _pending_update(found, **changes) -> int:
+    """UPDATE that may make an upload a pending replacement: ReplacementRunning when the
+    upload it replaces has one already (the unique constraint)."""
+    try:
+        with transaction.atomic():
+            return found.update(**changes)
+    except IntegrityError as exc:
+        raise ReplacementRunning(str(exc)) from exc
+
+
+def run_died() -> Q:
+    """Processing uploads whose run is dead: silent past UPLOAD_HEARTBEAT_STALE (a run that
+    never beat counts from its start), or older than the task's hard time limit (Celery
+    kills a run by then)."""
+    now = timezone.now()
+    silent = now - timedelta(seconds=settings.UPLOAD_HEARTBEAT_STALE)
+    beat_stopped = Q(heartbeat_at__lt=silent) | Q(heartbeat_at__isnull=True, started_at__lt=silent)
+    too_old = Q(started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT))
+    return Q(status=Status.PROCESSING) & (beat_stopped | too_old)
 
 
 def upload_claim(upload_id, *, task_id: str = "") -> bool:
     """Mark a queued upload processing, in one conditional UPDATE, so two workers never both
-    run it. An upload left processing past the task's time limit (its worker died) may be
-    claimed again; the load is a replace, so that run leaves the right rows. So may one
-    processing under this very task id: a task is delivered again while its upload is
-    processing only when its run died (Celery requeues it when a pool process is killed)."""
-    stale = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimable = Q(status=Status.QUEUED) | Q(status=Status.PROCESSING, started_at__lt=stale)
+    run it. An upload whose run died (run_died: no heartbeat for minutes, or processing past
+    the task's time limit) may be claimed again; the load is a replace, so that run leaves the
+    right rows. So may one processing under this very task id: a task is delivered again
+    while its upload is processing only when its run died (Celery requeues it when a pool
+    process is killed)."""
+    claimable = Q(status=Status.QUEUED) | run_died()
     if task_id:
         claimable |= Q(status=Status.PROCESSING, claimed_by=task_id)
+    now = timezone.now()
     claimed = Upload.objects.filter(claimable, pk=upload_id).update(
         status=Status.PROCESSING,
         stage="reading",
-        started_at=timezone.now(),
+        started_at=now,
+        heartbeat_at=now,
         message="",
         rows_processed=None,
         stage_progress=None,
         claimed_by=task_id,
     )
     return claimed == 1
+
+
+def upload_heartbeat(upload_id, *, started_at) -> bool:
+    """A run's sign of life, on the upload it claimed at `started_at` (not on a later claim
+    of it by another run); whether that claim still stands."""
+    mine = Upload.objects.filter(pk=upload_id, status=Status.PROCESSING, started_at=started_at)
+    return bool(mine.update(heartbeat_at=timezone.now()))
 
 
 def upload_stage(upload_id, stage: str, **rows: int) -> None:
@@ -96,6 +152,12 @@ def upload_retrying(upload_id) -> None:
     Upload.objects.filter(pk=upload_id).update(status=Status.QUEUED, stage="retrying")
 
 
+RUN_FIELDS = [
+    "status", "stage", "message", "finished_at", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped",
+    "rows_processed", "stage_progress", "report", "schema_version",
+]  # fmt: skip
+
+
 def upload_finish(upload: Upload, status: str, *, message: str = "") -> Upload:
     """A run's ending: `upload` carries its counts and report; the status, the counts and the
     ending in the history are saved together (a worker killed right after the status was
@@ -103,11 +165,28 @@ def upload_finish(upload: Upload, status: str, *, message: str = "") -> Upload:
     upload.status, upload.stage, upload.message = status, "", message
     upload.finished_at = timezone.now()
     with transaction.atomic():
-        upload.save()
+        # What the run decides; not the fields others change meanwhile (the content's claim,
+        # the reconciliation's mark, the heartbeat), which the run's copy holds stale.
+        upload.save(update_fields=RUN_FIELDS)
         ending_record(upload)
         if upload.replaces_id and status in Upload.IN_WAREHOUSE:
             event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
+            _content_handed_over(upload)
     return upload
+
+
+def _content_handed_over(upload: Upload) -> None:
+    """A replacement loaded: the upload it replaced is no longer current, and the
+    replacement holds its own content now (unless another upload does)."""
+    Upload.objects.filter(pk=upload.replaces_id).update(content_current=False)
+    holder = Upload.objects.filter(shop=OuterRef("shop"), sha256=OuterRef("sha256"), content_current=True)
+    try:
+        with transaction.atomic():
+            taken = Upload.objects.filter(pk=upload.pk, content_current=False).exclude(Exists(holder))
+            if taken.update(content_current=True):
+                upload.content_current = True
+    except IntegrityError:  # another upload of the content took the claim at this very moment
+        pass
 
 
 def upload_fail(*, upload_id, message: str) -> bool:
@@ -130,3 +209,27 @@ ROWS_DELETED_MESSAGE = "Its rows were removed from the warehouse by an operator;
 def upload_rows_removed(upload_id) -> None:
     """An operator removed the upload's rows from the warehouse (its status stays)."""
     Upload.objects.filter(pk=upload_id).update(rows_loaded=0, message=ROWS_DELETED_MESSAGE)
+
+
+def upload_mismatch_mark(upload_id, *, found: int, expected: int) -> bool:
+    """The reconciliation found the warehouse holding `found` of the upload's rows where it
+    loaded `expected`: marked, with a history line (once per number found); whether it was
+    not marked before (a new mismatch, the admins are told)."""
+    with transaction.atomic():
+        was = Upload.objects.select_for_update().filter(pk=upload_id).values_list("warehouse_rows", flat=True).first()
+        if was == found:
+            return False
+        Upload.objects.filter(pk=upload_id).update(warehouse_rows=found)
+        detail = f"The warehouse holds {found:,} rows of this upload, not {expected:,}."
+        event_record(upload=str(upload_id), kind=UploadEvent.Kind.MISMATCH, detail=detail)
+    return was is None
+
+
+def upload_mismatch_clear(upload_id, *, rows: int) -> bool:
+    """The warehouse agrees with the upload again (`rows` each): the mark goes, with a
+    history line; whether it was marked."""
+    with transaction.atomic():
+        if not Upload.objects.filter(pk=upload_id, warehouse_rows__isnull=False).update(warehouse_rows=None):
+            return False
+        event_record(upload=str(upload_id), kind=UploadEvent.Kind.RECONCILED, detail=f"{rows:,} rows, as loaded.")
+    return True

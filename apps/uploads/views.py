@@ -129,6 +129,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         "date_orders": Region.DateOrder.choices if may_rerun and upload.report.get("date_order_open") else [],
         "downloads": rejected_downloads(upload),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
+        "mismatch": selectors.upload_mismatch_note(upload),
     }
     return render(request, "uploads/detail.html", context)
 

@@ -80,6 +80,22 @@ def files_replaced(table: DeltaTable, ids: Collection[str]) -> list[RemoveAction
     return removes
 
 
+def files_holding(table: DeltaTable, ids: Collection[str]) -> list[str]:
+    """The table's files (paths in its folder) whose upload_id range may hold one of `ids`,
+    from the log's statistics; a file without them may hold any."""
+    files = pa.table(table.get_add_actions(flatten=True))
+    low, high = (f"{stat}.{BATCH_COLUMN}" for stat in ("min", "max"))
+    if files.num_rows == 0:
+        return []
+    if not {low, high} <= set(files.column_names):
+        return files.column("path").to_pylist()
+    return [
+        file["path"]
+        for file in files.select(["path", low, high]).to_pylist()
+        if file[low] is None or file[high] is None or any(file[low] <= i <= file[high] for i in ids)
+    ]
+
+
 def place(path: Path, table_uri: str, *, stats: str) -> AddAction:
     """The file under a new part-file name in the table's folder (a hard link when both are
     on one file system, else a copy), as an add action."""

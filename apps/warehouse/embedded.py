@@ -283,6 +283,30 @@ class EmbeddedWarehouse:
         finally:
             cursor.close()
 
+    def batch_rows(self, *, upload_ids: Sequence[str] | None = None) -> dict[str, int]:
+        """Counted in the files of the log as it is on disk now (a fresh snapshot, not this
+        process's cached one: a log file damaged under a long-running worker shows), by a
+        DuckDB of its own reading the upload_id column only; with `upload_ids`, only the files
+        whose upload_id range may hold them (a load's file holds one upload)."""
+        ids = None if upload_ids is None else [str(uuid.UUID(str(u))) for u in upload_ids]
+        if ids == []:
+            return {}
+        table = DeltaTable(self.table_uri)
+        paths = table.file_uris() if ids is None else delta_files.files_holding(table, ids)
+        if not paths:
+            return {}
+        files = [p if "://" in p or p.startswith("/") else str(Path(self.table_uri) / p) for p in paths]
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        where = "" if ids is None else " WHERE upload_id IN (SELECT unnest($ids))"
+        source = f"read_parquet([{listed}], union_by_name = true)"
+        sql = f"SELECT upload_id, count(*) FROM {source}{where} GROUP BY upload_id"
+        con = duckdb.connect()
+        try:
+            found = con.execute(sql, {"ids": ids} if ids is not None else {}).fetchall()
+        finally:
+            con.close()
+        return {upload_id: int(rows) for upload_id, rows in found}
+
     def sql_date_trunc(self, column: str, grain: str) -> str:
         column, grain = date_trunc_checked(column, grain)
         if grain == "day":

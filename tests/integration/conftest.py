@@ -128,10 +128,18 @@ def celery_worker(publisher: Broker, data_dir: Path, transactional_db, tmp_path:
 
 
 def worker_start(
-    publisher: Broker, data_dir: Path, tmp_path: Path, *, env: dict[str, str] | None = None, name: str = "worker"
+    publisher: Broker,
+    data_dir: Path,
+    tmp_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    name: str = "worker",
+    beat: bool = False,
 ) -> Worker:
     """Start a worker as `celery_worker` does (extra `env` on top), wait until it is ready;
-    the caller stops it. Each gets its own log (<name>.log) and working directory."""
+    the caller stops it. Each gets its own log (<name>.log) and working directory. With
+    `beat`, Celery beat runs inside it (as under `manage.py serve`) and it reads every queue
+    the routes name, as beat's tasks go there."""
     from django.db import connection
 
     db_file = connection.settings_dict["NAME"]
@@ -150,11 +158,13 @@ def worker_start(
     # Its own working directory, so anything it writes outside DATA_DIR shows up there.
     cwd = tmp_path / f"{name}-cwd"
     cwd.mkdir()
+    queues = ",".join(("celery", *settings.CELERY_QUEUE_NAMES)) if beat else "celery"
     command = [
         *(sys.executable, "-m", "celery", "-A", "salesapp", "worker"),
-        *("--pool=prefork", "--concurrency=2", "-Q", "celery", "--loglevel=INFO"),
+        *("--pool=prefork", "--concurrency=2", "-Q", queues, "--loglevel=INFO"),
         *("--without-gossip", "--without-mingle", "--without-heartbeat"),
         *("--hostname", f"itest-{uuid.uuid4().hex[:8]}@%h"),
+        *(("--beat", f"--schedule={tmp_path / f'{name}-beat-schedule'}") if beat else ()),
     ]
     log = tmp_path / f"{name}.log"
     worker = Worker(start(command, log=log, cwd=cwd, env=environ), log, cwd)

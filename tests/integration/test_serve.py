@@ -11,9 +11,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 
 from .processes import children_of, free_port, stop, wait_until
+from .served import ServedApp
 
 
 def _alive(pid: int) -> bool:
@@ -79,3 +81,43 @@ def _healthy(port: int) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+@pytest.mark.integration
+def test_a_worker_killed_mid_load_is_started_again_while_the_web_keeps_serving_and_the_upload_loads_once(
+    tmp_path, sample
+):
+    """`make run`: kill -9 the whole worker (its process group) while it loads a file. serve
+    starts a new one and the web server answers all along; the new worker's beat finds the
+    upload's heartbeat silent and queues it again; it loads once, and the dead run's work
+    folder is removed. Heartbeat windows shortened (1 s beats, 4 s of silence, sweep every
+    2 s); each run waits 5 s once it has read the file."""
+    env = {"UPLOAD_HEARTBEAT_EVERY": "1", "UPLOAD_HEARTBEAT_STALE": "4", "UPLOAD_SWEEP_EVERY": "2"}
+    app = ServedApp(tmp_path / "data", env={**env, "ETL_TEST_PAUSE_AT": "validating", "ETL_TEST_PAUSE_SECONDS": "5"})
+    app.start()
+    try:
+        upload = app.post_upload(sample("bernasiakk_usa.csv").read_bytes(), "sales.csv").json()
+        wait_until(lambda: "paused at validating" in app.log(), timeout=60, what="the run to pause", details=app.log)
+        [worker] = app.worker_pids()
+        for pid in [worker, *children_of(worker)]:  # the worker and its pool processes at once
+            os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        answers: list[int] = []
+
+        def restarted() -> bool:
+            answers.append(requests.get(f"{app.base}/healthz", timeout=5).status_code)
+            return app.worker_pids() not in ([], [worker]) and app.log(tail=10**7).count(" ready.") >= 2
+
+        wait_until(restarted, timeout=60, what="a new worker", interval=0.2, details=app.log)
+        done = app.wait_finished(upload["id"], timeout=90)
+        recovered = time.monotonic() - killed_at
+        answers.append(requests.get(f"{app.base}/uploads/", timeout=5, allow_redirects=False).status_code)
+        rows = app.warehouse_rows()
+    finally:
+        app.stop()
+
+    print(f"\nloaded {recovered:.1f} s after the kill; the web answered {len(answers)} requests meanwhile")
+    assert "The worker stopped (exit -9); starting a new one" in app.log(tail=10**7)
+    assert set(answers) <= {200, 302} and answers.count(200) == len(answers) - 1, answers
+    assert (done["status"], done["rows_loaded"], rows) == ("loaded", 291, 291)
+    assert list((tmp_path / "data" / "tmp").glob("etl-*")) == []

@@ -11,10 +11,12 @@ format, with or without leading zeros as the file writes them). Thousands separa
 not written back. Records that could not be split into cells keep only their errors.
 """
 
+import re
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import xlsxwriter
 
@@ -30,14 +32,28 @@ XLSX_MAX_ROWS = 100_000
 BAD_CELL = {"bg_color": "#FFC7CE", "font_color": "#9C0006", "pattern": 1}  # Excel's "light red fill"
 PROBLEMS = f"""SELECT {SOURCE_ROW}, "column", value, reason FROM {ERRORS}
                UNION ALL SELECT {SOURCE_ROW}, '' AS "column", text AS value, reason FROM {BAD_RECORDS}"""
+# A text a spreadsheet would run as a formula (=HYPERLINK(...), =cmd|' /C calc'!A0) starts
+# with one of these: the CSV files write a ' before it, the text kept after it, as the report
+# exports do (apps/reports/exports.py). A plain number (-2, +1.5) is no formula: spreadsheets
+# read it as the number, and it must read back as one when the corrected file is uploaded.
+FORMULA_START = r"^[=+\-@\t\r]"
+PLAIN_NUMBER = r"^[+-]?([0-9][0-9.,]*|[.,][0-9]+)([eE][+-]?[0-9]+)?$"
 
 
 def problems_write(con: duckdb.DuckDBPyConnection, target: Path) -> int:
-    """Every refused row's problems to a CSV (source_row, column, value, reason); how many."""
+    """Every refused row's problems to a CSV (source_row, column, value, reason), formulas
+    neutralised; how many."""
     count = scalar(con, f"SELECT count(*) FROM ({PROBLEMS})")
     if count:
-        con.execute(f"COPY ({PROBLEMS} ORDER BY {SOURCE_ROW}) TO {literal(str(target))} (HEADER, DELIMITER ',')")
+        texts = ", ".join(f"{_sql_neutralised(ident(c))} AS {ident(c)}" for c in ("column", "value", "reason"))
+        query = f"SELECT {SOURCE_ROW}, {texts} FROM ({PROBLEMS}) ORDER BY {SOURCE_ROW}"
+        con.execute(f"COPY ({query}) TO {literal(str(target))} (HEADER, DELIMITER ',')")
     return count
+
+
+def _sql_neutralised(cell: str) -> str:
+    risky = f"regexp_matches({cell}, {literal(FORMULA_START)}) AND NOT regexp_matches({cell}, {literal(PLAIN_NUMBER)})"
+    return f"CASE WHEN {risky} THEN '''' || {cell} ELSE {cell} END"
 
 
 def rejected_rows(
@@ -101,7 +117,27 @@ def _typed_text(cell: str, typed: TypedField) -> str:
 
 
 def rows_csv_write(rows: pa.Table, target: Path) -> None:
-    pacsv.write_csv(rows, target)
+    """The rows as CSV, every text (the headers too) that a spreadsheet would run as a
+    formula written with a leading ' (the workbook writes every text as text instead)."""
+    pacsv.write_csv(formulas_neutralised(rows), target)
+
+
+def formulas_neutralised(rows: pa.Table) -> pa.Table:
+    """`rows` with a ' before each text and column name that starts a formula (vectorised)."""
+    columns = []
+    for column in rows.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.and_(
+                pc.match_substring_regex(column, FORMULA_START),
+                pc.invert(pc.match_substring_regex(column, PLAIN_NUMBER)),
+            )
+            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.table(columns, names=[_neutralised(name) for name in rows.column_names])
+
+
+def _neutralised(text: str) -> str:
+    return "'" + text if re.match(FORMULA_START, text) and not re.match(PLAIN_NUMBER, text) else text
 
 
 def rows_workbook_write(

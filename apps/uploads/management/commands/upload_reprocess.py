@@ -15,6 +15,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         try:
             upload = upload_reprocess(upload_id=options["upload_id"], inline=options["inline"])
-        except (Upload.DoesNotExist, ValidationError, ValueError) as exc:
+        except (Upload.DoesNotExist, ValueError) as exc:
             raise CommandError(f"No upload {options['upload_id']!r}") from exc
+        except ValidationError as exc:
+            # A malformed id, or another replacement of the same upload queued or running.
+            raise CommandError(" ".join(exc.messages) if exc.code == "replacement_running" else
+                               f"No upload {options['upload_id']!r}") from exc  # fmt: skip
         self.stdout.write(f"{upload.id} {upload.status}: {upload.rows_loaded or 0} rows loaded")
