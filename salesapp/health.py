@@ -24,17 +24,20 @@ DETAIL_CHARS = 300
 
 class NotReady(Exception):
     """A check's own verdict: `state` is the one word /readyz shows everyone ("mismatch"),
-    the message the detail for the log and staff."""
+    the message the detail for the log and staff. A verdict that is not `blocking` says
+    something is wrong without taking the process out of service (the web can still serve
+    and be used to repair it): /readyz then answers 200, "degraded"."""
 
-    def __init__(self, state: str, detail: str) -> None:
+    def __init__(self, state: str, detail: str, *, blocking: bool = True) -> None:
         super().__init__(detail)
-        self.state = state
+        self.state, self.blocking = state, blocking
 
 
 @dataclass(frozen=True)
 class Readiness:
     state: str  # OK, UNAVAILABLE or a NotReady's word
     detail: str = ""  # the error's type and first line, for staff; "" when ok
+    blocking: bool = True  # a state other than OK takes the process out of service
 
 
 def database_check() -> None:
@@ -56,18 +59,15 @@ def storage_check() -> None:
 
 def warehouse_check() -> None:
     warehouse().ping()
-    warehouse_rows_check()
-
-
-class Mismatch(Exception):
-    """The warehouse answers, but does not hold the rows some uploads loaded."""
 
 
 def warehouse_rows_check() -> None:
     """The reconciliation (apps/uploads/reconcile.py) left no upload marked: the warehouse
-    holds the rows each one says it loaded."""
+    holds the rows each one says it loaded. A mismatch is shown, not blocking: the figures of
+    those uploads are wrong, the rest of the platform serves (and the repair runs from it)."""
     if count := uploads_mismatched():
-        raise Mismatch(f"{count} upload(s) hold other rows than they loaded; see manage.py warehouse_reconcile")
+        detail = f"{count} upload(s) hold other rows than they loaded; see manage.py warehouse_reconcile"
+        raise NotReady("mismatch", detail, blocking=False)
 
 
 # A new check goes into its component's tuple (after the checks it relies on), or a new
@@ -76,8 +76,8 @@ COMPONENTS: dict[str, tuple[Callable[[], None], ...]] = {
     "database": (database_check,),
     "broker": (broker_check,),
     "storage": (storage_check,),
-    # Reachable first; the reconciliation of loaded rows goes after it (NotReady "mismatch").
-    "warehouse": (warehouse_check,),
+    # Reachable first, then the reconciliation of loaded rows (NotReady "mismatch").
+    "warehouse": (warehouse_check, warehouse_rows_check),
 }
 
 
@@ -87,7 +87,7 @@ def component_readiness(name: str, checks: tuple[Callable[[], None], ...]) -> Re
             check()
         except NotReady as exc:
             logger.warning("readyz: %s: %s: %s", name, exc.state, exc)
-            return Readiness(exc.state, _first_line(str(exc)))
+            return Readiness(exc.state, _first_line(str(exc)), exc.blocking)
         except Exception as exc:  # any failure means not ready; the reason goes to the log
             logger.warning("readyz: %s: %s", name, UNAVAILABLE, exc_info=exc)
             return Readiness(UNAVAILABLE, _first_line(f"{type(exc).__name__}: {exc}"))

@@ -29,13 +29,16 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
     Open to probes, so each component says one word ("ok", "unavailable", or a check's own
     such as "mismatch") and nothing internal; why is in the log, and shown to staff (who run
-    the platform and would otherwise need the server's log) under "details"."""
+    the platform and would otherwise need the server's log) under "details". A state that
+    does not block (the warehouse's "mismatch") answers 200 with the status "degraded"."""
     components = readiness()
-    ready = all(c.state == OK for c in components.values())
-    body = {"status": "ok" if ready else "unavailable", "checks": {name: c.state for name, c in components.items()}}
+    blocked = any(c.state != OK and c.blocking for c in components.values())
+    degraded = any(c.state != OK for c in components.values())
+    status = "unavailable" if blocked else "degraded" if degraded else "ok"
+    body = {"status": status, "checks": {name: c.state for name, c in components.items()}}
     if request.user.is_staff:
         body["details"] = {name: c.detail for name, c in components.items() if c.detail}
-    return JsonResponse(body, status=200 if ready else 503)
+    return JsonResponse(body, status=503 if blocked else 200)
 
 
 @require_GET
