@@ -195,12 +195,13 @@ def looker_context(*, scope: Scope, report: ReportFilter) -> dict:
     region = Region.objects.filter(country_code=report.country).first() if report.country else None
     if region and not scope.allows_country(region.country_code):
         region = None
-    countries = looker.viewer_countries(scope=scope, region=region)
-    chosen = looker.looker_report_for(countries=countries)
+    embed = looker.looker_embed(scope=scope, region=region)
     context = _frame(scope=scope, report=report, region=None)
     context.update(
-        looker=chosen,
-        looker_url=looker.looker_embed_url(chosen, countries=countries) if chosen else "",
-        looker_countries=countries,
+        looker=embed.report,
+        looker_embed=embed,
+        looker_url=embed.url,
+        looker_countries=embed.countries,
+        looker_shops=embed.shops,
     )
     return context

@@ -85,7 +85,7 @@ def report_looker(request: HttpRequest, *, scope: Scope) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
     context = pages.looker_context(scope=scope, report=report)
     # The frame's host is the admin's choice, so the CSP override is built per request.
-    render_page = csp_override(looker.looker_csp(context["looker"]))(render)
+    render_page = csp_override(looker.looker_csp(context["looker_embed"]))(render)
     return render_page(request, "reports/looker.html", context)
 
 
