@@ -18,6 +18,7 @@ from apps.accounts.models import Region
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.reports import exports, looker, pages, throttle
+from apps.reports.filters import lines_page_parse
 
 ReportView = Callable[..., HttpResponse]
 
@@ -68,8 +69,9 @@ def _region_in_scope(scope: Scope, country_code: str) -> Region:
 @report_view
 def report_lines(request: HttpRequest, *, scope: Scope) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
-    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
-    return render(request, "reports/lines.html", pages.lines_context(scope=scope, report=report, page=max(page, 1)))
+    page, problem = lines_page_parse(request.GET.get("page", ""))
+    context = pages.lines_context(scope=scope, report=report, page=page, problem=problem)
+    return render(request, "reports/lines.html", context)
 
 
 @report_view
