@@ -174,11 +174,12 @@ def _empty_reason(*, scope: Scope, report: ReportFilter, has_data: bool) -> str:
 def lines_context(*, scope: Scope, report: ReportFilter, page: int, problem: str = "") -> dict:
     context = _frame(scope=scope, report=report, region=None)
     problems = [problem] if problem else []
-    if page > 1:  # a page past the last shows the last, saying so
-        last = max(math.ceil(order_lines_count(scope=scope, report=report) / PAGE_ROWS), 1)
-        if page > last:
-            problems.append(f"These filters have {last:,} page{pluralize(last)} of lines; showing the last.")
-            page = last
+    if page > 1:  # a page past the last shows the last, saying so (no lines: the page says that)
+        last = math.ceil(order_lines_count(scope=scope, report=report) / PAGE_ROWS)
+        if page > max(last, 1):
+            if last:
+                problems.append(f"These filters have {last:,} page{pluralize(last)} of lines; showing the last.")
+            page = max(last, 1)
     rows, more = order_lines_page(scope=scope, report=report, page=page)
     query = report.query()
     context.update(

@@ -45,7 +45,7 @@ def export_refusal(*, user_id: int, dataset: str, now: float | None = None) -> E
         wait = _counted("lines", user_id, limit, window, now)
         if wait:
             return ExportRefusal(
-                f"You have started {limit} order-line exports in the last {minutes} minutes, the most allowed. "
+                f"You have started {limit} order-line exports, the most allowed in {minutes} minutes. "
                 f"Try again in {_minutes(wait)}.",
                 wait,
             )
@@ -53,8 +53,7 @@ def export_refusal(*, user_id: int, dataset: str, now: float | None = None) -> E
     wait = _counted("all", user_id, limit, window, now)
     if wait:
         return ExportRefusal(
-            f"You have started {limit} exports in the last {minutes} minutes, the most allowed. "
-            f"Try again in {_minutes(wait)}.",
+            f"You have started {limit} exports, the most allowed in {minutes} minutes. Try again in {_minutes(wait)}.",
             wait,
         )
     return None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -96,7 +96,10 @@ def report_export(request: HttpRequest, dataset: str, fmt: str, *, scope: Scope)
         raise Http404("No such export.")
     refusal = throttle.export_refusal(user_id=request.user.pk, dataset=dataset)
     if refusal:
-        response = render(request, "reports/export_refused.html", {"message": refusal.message}, status=429)
+        if fmt == "json":  # a script's call: the reason as data
+            response = JsonResponse({"error": refusal.message}, status=429)
+        else:
+            response = render(request, "reports/export_refused.html", {"message": refusal.message}, status=429)
         response["Retry-After"] = str(refusal.retry_after)
         return response
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)

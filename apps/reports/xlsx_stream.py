@@ -91,7 +91,9 @@ def _cell(ref: str, value, neutralise: Callable[[str], str]) -> str:
         return _text_cell(ref, neutralise(value))
     if isinstance(value, bool):
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, int):
+        return f'<c r="{ref}"><v>{value}</v></c>'
+    if isinstance(value, float | Decimal):
         number = float(value)
         return f'<c r="{ref}"><v>{number!r}</v></c>' if math.isfinite(number) else _text_cell(ref, str(value))
     if isinstance(value, datetime):

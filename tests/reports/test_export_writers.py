@@ -68,6 +68,7 @@ def test_the_streamed_workbook_reads_back_the_same_in_openpyxl_and_calamine():
     assert read[2] == ["<b>bold</b> & more", -0.5, None, False, datetime(2011, 12, 9, 10, 30)]
     assert read[3] == ["bell\ufffd and nul\ufffd", 0, -1, None, "1899-01-01"]
     assert read[4][0] == "x" * MAX_TEXT and read[4][2] == 1e300
+    assert [type(v) for v in read[1][1:3]] == [float, int]  # as openpyxl wrote them
     assert sheet["E2"].number_format == "yyyy-mm-dd" and sheet["E3"].number_format == "yyyy-mm-dd h:mm:ss"
 
     frame = fastexcel.read_excel(body).load_sheet(0).to_arrow()

@@ -228,6 +228,9 @@ def test_each_person_may_start_only_so_many_exports(cast, settings):
     # Figures still export, up to the limit on every export; then nothing does.
     assert [head.get(kpis_url).status_code for _ in range(3)] == [200, 200, 429]
     assert "4 exports" in head.get(kpis_url).content.decode()
+    # A script asking for data gets the reason as data.
+    refused = head.get(f"{reverse('reports:export', args=['kpis', 'json'])}?{PERIOD}")
+    assert refused.status_code == 429 and "4 exports" in refused.json()["error"]
     # Another person is not held back.
     assert other.get(lines_url).status_code == 200
 
