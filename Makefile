@@ -56,7 +56,22 @@ $(DEV_STAMP): requirements-dev.txt requirements.txt
 	$(PIP) install -r requirements-dev.txt
 	@touch $@ $(RUNTIME_STAMP)
 
-run: venv ## Migrate, load demo data, start web + worker (Ctrl-C stops both)
+# `make run` serves as production does, on plain http at 127.0.0.1: DEBUG off (error pages
+# show nothing internal; `make run DEBUG=1` for Django's debug pages), a secret key of its
+# own made once in $(RUN_DATA_DIR)/secret_key (sessions survive a restart), static files
+# from WhiteNoise, mails printed on the worker's console, no https redirect or secure-only
+# cookies (there is no https here). DJANGO_* variables already set are kept.
+RUN_DATA_DIR := $(or $(DATA_DIR),var)
+RUN_DEBUG := $(if $(filter 1 true yes on,$(DEBUG)),1,0)
+RUN_ENV = DJANGO_DEBUG="$${DJANGO_DEBUG:-$(RUN_DEBUG)}" \
+	DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat "$(RUN_DATA_DIR)/secret_key")}" \
+	DJANGO_SSL_REDIRECT="$${DJANGO_SSL_REDIRECT:-0}" DJANGO_SECURE_COOKIES="$${DJANGO_SECURE_COOKIES:-0}" \
+	EMAIL_BACKEND="$${EMAIL_BACKEND:-django.core.mail.backends.console.EmailBackend}"
+
+run: venv ## Migrate, load demo data, start web + worker, DEBUG off (DEBUG=1: on); Ctrl-C stops both
+	@mkdir -p "$(RUN_DATA_DIR)" && [ -s "$(RUN_DATA_DIR)/secret_key" ] || \
+	  (umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > "$(RUN_DATA_DIR)/secret_key")
+	export $(RUN_ENV) && \
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py seed_demo && \
 	exec $(PY) manage.py serve

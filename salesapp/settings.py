@@ -7,6 +7,7 @@ it (salesapp/folders.py). A malformed value stops start-up with the variable's n
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,19 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(
             f"{name}={value!r} is not a whole number (e.g. {name}={default}); leave it unset for that default."
         ) from None
+
+
+SIZE_RE = re.compile(r"[0-9]+(\.[0-9]+)?\s*([KMGT]i?)?B", re.IGNORECASE)
+
+
+def env_size(name: str, default: str) -> str:
+    """Unset or empty: the default; else a size in DuckDB's syntax (700MB, 1.5GB, 2GiB)."""
+    value = env(name)
+    if value == "":
+        return default
+    if not SIZE_RE.fullmatch(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a size such as {default}; leave it unset for the default.")
+    return value
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -225,10 +239,19 @@ WAREHOUSE_DIR = DATA_DIR / "warehouse"
 # and every WAREHOUSE_COMPACT_EVERY seconds from Celery beat (0: off).
 WAREHOUSE_COMPACT_FILES = env_int("WAREHOUSE_COMPACT_FILES", 200)
 WAREHOUSE_COMPACT_EVERY = env_int("WAREHOUSE_COMPACT_EVERY", 15 * 60)
+# Memory the web process's warehouse reader (the embedded warehouse's DuckDB, shared by every
+# report and export of the process) may use; past it, sorts and aggregates spill to
+# DATA_DIR/tmp/warehouse-reader. DuckDB's size syntax.
+WAREHOUSE_READER_MEMORY_LIMIT = env_size("WAREHOUSE_READER_MEMORY_LIMIT", "512MB")
 BIGQUERY_PROJECT = env("BIGQUERY_PROJECT")
 BIGQUERY_DATASET = env("BIGQUERY_DATASET", "sales")
 BIGQUERY_API_ENDPOINT = env("BIGQUERY_API_ENDPOINT")
 REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD").upper()
+# Report exports one person may start per REPORT_EXPORT_WINDOW seconds (apps/reports/throttle.py):
+# of order lines (whose cost grows with the data), and of anything (0: no limit).
+REPORT_EXPORT_WINDOW = env_int("REPORT_EXPORT_WINDOW", 10 * 60)
+REPORT_LINE_EXPORTS_PER_WINDOW = env_int("REPORT_LINE_EXPORTS_PER_WINDOW", 10)
+REPORT_EXPORTS_PER_WINDOW = env_int("REPORT_EXPORTS_PER_WINDOW", 300)
 # Memory the ETL's DuckDB may use before it spills to DATA_DIR/tmp (bounds a worker's peak).
 ETL_MEMORY_LIMIT = env("ETL_MEMORY_LIMIT", "700MB")
 # Tests only (unset in production): a worker's ETL stops and sleeps at this point of a run

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 
 from apps.demo.seed import demo_seed
 from apps.warehouse.services import warehouse_sync
@@ -31,6 +32,13 @@ def data_dir(settings, tmp_path) -> Path:
         },
     }
     return root
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Counts kept in the cache (login failures, exports started) start at none in each
+    test: users of one test have the ids of another's."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,13 @@
 """Plotly figures for the report pages, built on the server as plain dicts and drawn by
-plotly.js (static/js/charts.js). A point's `customdata` is the URL it drills down to."""
+plotly.js (static/js/charts.js). A point's `customdata` is the URL it drills down to.
+
+Plotly reads every text it draws (titles, axis and tick labels, legend entries, hover
+labels) as a pseudo-HTML: <a href> makes a working link, <b>, <i>, <br>, <sup>, <sub> and
+<span style> format it. A label that comes from data (a product code, a category, a shop or
+a country code from an uploaded file) is escaped with `plotly_text`, so it shows as typed;
+a hover template names a trace or point value (%{y}, %{fullData.name}), never data itself
+(a "%{" in data would be read as a template field).
+"""
 
 from collections.abc import Callable
 from datetime import date
@@ -9,6 +17,12 @@ COUNTRY_COLOURS = {"US": "#1f77b4", "GB": "#d62728", "FR": "#2ca02c", "AU": "#ff
 OTHER_COLOURS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 NEUTRAL = "#5b6475"
 GRAIN_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
+
+
+def plotly_text(value) -> str:
+    """Data as Plotly text: its pseudo-HTML's tags and entities written as literal text
+    (Plotly turns &lt; &gt; &amp; back into the characters when it draws them)."""
+    return str(value if value is not None else "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def country_colour(code: str | None) -> str:
@@ -40,12 +54,12 @@ def revenue_over_time_chart(rows: list[dict], *, currency: str, grain: str, dril
         data.append(
             {
                 "type": "bar",
-                "name": code,
+                "name": plotly_text(code),
                 "x": [_iso(r["period"]) for r in series],
                 "y": [r["revenue"] for r in series],
                 "customdata": [drill(code)] * len(series),
                 "marker": {"color": country_colour(code)},
-                "hovertemplate": f"{code} %{{x}}<br>%{{y:,.2f}} {currency}<extra></extra>",
+                "hovertemplate": f"%{{fullData.name}} %{{x}}<br>%{{y:,.2f}} {currency}<extra></extra>",
             }
         )
     layout = _layout(
@@ -69,7 +83,7 @@ def ranked_bar_chart(
             "type": "bar",
             "orientation": "h",
             "x": [r["revenue"] for r in rows],
-            "y": [label(r) for r in rows],
+            "y": [plotly_text(label(r)) for r in rows],
             "customdata": [drill(r) for r in rows],
             "marker": {"color": [colour(r) for r in rows]},
             "hovertemplate": f"%{{y}}<br>%{{x:,.2f}} {currency}<extra></extra>",

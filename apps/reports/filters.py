@@ -32,6 +32,13 @@ COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 SHOP_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 MAX_TEXT = 128
 MAX_DAYS = 366 * 5
+# The days a custom range may name: from the first year the ETL reads as a date to the day
+# before the last a date can hold (a period's reads look past its end, and its previous
+# period and weeks reach before its start). Outside, a day is moved to the nearest one.
+EARLIEST = date(1000, 1, 1)
+LATEST = date.max - timedelta(days=1)
+# Pages of order lines: numbers up to this many digits are read; a longer one is past the end.
+PAGE_DIGITS = 9
 
 
 @dataclass(frozen=True)
@@ -173,14 +180,36 @@ def _period(preset: str, anchor: date) -> tuple[date, date]:
 
 
 def _custom_dates(params: Mapping[str, str], problems: list[str]) -> tuple[date | None, date | None]:
-    """The typed dates (None where not typed); both dropped when either is malformed."""
+    """The typed dates (None where not typed); both dropped when either is malformed, each
+    moved into EARLIEST..LATEST when outside."""
     try:
         start = date.fromisoformat(params.get("start", "")) if params.get("start") else None
         end = date.fromisoformat(params.get("end", "")) if params.get("end") else None
     except ValueError:
         problems.append("Dates are written YYYY-MM-DD; showing the default range.")
         return None, None
-    return start, end
+    return _in_range(start, "start", problems), _in_range(end, "end", problems)
+
+
+def _in_range(day: date | None, name: str, problems: list[str]) -> date | None:
+    if day is None or EARLIEST <= day <= LATEST:
+        return day
+    moved = min(max(day, EARLIEST), LATEST)
+    problems.append(f"Dates run from {EARLIEST.isoformat()} to {LATEST.isoformat()}; the {name} was moved to {moved}.")
+    return moved
+
+
+def lines_page_parse(value: str) -> tuple[int, str]:
+    """The page of order lines a URL asks for, and a problem to show. Pages count from 1; a
+    number too long to be a page is past the last one (the page then shows the last)."""
+    if value == "":
+        return 1, ""
+    digits = value.lstrip("0") if re.fullmatch(r"[0-9]+", value) else ""
+    if not digits:
+        return 1, "Pages are numbered 1, 2, 3...; showing the first page."
+    if len(digits) > PAGE_DIGITS:
+        return 10**PAGE_DIGITS, ""
+    return int(digits), ""
 
 
 def _custom_period(start: date, end: date) -> tuple[date, date, bool]:

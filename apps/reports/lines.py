@@ -1,17 +1,31 @@
-"""The last drill-down level: order lines, each with its lineage (upload, file, row)."""
+"""The last drill-down level: order lines, each with its lineage (upload, file, row).
+
+A page of lines is one read cut by LIMIT. An export of every line of a filter is planned
+first: one cheap read counts the lines of each day (the export's size, known before any
+line is read), then the lines are read newest first in spans of days holding at most
+SPAN_LINES lines, each span sorted on its own. No read sorts the whole scope, so an
+export of any size holds one span at a time, and stops between spans when its reader does.
+"""
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.urls import reverse
 
 from apps.accounts.access import Scope
 from apps.reports.filters import ReportFilter
-from apps.reports.query import Read, read_batches, read_table, report_read
+from apps.reports.query import Measure, Read, read_batches, read_table, report_read
 from apps.uploads.models import Upload
 from apps.warehouse.fact import FACT_SCHEMA
 
 PAGE_ROWS = 100
+# The most lines one export read sorts (a day holding more is read alone), and the rows of
+# each record batch handed on: what an export holds at once.
+SPAN_LINES = 200_000
+BATCH_ROWS = 10_000
 LINE_COLUMNS = (
     "order_date",
     "order_id",
@@ -35,12 +49,12 @@ LINE_COLUMNS = (
 LINE_ORDER = ("-order_date", "store_id", "order_id", "upload_id", "source_row")
 # Lines come back typed as the fact table (BigQuery's NUMERIC has 9 decimals, not 4).
 LINE_SCHEMA = pa.schema([FACT_SCHEMA.field(name) for name in LINE_COLUMNS])
+# An export's lines carry the name of the file each came from.
+EXPORT_SCHEMA = LINE_SCHEMA.append(pa.field("file_name", pa.string()))
 
 
-def _read(*, scope: Scope, report: ReportFilter, page: int | None = None) -> Read:
-    """The filter's lines in order; one page of them (and one line more) when `page` is given."""
-    if page is None:
-        return report_read(scope=scope, report=report, columns=LINE_COLUMNS, order_by=LINE_ORDER)
+def _read(*, scope: Scope, report: ReportFilter, page: int) -> Read:
+    """One page of the filter's lines in order, and one line more."""
     offset = max(page - 1, 0) * PAGE_ROWS
     return report_read(
         scope=scope, report=report, columns=LINE_COLUMNS, order_by=LINE_ORDER, limit=PAGE_ROWS + 1, offset=offset
@@ -58,16 +72,83 @@ def order_lines_page(*, scope: Scope, report: ReportFilter, page: int) -> tuple[
     return rows, more
 
 
+def order_lines_count(*, scope: Scope, report: ReportFilter) -> int:
+    """How many lines the filter selects."""
+    read = report_read(scope=scope, report=report, measures=(Measure("lines", "count"),))
+    return read_table(read).column("lines")[0].as_py()
+
+
+@dataclass(frozen=True)
+class LinesPlan:
+    """The lines of a filter, counted per day (newest first), before any line is read."""
+
+    scope: Scope
+    report: ReportFilter
+    days: tuple[tuple[date, int], ...]
+
+    @property
+    def count(self) -> int:
+        return sum(lines for _, lines in self.days)
+
+    def spans(self, most: int | None = None) -> list[tuple[date, date]]:
+        """Runs of consecutive days (first, last), newest first, of at most `most` lines
+        each (SPAN_LINES); a day holding more is a span of its own."""
+        most = most or SPAN_LINES
+        spans: list[tuple[date, date]] = []
+        first = last = None
+        held = 0
+        for day, lines in self.days:
+            if last is not None and held + lines > most:
+                spans.append((first, last))
+                last = None
+            if last is None:
+                last, held = day, 0
+            first, held = day, held + lines
+        if last is not None:
+            spans.append((first, last))
+        return spans
+
+
+def order_lines_plan(*, scope: Scope, report: ReportFilter) -> LinesPlan:
+    """Count the filter's lines per day: one scan of few columns, no line read."""
+    read = report_read(scope=scope, report=report, measures=(Measure("lines", "count"),), group_by=("order_date",))
+    table = read_table(read)
+    days = zip(table.column("order_date").to_pylist(), table.column("lines").to_pylist(), strict=True)
+    return LinesPlan(scope=scope, report=report, days=tuple(sorted(days, reverse=True)))
+
+
+def order_lines_batches(plan: LinesPlan) -> Iterator[pa.RecordBatch]:
+    """Every line of the plan in record batches (EXPORT_SCHEMA), newest first, span by span.
+    Closing the iterator closes the read in progress: nothing more is read."""
+    names: dict[str, str] = {}  # upload id -> file name, of the uploads the viewer may open
+    seen: set[str] = set()
+    for first, last in plan.spans():
+        read = report_read(
+            scope=plan.scope, report=plan.report, columns=LINE_COLUMNS, order_by=LINE_ORDER, dates=(first, last)
+        )
+        batches = read_batches(read, batch_rows=BATCH_ROWS)
+        try:
+            for batch in batches:
+                batch = batch.cast(LINE_SCHEMA)
+                ids = batch.column("upload_id")
+                new_ids = set(pc.unique(ids).drop_null().to_pylist()) - seen
+                seen |= new_ids
+                names |= {i: name for i, (name, _) in upload_lineage(scope=plan.scope, upload_ids=new_ids).items()}
+                found = pc.index_in(ids, value_set=pa.array(list(names), pa.string()))
+                file_names = pc.fill_null(pc.take(pa.array(list(names.values()), pa.string()), found), "")
+                yield pa.RecordBatch.from_arrays([*batch.columns, file_names], schema=EXPORT_SCHEMA)
+        finally:
+            batches.close()
+
+
 def order_lines_stream(*, scope: Scope, report: ReportFilter) -> Iterator[dict]:
-    """Every line of the filter, in record batches: for streamed exports."""
-    lineage: dict[str, tuple[str, str]] = {}
-    for batch in read_batches(_read(scope=scope, report=report)):
-        rows = batch.cast(LINE_SCHEMA).to_pylist()
-        new_ids = {r["upload_id"] for r in rows} - lineage.keys()
-        lineage.update(upload_lineage(scope=scope, upload_ids=new_ids))
-        for row in rows:
-            row["file_name"] = lineage.get(row["upload_id"], ("", ""))[0]
-            yield row
+    """Every line of the filter with its file's name, newest first, as dicts."""
+    batches = order_lines_batches(order_lines_plan(scope=scope, report=report))
+    try:
+        for batch in batches:
+            yield from batch.to_pylist()
+    finally:
+        batches.close()
 
 
 def upload_lineage(*, scope: Scope, upload_ids: Iterable[str]) -> dict[str, tuple[str, str]]:

@@ -1,9 +1,11 @@
 """What each report page shows: selectors + charts + links composed into a template context,
 so views stay thin and templates hold no logic."""
 
+import math
 from datetime import date
 
 from django.conf import settings
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,7 +17,7 @@ from apps.reports.drill import Drill
 from apps.reports.exports import DATASETS
 from apps.reports.filters import GRAINS, PRESETS, ParsedFilter, ReportFilter, report_filter_parse
 from apps.reports.kpis import kpi_tiles
-from apps.reports.lines import order_lines_page
+from apps.reports.lines import PAGE_ROWS, order_lines_count, order_lines_page
 from apps.warehouse.fact import MASTER_VIEW
 
 
@@ -169,11 +171,19 @@ def _empty_reason(*, scope: Scope, report: ReportFilter, has_data: bool) -> str:
     )
 
 
-def lines_context(*, scope: Scope, report: ReportFilter, page: int) -> dict:
+def lines_context(*, scope: Scope, report: ReportFilter, page: int, problem: str = "") -> dict:
     context = _frame(scope=scope, report=report, region=None)
+    problems = [problem] if problem else []
+    if page > 1:  # a page past the last shows the last, saying so (no lines: the page says that)
+        last = math.ceil(order_lines_count(scope=scope, report=report) / PAGE_ROWS)
+        if page > max(last, 1):
+            if last:
+                problems.append(f"These filters have {last:,} page{pluralize(last)} of lines; showing the last.")
+            page = max(last, 1)
     rows, more = order_lines_page(scope=scope, report=report, page=page)
     query = report.query()
     context.update(
+        page_problems=problems,
         breadcrumb=context["drill"].breadcrumb(lines=True),
         rows=rows,
         page=page,
@@ -195,12 +205,13 @@ def looker_context(*, scope: Scope, report: ReportFilter) -> dict:
     region = Region.objects.filter(country_code=report.country).first() if report.country else None
     if region and not scope.allows_country(region.country_code):
         region = None
-    countries = looker.viewer_countries(scope=scope, region=region)
-    chosen = looker.looker_report_for(countries=countries)
+    embed = looker.looker_embed(scope=scope, region=region)
     context = _frame(scope=scope, report=report, region=None)
     context.update(
-        looker=chosen,
-        looker_url=looker.looker_embed_url(chosen, countries=countries) if chosen else "",
-        looker_countries=countries,
+        looker=embed.report,
+        looker_embed=embed,
+        looker_url=embed.url,
+        looker_countries=embed.countries,
+        looker_shops=embed.shops,
     )
     return context

@@ -218,8 +218,13 @@ def read_table(read: Read) -> pa.Table:
     return backend.query(sql, params)
 
 
-def read_batches(read: Read) -> Iterator[pa.RecordBatch]:
-    """Run the read, its result in record batches (for streamed exports)."""
+def read_batches(read: Read, *, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+    """Run the read, its result in record batches (for streamed exports). Closing the
+    iterator closes the backend's read."""
     backend = warehouse()
     sql, params = read_sql(read, backend=backend)
-    yield from backend.query_batches(sql, params)
+    batches = backend.query_batches(sql, params, batch_rows=batch_rows)
+    try:
+        yield from batches
+    finally:
+        batches.close()

@@ -4,11 +4,11 @@ builder or export, and returns."""
 
 from collections.abc import Callable
 from functools import wraps
-from itertools import islice
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
@@ -17,9 +17,9 @@ from apps.accounts.access import Scope, scope_for
 from apps.accounts.models import Region
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.reports import exports, looker, pages
+from apps.reports import exports, looker, pages, throttle
+from apps.reports.filters import lines_page_parse
 
-JSON_MAX_ROWS = 10_000
 ReportView = Callable[..., HttpResponse]
 
 
@@ -69,8 +69,9 @@ def _region_in_scope(scope: Scope, country_code: str) -> Region:
 @report_view
 def report_lines(request: HttpRequest, *, scope: Scope) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
-    page = int(request.GET["page"]) if request.GET.get("page", "").isdigit() else 1
-    return render(request, "reports/lines.html", pages.lines_context(scope=scope, report=report, page=max(page, 1)))
+    page, problem = lines_page_parse(request.GET.get("page", ""))
+    context = pages.lines_context(scope=scope, report=report, page=page, problem=problem)
+    return render(request, "reports/lines.html", context)
 
 
 @report_view
@@ -85,16 +86,30 @@ def report_looker(request: HttpRequest, *, scope: Scope) -> HttpResponse:
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
     context = pages.looker_context(scope=scope, report=report)
     # The frame's host is the admin's choice, so the CSP override is built per request.
-    render_page = csp_override(looker.looker_csp(context["looker"]))(render)
+    render_page = csp_override(looker.looker_csp(context["looker_embed"]))(render)
     return render_page(request, "reports/looker.html", context)
 
 
 @report_view
 def report_export(request: HttpRequest, dataset: str, fmt: str, *, scope: Scope) -> HttpResponse:
-    if dataset not in exports.DATASETS or fmt not in ("csv", "xlsx", "json"):
+    if dataset not in exports.DATASETS or fmt not in exports.FORMATS:
         raise Http404("No such export.")
+    refusal = throttle.export_refusal(user_id=request.user.pk, dataset=dataset)
+    if refusal:
+        if fmt == "json":  # a script's call: the reason as data
+            response = JsonResponse({"error": refusal.message}, status=429)
+        else:
+            response = render(request, "reports/export_refused.html", {"message": refusal.message}, status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     report = pages.report_filter_for(scope=scope, params=request.GET, region=None)
-    columns, rows = exports.dataset_table(scope=scope, report=report, name=dataset)
+    filename = f"sales-{dataset}-{report.start:%Y%m%d}-{report.end:%Y%m%d}.{fmt}"
+    try:
+        response = exports.export_response(scope=scope, report=report, name=dataset, fmt=fmt, filename=filename)
+    except exports.ExportRefused as refused:
+        csv_url = f"{reverse('reports:export', args=[dataset, 'csv'])}?{report.query()}"
+        context = {"message": str(refused), "csv_url": csv_url}
+        return render(request, "reports/export_refused.html", context, status=400)
     audit_record(
         request=request,
         scope=scope,
@@ -102,11 +117,4 @@ def report_export(request: HttpRequest, dataset: str, fmt: str, *, scope: Scope)
         target=f"{dataset}.{fmt}",
         detail={"format": fmt, "filter": _filter_detail(report)},
     )
-    if fmt == "json":
-        data = list(islice(rows, JSON_MAX_ROWS + 1))
-        body = {"columns": columns, "rows": data[:JSON_MAX_ROWS], "truncated": len(data) > JSON_MAX_ROWS}
-        return JsonResponse(body)
-    filename = f"sales-{dataset}-{report.start:%Y%m%d}-{report.end:%Y%m%d}.{fmt}"
-    if fmt == "csv":
-        return exports.csv_response(columns, rows, filename=filename)
-    return exports.xlsx_response(columns, rows, filename=filename, title=exports.DATASETS[dataset])
+    return response

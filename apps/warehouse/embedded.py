@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import threading
 import time
 import uuid
@@ -53,6 +54,15 @@ def _column_names(table: DeltaTable) -> list[str]:
     return [f.name for f in table.schema().fields]
 
 
+def spill_folders_of_dead_processes_remove(spill_dir: Path) -> None:
+    """A reader's spill folder outlives its process only when the process was killed: it is
+    removed by the next process that opens a reader."""
+    for folder in spill_dir.glob("reader-*"):
+        pid = folder.name.removeprefix("reader-")
+        if pid.isascii() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _commit_conflict(exc: BaseException) -> bool:
     """Another process committed first: the commit is planned again and retried."""
     return isinstance(exc, CommitFailedError)
@@ -69,10 +79,18 @@ class EmbeddedWarehouse:
         retryable=_commit_conflict,
     )
 
-    def __init__(self, root: Path, *, compact_files: int = 0) -> None:
+    def __init__(
+        self, root: Path, *, compact_files: int = 0, reader_memory_limit: str = "", spill_dir: Path | None = None
+    ) -> None:
         self.root = Path(root)
         # Compact after a load once the table has this many files (0: never on load).
         self.compact_files = compact_files
+        # The reader's DuckDB (a web process's reports and exports): at most this much memory
+        # (DuckDB's own syntax, e.g. "1GB"; empty: DuckDB's default, 80% of the machine), and
+        # what does not fit (a big sort, a big aggregate) spills to a folder of this process's
+        # own under `spill_dir`.
+        self.reader_memory_limit = reader_memory_limit
+        self.spill_dir = Path(spill_dir) if spill_dir else None
         self.table_uri = str(self.root / FACT_TABLE)
         self.views_file = self.root / "views.json"
         self._lock = threading.Lock()
@@ -325,16 +343,28 @@ class EmbeddedWarehouse:
         views_mtime = self.views_file.stat().st_mtime if self.views_file.exists() else 0.0
         with self._lock:
             if self._pid != os.getpid() or self._con is None:
-                self._con, self._pid, self._snapshot, self._table = duckdb.connect(), os.getpid(), None, None
-                # Each view's definition reads the files' footers again, as does each query:
-                # kept once read (the table's files never change; a new commit adds new ones).
-                self._con.execute("SET parquet_metadata_cache = true")
+                self._con, self._pid, self._snapshot, self._table = self._reader_connect(), os.getpid(), None, None
             table = self._latest_table()
             snapshot = (table.version(), views_mtime)
             if self._snapshot != snapshot:
                 self._define_views(self._con, table.file_uris(), _column_names(table))
                 self._snapshot = snapshot
             return self._con
+
+    def _reader_connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        # Each view's definition reads the files' footers again, as does each query:
+        # kept once read (the table's files never change; a new commit adds new ones).
+        con.execute("SET parquet_metadata_cache = true")
+        if self.reader_memory_limit:
+            con.execute("SET memory_limit = $limit", {"limit": self.reader_memory_limit})
+        if self.spill_dir:
+            # DuckDB makes the folder (not its parents) when it first spills, and removes it
+            # when the connection closes; one per process, as each removes its own.
+            self.spill_dir.mkdir(parents=True, exist_ok=True)
+            spill_folders_of_dead_processes_remove(self.spill_dir)
+            con.execute("SET temp_directory = $dir", {"dir": str(self.spill_dir / f"reader-{os.getpid()}")})
+        return con
 
     def _latest_table(self) -> DeltaTable:
         """The table at its latest version. Loading a DeltaTable replays its checkpoint

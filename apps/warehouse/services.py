@@ -1,6 +1,7 @@
 """The configured warehouse, and keeping its table and views in line with the regions."""
 
 from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -11,14 +12,16 @@ from apps.warehouse.fact import MASTER_VIEW, ViewSpec
 
 
 @cache
-def _warehouse(kind: str, root: str, project: str, dataset: str, endpoint: str, compact_files: int) -> Warehouse:
+def _warehouse(
+    kind: str, root: str, project: str, dataset: str, endpoint: str, compact_files: int, memory: str, spill: str
+) -> Warehouse:
     if kind == "bigquery":
         from apps.warehouse.bigquery import BigQueryWarehouse
 
         return BigQueryWarehouse(project=project, dataset=dataset, api_endpoint=endpoint)
     from apps.warehouse.embedded import EmbeddedWarehouse
 
-    return EmbeddedWarehouse(root, compact_files=compact_files)
+    return EmbeddedWarehouse(root, compact_files=compact_files, reader_memory_limit=memory, spill_dir=Path(spill))
 
 
 def warehouse() -> Warehouse:
@@ -30,6 +33,8 @@ def warehouse() -> Warehouse:
         settings.BIGQUERY_DATASET,
         settings.BIGQUERY_API_ENDPOINT,
         settings.WAREHOUSE_COMPACT_FILES,
+        settings.WAREHOUSE_READER_MEMORY_LIMIT,
+        str(Path(settings.TEMP_DIR) / "warehouse-reader"),
     )
 
 
