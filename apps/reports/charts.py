@@ -10,13 +10,20 @@ a hover template names a trace or point value (%{y}, %{fullData.name}), never da
 """
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 # One colour per country on every page.
 COUNTRY_COLOURS = {"US": "#1f77b4", "GB": "#d62728", "FR": "#2ca02c", "AU": "#ff7f0e"}
 OTHER_COLOURS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 NEUTRAL = "#5b6475"
 GRAIN_LABEL = {"day": "Day", "week": "Week starting", "month": "Month"}
+# One bar per period, as wide as its period (Plotly's own period units: ms, or "M1").
+GRAIN_PERIOD = {"day": 86_400_000, "week": 7 * 86_400_000, "month": "M1"}
+# A bar's width on a date axis is in ms (Plotly draws a lone bar a sliver otherwise).
+GRAIN_BAR_MS = {"day": 0.8 * 86_400_000, "week": 0.8 * 7 * 86_400_000, "month": 0.8 * 28 * 86_400_000}
+GRAIN_TICKS = {"day": "%-d %b %Y", "week": "%-d %b %Y", "month": "%b %Y"}
+# Up to this many periods a tick per period reads well; past it Plotly spaces the ticks.
+TICK_EVERY_PERIOD_UP_TO = 12
 
 
 def plotly_text(value) -> str:
@@ -59,12 +66,27 @@ def revenue_over_time_chart(rows: list[dict], *, currency: str, grain: str, dril
                 "y": [r["revenue"] for r in series],
                 "customdata": [drill(code)] * len(series),
                 "marker": {"color": country_colour(code)},
+                # Without a period a lone bar is a sliver and the axis ticks sub-seconds.
+                "xperiod": GRAIN_PERIOD[grain],
+                "xperiodalignment": "middle",
+                "width": GRAIN_BAR_MS[grain],
+                "xhoverformat": GRAIN_TICKS[grain],
                 "hovertemplate": f"%{{fullData.name}} %{{x}}<br>%{{y:,.2f}} {currency}<extra></extra>",
             }
         )
+    x = {"title": {"text": GRAIN_LABEL[grain]}, "type": "date"}
+    periods = sorted({r["period"] for r in rows})
+    if len(periods) <= TICK_EVERY_PERIOD_UP_TO:
+        # A tick per period, its label under the period's bar (past that, Plotly's own ticks).
+        x.update(dtick=GRAIN_PERIOD[grain], tickformat=GRAIN_TICKS[grain], ticklabelmode="period")
+        if periods:
+            x["tick0"] = _iso(periods[0])  # weeks start on Mondays, Plotly's ticks on Sundays
+    if len(periods) == 1 and isinstance(periods[0], date):
+        # Alone, it is shown between its neighbours (Plotly would zoom into the bar).
+        x["range"] = [_iso(_periods_after(periods[0], grain, -1)), _iso(_periods_after(periods[0], grain, 2))]
     layout = _layout(
         f"Revenue by {grain} ({currency})",
-        x={"title": {"text": GRAIN_LABEL[grain]}, "type": "date"},
+        x=x,
         y={"title": {"text": f"Revenue ({currency})"}, "tickformat": ",.0f"},
         barmode="relative",
         legend={"title": {"text": "Country"}, "orientation": "h", "y": -0.2},
@@ -97,6 +119,13 @@ def ranked_bar_chart(
         showlegend=False,
     )
     return {"data": data, "layout": layout}
+
+
+def _periods_after(start: date, grain: str, n: int) -> date:
+    if grain == "month":
+        months = start.year * 12 + start.month - 1 + n
+        return date(months // 12, months % 12 + 1, 1)
+    return start + timedelta(days=n * (7 if grain == "week" else 1))
 
 
 def _iso(value) -> str:

@@ -107,3 +107,28 @@ def test_markup_in_an_uploaded_file_shows_as_text_in_every_chart_hover_and_table
     expect(lines).to_contain_text(LINK)
     expect(lines).to_contain_text(STYLED)
     _no_markup_in_the_page(page)
+
+
+@pytest.mark.parametrize(("grain", "label"), [("day", "19 Apr 2011"), ("week", "18 Apr 2011"), ("month", "Apr 2011")])
+def test_one_period_is_labelled_as_that_period_not_fractions_of_a_second(session, live_app, tmp_path, grain, label):
+    """One day of sales used to draw a sliver of a bar under ticks such as
+    '23:59:59.9996 Apr 18, 2011' (a date axis with one point zooms to sub-seconds)."""
+    key = ("mgr_us_nyc", "markup.csv")
+    if key not in live_app.uploads:
+        page = upload_and_follow(session("mgr_us_nyc"), _hostile_file(tmp_path), "US-NYC")
+        expect(page.locator("#upload-status")).to_have_attribute("data-state", "loaded")
+
+    page = session("head_us").page
+    page.goto(f"{live_app.url}/reports/?preset=custom&start=2011-04-19&end=2011-04-19&grain={grain}")
+    page.wait_for_selector("#chart-over-time[data-drawn=true]", timeout=DRAW_TIMEOUT_MS)
+    drawn = page.evaluate(
+        """() => {
+          const gd = document.getElementById('chart-over-time');
+          const bar = gd.querySelector('.bars path').getBBox();
+          return {ticks: [...gd.querySelectorAll('.xtick text')].map((t) => t.textContent),
+                  share: bar.width / gd._fullLayout.xaxis._length};
+        }"""
+    )
+    assert drawn["ticks"] and not [t for t in drawn["ticks"] if ":" in t], drawn
+    assert label in drawn["ticks"], drawn
+    assert drawn["share"] > 0.2, drawn  # a bar, not a sliver
