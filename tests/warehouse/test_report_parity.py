@@ -27,7 +27,7 @@ from apps.accounts.access import scope_for
 from apps.accounts.models import Region, Shop
 from apps.reports import coverage, drill, lines, query, selectors
 from apps.reports.coverage import shops_in_scope
-from apps.reports.filters import ReportFilter, report_filter_parse
+from apps.reports.filters import DataDays, ReportFilter, report_filter_parse
 from apps.reports.query import Read
 from apps.uploads.models import Upload
 from apps.uploads.run import pipeline_run
@@ -126,7 +126,7 @@ def report_filters(scope, region: Region | None) -> list[ReportFilter]:
     built = []
     for params in FILTERS:
         parsed = report_filter_parse(params, scope_shops=shops, **fixed)
-        report = parsed.resolve(latest=None, today=date(2026, 1, 1), shop_has_rows=False)
+        report = parsed.resolve(days=DataDays(), today=date(2026, 1, 1), shop_has_rows=False)
         assert report.problems == (), report.problems
         built.append(report)
     return built
