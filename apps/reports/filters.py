@@ -29,11 +29,13 @@ PRESETS = {
 # Older spellings a saved link may carry ("This year" was the year to date).
 PRESET_ALIASES = {"year": "ytd"}
 DEFAULT_PRESET = "90d"
-# The bulk of the data: presets count back from the latest day with data whose BULK_DAYS
-# (ending that day) hold at least 1/BULK_SHARE of the rows of the busiest BULK_DAYS in the
-# view. A few stray rows far from the rest (a sale dated years after the shops' data) fall
-# short of that, so they never set the window; they stay one click away under "All time".
+# The bulk of the data: presets count back from the last day of the latest run of days
+# with data (runs are split by gaps of more than BULK_GAP days) that holds at least
+# 1/BULK_SHARE of the rows of the busiest BULK_DAYS in the view. A few stray rows far from
+# the rest (a sale dated years after the shops' data) are a run that falls short of that,
+# so they never set the window; they stay one click away under "All time".
 BULK_DAYS = 90
+BULK_GAP = 30
 BULK_SHARE = 20
 GRAINS = {"day": "Day", "week": "Week", "month": "Month"}
 # The URL parameters a filter owns, in the order they are written back.
@@ -91,6 +93,8 @@ class ReportFilter:
             "category": self.category,
         }
         values.update(changes)
+        if values.get("preset") != "custom":  # dates of their own only for a custom range
+            values.update(start=changes.get("start", ""), end=changes.get("end", ""))
         if values.get("preset") == DEFAULT_PRESET:
             values["preset"] = ""
         pairs = [(k, values[k]) for k in PARAMS if values.get(k)]
@@ -113,20 +117,23 @@ class DataDays:
         return self.days[-1][0] if self.days else None
 
     def bulk_end(self) -> date | None:
-        """The latest day with data whose BULK_DAYS (ending that day) hold at least
-        1/BULK_SHARE of the lines of the busiest BULK_DAYS; None without data."""
-        held, tail, windows = 0, 0, []
+        """The last day of the latest run of days with data (no gap over BULK_GAP days)
+        holding at least 1/BULK_SHARE of the lines of the busiest BULK_DAYS; None without
+        data. A few stray rows far from the rest are a run too small to count."""
+        held, tail, busiest = 0, 0, 0
         for day, lines in self.days:
             held += lines
             while self.days[tail][0].toordinal() <= day.toordinal() - BULK_DAYS:
                 held -= self.days[tail][1]
                 tail += 1
-            windows.append(held)
-        busiest = max(windows, default=0)
-        for (day, _), held in zip(reversed(self.days), reversed(windows), strict=True):
-            if held * BULK_SHARE >= busiest:
-                return day
-        return None
+            busiest = max(busiest, held)
+        runs: list[tuple[date, int]] = []  # (last day, lines) of each run, oldest first
+        for day, lines in self.days:
+            if runs and day.toordinal() - runs[-1][0].toordinal() <= BULK_GAP:
+                runs[-1] = (day, runs[-1][1] + lines)
+            else:
+                runs.append((day, lines))
+        return next((last for last, lines in reversed(runs) if lines * BULK_SHARE >= busiest), None)
 
     def outside(self, start: date, end: date) -> tuple[int, int]:
         """The lines before `start` and after `end`."""

@@ -6,7 +6,7 @@ from django.template.defaultfilters import pluralize
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Region
-from apps.reports.filters import BULK_DAYS, BULK_SHARE, PRESETS, ReportFilter
+from apps.reports.filters import BULK_DAYS, BULK_GAP, BULK_SHARE, PRESETS, ReportFilter
 
 # The presets that count back from the day the bulk of the data ends.
 COUNTED_BACK = ("7d", "30d", "90d", "month", "quarter", "ytd", "last-year")
@@ -36,9 +36,9 @@ def rows_held(*, scope: Scope, country: str = "") -> str:
     return f"{own_shops.capitalize()} sales ({', '.join(sorted(scope.shop_codes))}), to customers anywhere."
 
 
-def window_note(report: ReportFilter) -> dict | None:
-    """The rule that placed the dates, and the rows of the view in scope they leave out;
-    None before anything is loaded."""
+def window_note(report: ReportFilter, *, country_page: bool = False) -> dict | None:
+    """The rule that placed the dates, and the rows of the view in scope they leave out,
+    with the link to this page's All time; None before anything is loaded."""
     window = report.window
     if window is None or window.last is None:
         return None
@@ -48,16 +48,18 @@ def window_note(report: ReportFilter) -> dict | None:
         since = "today" if window.anchored_today else f"{window.anchor:%d %b %Y}"
         rule = (
             f"{PRESETS[report.preset]}, counted back from {since}: the latest day with data in your scope, "
-            f"stray rows far from the rest left aside (a day counts when its {BULK_DAYS} days hold at least "
-            f"1/{BULK_SHARE} of the rows of your busiest {BULK_DAYS} days)."
+            f"stray rows far from the rest left aside (days with data no more than {BULK_GAP} days apart count "
+            f"when they hold at least 1/{BULK_SHARE} of the rows of your busiest {BULK_DAYS} days)."
         )
     else:
         rule = ""
     hidden = window.before + window.after
+    # A country page's country is its path's, not a parameter.
+    all_time = report.query(preset="all", country="" if country_page else report.country)
     outside = ""
     if hidden:
         parts = [f"{window.before:,} earlier"] if window.before else []
         parts += [f"{window.after:,} later (the last on {window.last:%d %b %Y})"] if window.after else []
         outside = f"{hidden:,} row{pluralize(hidden)} in your scope {pluralize(hidden, 'is,are')} outside these dates: "
         outside += " and ".join(parts) + "."
-    return {"rule": rule, "outside": outside, "all_time": f"?{report.query(preset='all')}" if hidden else ""}
+    return {"rule": rule, "outside": outside, "all_time": f"?{all_time}" if hidden else ""}

@@ -66,7 +66,7 @@ def _frame(*, scope: Scope, report: ReportFilter, region: Region | None) -> dict
         },
         "currency": settings.REPORTING_CURRENCY,
         "rows_held": notes.rows_held(scope=scope, country=region.country_code if region else report.country),
-        "window_note": notes.window_note(report),
+        "window_note": notes.window_note(report, country_page=region is not None),
         "page_links": {
             "charts": f"{base}?{report.query(country='' if region else report.country)}",
             "coverage": f"{reverse('reports:coverage')}?{report.query()}",
