@@ -82,7 +82,7 @@ def upload_outside_regions_note(upload: Upload) -> str:
     run's report: no warehouse read), e.g. "1,259 rows are for countries outside any region:
     India (1,259)"; empty when none are (or the run predates the count)."""
     counts = upload.report.get("countries") if upload.status in Upload.IN_WAREHOUSE else None
-    if not isinstance(counts, dict):
+    if not isinstance(counts, dict) or not counts:
         return ""
     covered = set(Region.objects.values_list("country_code", flat=True))
     outside = sorted(((c, n) for c, n in counts.items() if c not in covered), key=lambda item: (-item[1], item[0]))
