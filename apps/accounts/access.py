@@ -15,8 +15,15 @@ from apps.accounts.models import Profile, Region, Shop
 
 @dataclass(frozen=True)
 class Scope:
+    """The rows a user reads are those of `shop_codes` (whatever the customer's country) and
+    those of `country_codes` (whatever the shop); `everything` for admins. The uploads they
+    open, and whose files they download, are those of the shops whose rows they read in
+    full: `shop_codes` and the shops of the regions of `country_codes`."""
+
     everything: bool = False
+    # Regional heads: their regions' countries; managers: none.
     country_codes: frozenset[str] = field(default_factory=frozenset)
+    # Managers: their shops; regional heads: every shop of their regions.
     shop_codes: frozenset[str] = field(default_factory=frozenset)
     # Shops this user may upload for (managers: theirs; admins: all; heads: none).
     upload_shop_codes: frozenset[str] = field(default_factory=frozenset)
@@ -58,8 +65,12 @@ def scope_for(user) -> Scope:
     if profile.role == Profile.Role.ADMIN:
         return _admin_scope()
     if profile.role == Profile.Role.REGIONAL_HEAD:
+        # Every row of their region's shops, whatever the customer's country (a row of a
+        # country no region covers thus counts under its shop's region), and the rows of
+        # their countries sold by shops elsewhere.
         codes = frozenset(profile.regions.values_list("country_code", flat=True))
-        return Scope(country_codes=codes, role=profile.role)
+        shops = frozenset(Shop.objects.filter(region__country_code__in=codes).values_list("code", flat=True))
+        return Scope(country_codes=codes, shop_codes=shops, role=profile.role)
     if profile.role == Profile.Role.SHOP_MANAGER:
         shops = frozenset(profile.shops.values_list("code", flat=True))
         return Scope(shop_codes=shops, upload_shop_codes=shops, role=profile.role)

@@ -42,6 +42,9 @@ def upload_body(request: Request, upload: Upload) -> dict:
         "replaces": upload.replaces_id,
         "duplicate_of": upload.duplicate_of_id,
         "errors_by_reason": upload.report.get("errors_by_reason", {}),
+        # Loaded rows per customer country; the note names those no region covers.
+        "countries": upload.report.get("countries", {}),
+        "outside_regions": selectors.upload_outside_regions_note(upload),
         "sheet": (upload.report.get("file") or {}).get("sheet"),
         "sheets": selectors.upload_sheets(upload),
         "status_url": url("api:upload", upload.id),

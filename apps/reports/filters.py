@@ -21,10 +21,22 @@ PRESETS = {
     "90d": "Last 90 days",
     "month": "This month",
     "quarter": "This quarter",
-    "year": "This year",
+    "ytd": "Year to date",
+    "last-year": "Last year",
+    "all": "All time",
     "custom": "Custom",
 }
+# Older spellings a saved link may carry ("This year" was the year to date).
+PRESET_ALIASES = {"year": "ytd"}
 DEFAULT_PRESET = "90d"
+# The bulk of the data: presets count back from the last day of the latest run of days
+# with data (runs are split by gaps of more than BULK_GAP days) that holds at least
+# 1/BULK_SHARE of the rows of the busiest BULK_DAYS in the view. A few stray rows far from
+# the rest (a sale dated years after the shops' data) are a run that falls short of that,
+# so they never set the window; they stay one click away under "All time".
+BULK_DAYS = 90
+BULK_GAP = 30
+BULK_SHARE = 20
 GRAINS = {"day": "Day", "week": "Week", "month": "Month"}
 # The URL parameters a filter owns, in the order they are written back.
 PARAMS = ("preset", "start", "end", "grain", "country", "shop", "product", "category")
@@ -54,6 +66,8 @@ class ReportFilter:
     # Set by code (the country page), never from the URL: the warehouse view to read.
     view: str = MASTER_VIEW
     problems: tuple[str, ...] = field(default=(), compare=False)
+    # Where the data of the view lies around these dates (set when the page resolved them).
+    window: "Window | None" = field(default=None, compare=False)
 
     @property
     def days(self) -> int:
@@ -62,6 +76,8 @@ class ReportFilter:
     def previous(self) -> "ReportFilter":
         """The period of the same length just before this one."""
         length = timedelta(days=self.days)
+        if self.start - date.min < length:  # an "All time" of rows dated centuries apart
+            return replace(self, start=date.min, end=max(self.start - timedelta(days=1), date.min))
         return replace(self, start=self.start - length, end=self.end - length)
 
     def query(self, **changes: str) -> str:
@@ -77,10 +93,67 @@ class ReportFilter:
             "category": self.category,
         }
         values.update(changes)
+        if values.get("preset") != "custom":  # dates of their own only for a custom range
+            values.update(start=changes.get("start", ""), end=changes.get("end", ""))
         if values.get("preset") == DEFAULT_PRESET:
             values["preset"] = ""
         pairs = [(k, values[k]) for k in PARAMS if values.get(k)]
         return urlencode(pairs)
+
+
+@dataclass(frozen=True)
+class DataDays:
+    """The lines of each day with data in a view, within the viewer's scope, oldest first:
+    what places the presets' window, and what a window leaves out."""
+
+    days: tuple[tuple[date, int], ...] = ()
+
+    @property
+    def first(self) -> date | None:
+        return self.days[0][0] if self.days else None
+
+    @property
+    def last(self) -> date | None:
+        return self.days[-1][0] if self.days else None
+
+    def bulk_end(self) -> date | None:
+        """The last day of the latest run of days with data (no gap over BULK_GAP days)
+        holding at least 1/BULK_SHARE of the lines of the busiest BULK_DAYS; None without
+        data. A few stray rows far from the rest are a run too small to count."""
+        held, tail, busiest = 0, 0, 0
+        for day, lines in self.days:
+            held += lines
+            while self.days[tail][0].toordinal() <= day.toordinal() - BULK_DAYS:
+                held -= self.days[tail][1]
+                tail += 1
+            busiest = max(busiest, held)
+        runs: list[tuple[date, int]] = []  # (last day, lines) of each run, oldest first
+        for day, lines in self.days:
+            if runs and day.toordinal() - runs[-1][0].toordinal() <= BULK_GAP:
+                runs[-1] = (day, runs[-1][1] + lines)
+            else:
+                runs.append((day, lines))
+        return next((last for last, lines in reversed(runs) if lines * BULK_SHARE >= busiest), None)
+
+    def outside(self, start: date, end: date) -> tuple[int, int]:
+        """The lines before `start` and after `end`."""
+        before = sum(lines for day, lines in self.days if day < start)
+        after = sum(lines for day, lines in self.days if day > end)
+        return before, after
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where the view's data lies around a filter's dates: the day the presets counted back
+    from (None without data), the first and last day with data, and the lines in scope
+    before and after the dates."""
+
+    anchor: date | None
+    anchored_today: bool
+    first: date | None
+    last: date | None
+    before: int
+    after: int
 
 
 @dataclass(frozen=True)
@@ -100,11 +173,16 @@ class ParsedFilter:
     view: str = MASTER_VIEW
     problems: tuple[str, ...] = ()
 
-    def resolve(self, *, latest: date | None, today: date, shop_has_rows: bool) -> ReportFilter:
-        """The filter the page reads: presets count back from `latest`, the newest day with
-        data in scope (not from today), and an unchecked shop holds if `shop_has_rows`."""
-        anchor = min(latest, today) if latest else today
+    def resolve(self, *, days: DataDays, today: date, shop_has_rows: bool) -> ReportFilter:
+        """The filter the page reads: presets count back from the last day of the bulk of
+        `days` (the view's days with data in scope; not from today, nor from a few stray
+        rows far after the rest), "all" spans every day with data, and an unchecked shop
+        holds if `shop_has_rows`."""
+        bulk = days.bulk_end()
+        anchor = _within(min(bulk, today) if bulk else today)
         start, end = _period(self.preset, anchor)
+        if self.preset == "all" and days.days:
+            start, end = _within(days.first), _within(days.last)
         problems = list(self.problems)
         if self.preset == "custom":
             start, end, clamped = _custom_period(self.custom_start or start, self.custom_end or end)
@@ -126,6 +204,7 @@ class ParsedFilter:
             category=self.category,
             view=self.view,
             problems=tuple(problems),
+            window=_window(days, bulk=bulk, anchor=anchor, today=today, dates=(start, end)),
         )
 
 
@@ -135,6 +214,7 @@ def report_filter_parse(params: Mapping[str, str], *, scope_shops: frozenset[str
     over the URL."""
     problems: list[str] = []
     preset = params.get("preset", "") or DEFAULT_PRESET
+    preset = PRESET_ALIASES.get(preset, preset)
     if preset not in PRESETS:
         problems.append("Unknown date range; showing the last 90 days.")
         preset = DEFAULT_PRESET
@@ -174,9 +254,21 @@ def _period(preset: str, anchor: date) -> tuple[date, date]:
         return anchor.replace(day=1), anchor
     if preset == "quarter":
         return date(anchor.year, 3 * ((anchor.month - 1) // 3) + 1, 1), anchor
-    if preset == "year":
+    if preset == "ytd":
         return date(anchor.year, 1, 1), anchor
-    return anchor - timedelta(days=89), anchor
+    if preset == "last-year":
+        return date(anchor.year - 1, 1, 1), date(anchor.year - 1, 12, 31)
+    return anchor - timedelta(days=BULK_DAYS - 1), anchor
+
+
+def _window(days: DataDays, *, bulk: date | None, anchor: date, today: date, dates: tuple[date, date]) -> Window:
+    before, after = days.outside(*dates)
+    return Window(bulk and anchor, bool(bulk) and today < bulk, days.first, days.last, before, after)
+
+
+def _within(day: date) -> date:
+    """The day moved into EARLIEST..LATEST (a row's date may lie outside: a year 1 typo)."""
+    return min(max(day, EARLIEST), LATEST)
 
 
 def _custom_dates(params: Mapping[str, str], problems: list[str]) -> tuple[date | None, date | None]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Region, Shop
-from apps.reports import charts, looker, selectors
+from apps.reports import charts, looker, notes, selectors
 from apps.reports.coverage import coverage_grid, late_shops, period_completeness, shops_in_scope
 from apps.reports.drill import Drill
 from apps.reports.exports import DATASETS
@@ -34,12 +34,13 @@ def report_filter_parsed(*, scope: Scope, params, region: Region | None) -> Pars
 
 
 def report_filter_resolve(*, scope: Scope, parsed: ParsedFilter) -> ReportFilter:
-    """Settle what only the data tells: the newest day in the page's view (presets count
-    back from it), and whether a shop outside the scope's own has rows in its scope (in any
-    country the scope sees, so on the master view)."""
-    latest = selectors.latest_order_date(scope=scope, view=parsed.view)
+    """Settle what only the data tells: the days with data in the page's view (presets
+    count back from the end of their bulk; "All time" spans them), and whether a shop
+    outside the scope's own has rows in its scope (in any country the scope sees, so on the
+    master view)."""
+    days = selectors.days_with_data(scope=scope, view=parsed.view)
     kept = parsed.shop_unchecked and selectors.shop_has_rows(scope=scope, view=MASTER_VIEW, shop=parsed.shop)
-    return parsed.resolve(latest=latest, today=timezone.localdate(), shop_has_rows=kept)
+    return parsed.resolve(days=days, today=timezone.localdate(), shop_has_rows=kept)
 
 
 def _frame(*, scope: Scope, report: ReportFilter, region: Region | None) -> dict:
@@ -64,6 +65,8 @@ def _frame(*, scope: Scope, report: ReportFilter, region: Region | None) -> dict
             "shops": _shop_options(shops, report),
         },
         "currency": settings.REPORTING_CURRENCY,
+        "rows_held": notes.rows_held(scope=scope, country=region.country_code if region else report.country),
+        "window_note": notes.window_note(report, country_page=region is not None),
         "page_links": {
             "charts": f"{base}?{report.query(country='' if region else report.country)}",
             "coverage": f"{reverse('reports:coverage')}?{report.query()}",
@@ -104,12 +107,18 @@ def dashboard_context(*, scope: Scope, report: ReportFilter, region: Region | No
         has_data=bool(breakdown.by_country),
         empty_reason=_empty_reason(scope=scope, report=report, has_data=bool(breakdown.by_country)),
         charts=_charts(breakdown, report=report, drill=drill, currency=currency),
-        shop_rows=[{**r, "url": drill.shop(r["store_id"], r["country_code"])} for r in breakdown.by_shop],
+        shop_rows=[_shop_row(r, scope=scope, drill=drill) for r in breakdown.by_shop],
         product_rows=[{**r, "url": drill.product(r["product_id"])} for r in breakdown.products],
         exports=_exports(report),
         level=drill.level,
     )
     return context
+
+
+def _shop_row(row: dict, *, scope: Scope, drill: Drill) -> dict:
+    # Another region's shop is in a head's figures by its sales to their countries only.
+    partial = not scope.everything and row["store_id"] not in scope.shop_codes
+    return {**row, "url": drill.shop(row["store_id"], row["country_code"]), "partial": partial}
 
 
 def _charts(breakdown, *, report: ReportFilter, drill: Drill, currency: str) -> list[dict]:

@@ -113,8 +113,10 @@ def report_read(*, scope: Scope, report: ReportFilter, **shape: Any) -> Read:
 def scope_predicate(scope: Scope) -> tuple[str, dict[str, str]]:
     """The rows a scope sees, as a predicate over the fact table's columns.
 
-    Regional heads see the rows of their countries; shop managers the rows of their
-    shops; admins everything; an empty scope nothing. One bound parameter per value.
+    A row is seen when its shop is one of the scope's shops (a manager's; every shop of a
+    head's regions, whatever the customer's country) or its country one of the scope's
+    countries (a head's, whatever the shop); admins see everything, an empty scope nothing.
+    One bound parameter per value.
     """
     if scope.everything:
         return "TRUE", {}

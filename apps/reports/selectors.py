@@ -1,5 +1,5 @@
-"""Reads for the report pages: KPIs, the breakdown behind the charts, the newest day with
-data, and whether a shop has rows in a scope.
+"""Reads for the report pages: KPIs, the breakdown behind the charts, the days with data
+(the newest, and the lines of each), and whether a shop has rows in a scope.
 
 Each read is described as data (apps/reports/query.py writes and runs its SQL, always
 within the scope). The page's charts share one scan (GROUPING SETS), so the page costs
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from apps.accounts.access import Scope
-from apps.reports.filters import ReportFilter
+from apps.reports.filters import DataDays, ReportFilter
 from apps.reports.query import PERIOD, Measure, Read, read_table, report_read
 
 TOP_PRODUCTS = 15
@@ -32,6 +32,16 @@ def latest_order_date(*, scope: Scope, view: str, country: str = "") -> date | N
     equals = (("country_code", country),) if country else ()
     read = Read(view=view, scope=scope, equals=equals, measures=(Measure("last_day", "max", "order_date"),))
     return read_table(read).column("last_day")[0].as_py()
+
+
+def days_with_data(*, scope: Scope, view: str) -> DataDays:
+    """The lines of each day with data in the view and the scope, oldest first: where the
+    bulk of the data lies places the presets' window, the rest is said to be outside it.
+    One grouped scan of one column; as many rows back as days with data."""
+    read = Read(view=view, scope=scope, measures=(Measure("lines", "count"),), group_by=("order_date",))
+    table = read_table(read)
+    days = zip(table.column("order_date").to_pylist(), table.column("lines").to_pylist(), strict=True)
+    return DataDays(tuple(sorted(days)))
 
 
 def shop_has_rows(*, scope: Scope, view: str, shop: str) -> bool:

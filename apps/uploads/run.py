@@ -24,7 +24,16 @@ from apps.etl.fx import fx_rates_into
 from apps.etl.mappings import column_mapping_saved
 from apps.etl.pipeline.engine import progress_watch, work_connection, work_connection_close
 from apps.etl.pipeline.extracted import ExtractError
-from apps.etl.pipeline.run import QUIET, Band, FileToRun, PipelineStop, StagesRun, fact_file, stages_run
+from apps.etl.pipeline.run import (
+    QUIET,
+    Band,
+    FileToRun,
+    PipelineStop,
+    StagesRun,
+    fact_countries,
+    fact_file,
+    stages_run,
+)
 from apps.etl.pipeline.spec import SchemaSpec, UploadContext
 from apps.etl.pipeline.transform import MissingFxRate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
@@ -203,7 +212,7 @@ def _run_and_load(
         # The load band of the bar starts empty; the engine's estimate fills it.
         upload_stage(upload.id, "loading", rows_processed=0)
         with _timed(run.timings, "load"), recorder.watching(con):
-            outcome.rows_loaded = _load(upload, run, spec, ctx, work)
+            outcome.rows_loaded = _load(upload, run, spec, ctx, work, report=outcome.report)
         test_pause("committed")
     if outcome.rows_loaded != run.rows_valid and status != Upload.Status.REJECTED:
         log.error("upload %s: rows do not add up: %s", upload.id, outcome)
@@ -224,12 +233,14 @@ def _status(run: StagesRun, spec: SchemaSpec) -> str:
     return Upload.Status.LOADED_WITH_ERRORS if run.rows_rejected else Upload.Status.LOADED
 
 
-def _load(upload: Upload, run: StagesRun, spec: SchemaSpec, ctx: UploadContext, work: Path) -> int:
+def _load(upload: Upload, run: StagesRun, spec: SchemaSpec, ctx: UploadContext, work: Path, *, report: dict) -> int:
     """The fact rows written once, as parquet: stored under processed/, then committed to the
-    warehouse (which may take that very file) in one commit."""
+    warehouse (which may take that very file) in one commit. The report gets its rows per
+    country."""
     local = work / "fact.parquet"
     version = warehouse().capabilities.parquet_version
     fact_file(run, spec, ctx, path=local, parquet_version=version, loaded_at=timezone.now())
+    report["countries"] = fact_countries(run, local)
     # Stored first: a storage failure then leaves the warehouse as it was (not rows of an
     # upload marked failed), and a warehouse can load it from there (BigQuery from gs://).
     stored = store(processed_path(upload), local, take=True)

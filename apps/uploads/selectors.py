@@ -7,7 +7,8 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from apps.accounts.access import Scope
-from apps.accounts.models import Shop
+from apps.accounts.models import Region, Shop
+from apps.etl.countries import COUNTRY_ALIASES
 from apps.uploads.models import Upload, UploadEvent
 
 # The stages a user sees, in order, and the share of the progress bar each one takes
@@ -74,6 +75,31 @@ def upload_mismatch_note(upload: Upload) -> str:
         return ""
     marked = upload.events.filter(kind=UploadEvent.Kind.MISMATCH).order_by("-at", "-id").first()
     return marked.detail if marked else f"The warehouse holds {upload.warehouse_rows:,} rows of this upload."
+
+
+def upload_outside_regions_note(upload: Upload) -> str:
+    """How many of the upload's loaded rows are for countries no region covers (from its
+    run's report: no warehouse read), e.g. "1,259 rows are for countries outside any region:
+    India (1,259)"; empty when none are (or the run predates the count)."""
+    counts = upload.report.get("countries") if upload.status in Upload.IN_WAREHOUSE else None
+    if not isinstance(counts, dict) or not counts:
+        return ""
+    covered = set(Region.objects.values_list("country_code", flat=True))
+    outside = sorted(((c, n) for c, n in counts.items() if c not in covered), key=lambda item: (-item[1], item[0]))
+    total = sum(n for _, n in outside)
+    if not total:
+        return ""
+    names = ", ".join(f"{_country_name(code)} ({n:,})" for code, n in outside)
+    verb = "row is" if total == 1 else "rows are"
+    return (
+        f"{total:,} {verb} for countries outside any region: {names}. They count under the shop's region "
+        f"({upload.shop.region.name}), so its head sees them with the shop's other sales."
+    )
+
+
+def _country_name(code: str) -> str:
+    names = COUNTRY_ALIASES.get(code)
+    return names[0] if names else code
 
 
 def upload_sheets(upload: Upload) -> list[str]:

@@ -130,6 +130,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         "downloads": rejected_downloads(upload),
         "max_bytes": settings.UPLOAD_MAX_BYTES,
         "mismatch": selectors.upload_mismatch_note(upload),
+        "outside_regions": selectors.upload_outside_regions_note(upload),
     }
     return render(request, "uploads/detail.html", context)
 

@@ -39,12 +39,14 @@ def test_profile_admin_role_without_superuser_flag_is_an_admin(cast):
 @pytest.mark.parametrize(
     ("username", "country"), [("head_us", "US"), ("head_uk", "GB"), ("head_fr", "FR"), ("head_au", "AU")]
 )
-def test_regional_head_sees_their_country_and_uploads_for_no_shop(cast, username, country):
+def test_regional_head_sees_their_country_and_their_regions_shops_and_uploads_for_no_shop(cast, username, country):
     scope = scope_for(cast[username])
 
     assert not scope.everything
     assert scope.country_codes == {country}
-    assert scope.shop_codes == frozenset()
+    # Every row of their region's shops, whatever the customer's country.
+    assert scope.shop_codes == set(Shop.objects.filter(region__country_code=country).values_list("code", flat=True))
+    assert len(scope.shop_codes) == 2
     assert scope.upload_shop_codes == frozenset()
     assert scope.allows_country(country)
     assert not any(scope.allows_country(other) for other in ALL_COUNTRIES - {country})

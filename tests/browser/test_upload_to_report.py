@@ -183,7 +183,9 @@ def test_admin_sees_every_country_and_a_head_only_his(session, live_app, screens
 
     head_uk = session("head_uk")
     head_uk.goto("/reports/")
-    assert chart_traces(head_uk.page) == ["GB"]
+    # Every sale of the UK shops, their French and Australian customers' too; no US row.
+    assert chart_traces(head_uk.page) == ["AU", "FR", "GB"]
+    expect(head_uk.page.locator("[data-rows-held]")).to_contain_text("UK shops' sales (to customers anywhere)")
     head_uk.goto("/reports/GB/")
     expect(head_uk.page.locator("h1")).to_contain_text("UK")
     assert chart_traces(head_uk.page) == ["GB"]

@@ -244,7 +244,7 @@ def _scope(user):
 def _report(query: str):
     from django.http import QueryDict
 
-    from apps.reports.filters import report_filter_parse
+    from apps.reports.filters import DataDays, report_filter_parse
 
     parsed = report_filter_parse(QueryDict(query), scope_shops=frozenset())
-    return parsed.resolve(latest=None, today=date(2026, 1, 1), shop_has_rows=False)
+    return parsed.resolve(days=DataDays(), today=date(2026, 1, 1), shop_has_rows=False)

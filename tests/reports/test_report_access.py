@@ -150,27 +150,32 @@ def test_reports_open_after_the_only_batch_is_deleted(cast, sample):
 # -- what a regional head sees --------------------------------------------------------------
 
 
-def test_regional_head_sees_no_us_figure_in_the_master_report(cast, loaded_uploads):
+def test_regional_head_sees_every_sale_of_their_shops_and_no_other_regions_shop(cast, loaded_uploads):
+    # The London file also holds French and Australian customers' rows: the UK head sees
+    # them (their region's shop), and no row of the US-NYC file (no UK customer in it).
+    assert _total("store_id = 'UK-LON' AND country_code <> 'GB'") > 0
     response = _client_for(cast, "head_uk").get("/reports/" + ALL_TIME)
 
     assert response.status_code == 200
     assert '"US"' not in response.text
     chart = _chart(response)
-    assert [trace["name"] for trace in chart["data"]] == ["GB"]
-    gb_total = _total("country_code = 'GB'")
-    assert _kpi(response, "revenue") == _money(gb_total)
-    assert sum(sum(trace["y"]) for trace in chart["data"]) == pytest.approx(gb_total)
+    assert [trace["name"] for trace in chart["data"]] == ["AU", "FR", "GB"]
+    uk_rows = _total("store_id IN ('UK-LON', 'UK-MAN') OR country_code = 'GB'")
+    assert uk_rows == _total("store_id = 'UK-LON'")
+    assert _kpi(response, "revenue") == _money(uk_rows)
+    assert sum(sum(trace["y"]) for trace in chart["data"]) == pytest.approx(uk_rows)
     assert _money(_total("country_code = 'US'")) not in response.text
+    held = "Figures hold: UK shops&#x27; sales (to customers anywhere), and other shops&#x27; sales to UK customers."
+    assert held in response.text
 
 
-def test_regional_head_sees_only_their_country_even_from_a_shop_file_with_other_countries(cast, loaded_uploads):
-    # The London file also holds French and Australian rows; they are not the UK head's.
-    assert _total("store_id = 'UK-LON' AND country_code <> 'GB'") > 0
-
+def test_a_country_page_holds_the_rows_of_that_country_even_for_its_regions_head(cast, loaded_uploads):
+    # The country views keep the seed's meaning: the UK page is the UK customers' rows.
     response = _client_for(cast, "head_uk").get("/reports/GB/" + ALL_TIME)
 
     assert [trace["name"] for trace in _chart(response)["data"]] == ["GB"]
     assert _kpi(response, "revenue") == _money(_total("country_code = 'GB'"))
+    assert "Figures hold: Sales to UK customers, from every shop." in response.text
 
 
 def test_regional_head_cannot_see_other_region(cast, loaded_uploads):
@@ -250,15 +255,15 @@ CRAFTED_QUERIES = [
 
 def test_crafted_query_parameters_do_not_widen_the_report(cast, loaded_uploads):
     client = _client_for(cast, "head_uk")
-    gb_only = _money(_total("country_code = 'GB'"))
+    uk_rows = _money(_total("store_id IN ('UK-LON', 'UK-MAN') OR country_code = 'GB'"))
 
     for query in CRAFTED_QUERIES:
         crafted = client.get(f"/reports/{ALL_TIME}&{query[1:]}")
         assert crafted.status_code == 200, query
         # A filter outside the scope narrows to nothing; it never shows another region.
-        assert _kpi(crafted, "revenue") in (gb_only, _money(0)), query
+        assert _kpi(crafted, "revenue") in (uk_rows, _money(0)), query
         chart = _chart(crafted)
-        assert chart is None or [t["name"] for t in chart["data"]] == ["GB"], query
+        assert chart is None or [t["name"] for t in chart["data"]] == ["AU", "FR", "GB"], query
         assert _money(_total("country_code = 'US'")) not in crafted.text, query
 
 

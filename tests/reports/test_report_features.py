@@ -9,7 +9,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from apps.accounts.models import Region, Shop
-from apps.reports.filters import report_filter_parse
+from apps.reports.filters import DataDays, report_filter_parse
 from apps.reports.models import LookerStudioReport
 from apps.uploads.models import Upload
 from tests.reports.facts import FORMULA_NAME, GAPS, LAST_DAY, facts, fast_password_hashing  # noqa: F401 (fixtures)
@@ -52,7 +52,7 @@ def test_kpis_compare_with_the_previous_period_of_the_same_length(client, cast):
 
 def _resolved(params: dict, *, shops: frozenset[str] = frozenset(), latest=None, today=LAST_DAY, has_rows=False):
     parsed = report_filter_parse(params, scope_shops=shops)
-    return parsed.resolve(latest=latest, today=today, shop_has_rows=has_rows)
+    return parsed.resolve(days=DataDays(((latest, 1),) if latest else ()), today=today, shop_has_rows=has_rows)
 
 
 def test_presets_count_back_from_the_latest_data_and_bad_values_are_dropped():
@@ -74,8 +74,8 @@ def test_a_shop_outside_the_scopes_own_is_kept_only_when_it_has_rows_in_the_scop
     parsed = report_filter_parse({"shop": "US-NYC"}, scope_shops=frozenset({"UK-LON"}))
 
     assert parsed.shop_unchecked and parsed.problems == ()
-    assert parsed.resolve(latest=None, today=LAST_DAY, shop_has_rows=True).shop == "US-NYC"
-    dropped = parsed.resolve(latest=None, today=LAST_DAY, shop_has_rows=False)
+    assert parsed.resolve(days=DataDays(), today=LAST_DAY, shop_has_rows=True).shop == "US-NYC"
+    dropped = parsed.resolve(days=DataDays(), today=LAST_DAY, shop_has_rows=False)
     assert (dropped.shop, dropped.problems) == ("", ("That shop is not in your reports; the shop filter was dropped.",))
     # As before the parse was pure: a code typed other than as stored is not looked up.
     assert not report_filter_parse({"shop": "us-nyc"}, scope_shops=frozenset({"UK-LON"})).shop_unchecked

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from apps.accounts.access import NO_ACCESS, Scope, scope_for
-from apps.accounts.models import Region
+from apps.accounts.models import Region, Shop
 from apps.reports.filters import ReportFilter
 from apps.reports.query import PERIOD, Measure, Read, read_sql, report_read, scope_predicate
 from apps.warehouse.bigquery import BigQueryWarehouse
@@ -33,10 +33,12 @@ def test_admin_predicate_is_every_row(cast):
 @pytest.mark.parametrize(
     ("username", "country"), [("head_us", "US"), ("head_uk", "GB"), ("head_fr", "FR"), ("head_au", "AU")]
 )
-def test_regional_head_predicate_is_the_rows_of_their_country(cast, username, country):
+def test_regional_head_predicate_is_the_rows_of_their_regions_shops_and_of_their_country(cast, username, country):
+    shops = sorted(Shop.objects.filter(region__country_code=country).values_list("code", flat=True))
+
     assert scope_predicate(scope_for(cast[username])) == (
-        "(country_code IN ($scope_country_0))",
-        {"scope_country_0": country},
+        "(country_code IN ($scope_country_0) OR store_id IN ($scope_shop_0, $scope_shop_1))",
+        {"scope_country_0": country, "scope_shop_0": shops[0], "scope_shop_1": shops[1]},
     )
 
 
@@ -52,10 +54,17 @@ def test_head_of_two_regions_gets_one_bound_parameter_per_country_in_stable_orde
     head = cast["head_fr"]
     head.profile.regions.add(Region.objects.get(country_code="AU"))
 
-    assert scope_predicate(scope_for(head)) == (
-        "(country_code IN ($scope_country_0, $scope_country_1))",
-        {"scope_country_0": "AU", "scope_country_1": "FR"},
+    sql, params = scope_predicate(scope_for(head))
+
+    assert sql == (
+        "(country_code IN ($scope_country_0, $scope_country_1)"
+        " OR store_id IN ($scope_shop_0, $scope_shop_1, $scope_shop_2, $scope_shop_3))"
     )
+    assert params == {
+        "scope_country_0": "AU",
+        "scope_country_1": "FR",
+        **{f"scope_shop_{i}": code for i, code in enumerate(["AU-MEL", "AU-SYD", "FR-LYS", "FR-PAR"])},
+    }
 
 
 def test_predicate_never_inlines_a_value_even_an_odd_shop_code():

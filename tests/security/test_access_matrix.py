@@ -18,7 +18,8 @@ from apps.accounts.models import Shop
 from apps.audit.models import AuditEvent
 from apps.reports.models import LookerStudioReport
 from apps.uploads.models import Upload
-from tests.factories import user_create
+from apps.uploads.run import upload_run
+from tests.factories import upload_of, user_create
 from tests.security.urls import Route, admin_model_of, routes, url_of
 
 ANON, NO_ROLE, NO_PROFILE = "anonymous", "no_role", "no_profile"
@@ -269,3 +270,59 @@ def test_metrics_ask_for_the_bearer_token_when_one_is_set(db, settings):
     assert Client().get(reverse("metrics")).status_code == 401
     assert Client(HTTP_AUTHORIZATION="Bearer wrong").get(reverse("metrics")).status_code == 401
     assert Client(HTTP_AUTHORIZATION="Bearer scraper-secret").get(reverse("metrics")).status_code == 200
+
+
+# -- another region's upload whose rows are partly of the viewer's country (issue 18) ---------
+
+# A real London line (online_retail_sample_sfc.csv, invoice 536365) and the same sold to a
+# French customer: head_fr sees that row in the reports, not the upload or its files.
+LONDON_FILE = (
+    "INVOICE,STOCKCODE,DESCRIPTION,QUANTITY,INVOICEDATE,PRICE,CUSTOMERID,COUNTRY\n"
+    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,1/12/2010 8:26,2.55,17850,United Kingdom\n"
+    "536366,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,1/12/2010 8:28,2.55,17850,France\n"
+    "536367,85123A,WHITE HANGING HEART T-LIGHT HOLDER,six,1/12/2010 8:30,2.55,17850,France\n"
+)
+
+
+@pytest.fixture
+def london_upload(cast, tmp_path):
+    path = tmp_path / "london.csv"
+    path.write_text(LONDON_FILE)
+    upload = upload_run(upload_id=upload_of(cast["mgr_uk_lon"], "UK-LON", path).id)
+    assert upload.status == Upload.Status.LOADED_WITH_ERRORS and upload.rows_loaded == 2
+    return upload
+
+
+@pytest.mark.parametrize("username", ["head_fr", "head_us", "mgr_fr_par"])
+def test_a_head_sees_another_regions_upload_rows_of_their_country_but_none_of_its_pages_or_files(
+    cast, london_upload, username
+):
+    user = cast[username]
+    clients = {"web": _web(user), "api": _api(user)}
+    for kind, method, url, data in _idor_requests(london_upload.id):
+        response = getattr(clients[kind], method)(url, data)
+        assert response.status_code == 404, (username, method, url, response.status_code)
+        assert "london.csv" not in response.content.decode(errors="replace")
+
+    period = "preset=all"
+    lines = _web(user).get(f"{reverse('reports:export', args=['lines', 'json'])}?{period}").json()
+    page = _web(user).get(f"{reverse('reports:lines')}?{period}").content.decode()
+    rows = [dict(zip(lines["columns"], row, strict=True)) for row in lines["rows"]]
+    # head_fr: the French row of the London upload, unnamed; the others: nothing of it.
+    expected = [("UK-LON", "FR")] if username == "head_fr" else []
+    assert [(r["store_id"], r["country_code"]) for r in rows] == expected
+    assert all(r["file_name"] == "" for r in rows)
+    assert "london.csv" not in page
+
+
+@pytest.mark.parametrize("username", ["admin", "head_uk", "mgr_uk_lon"])
+def test_the_uploads_shop_manager_region_head_and_admins_see_all_its_rows_and_its_files(cast, london_upload, username):
+    web = _web(cast[username])
+
+    assert web.get(reverse("uploads:raw", args=[london_upload.id])).status_code == 200
+    assert web.get(reverse("uploads:rejected", args=[london_upload.id, "csv"])).status_code == 200
+    assert _api(cast[username]).get(reverse("api:upload-rejected", args=[london_upload.id])).status_code == 200
+    lines = web.get(f"{reverse('reports:export', args=['lines', 'json'])}?preset=all").json()
+    countries = sorted(row[lines["columns"].index("country_code")] for row in lines["rows"])
+    assert countries == ["FR", "GB"]
+    assert {row[lines["columns"].index("file_name")] for row in lines["rows"]} == {"london.csv"}

@@ -68,7 +68,7 @@ def test_a_report_export_is_recorded_with_who_what_and_scope(cast):
         AuditEvent.Action.REPORT_EXPORT,
         "kpis.csv",
     )
-    assert event.scope == {"role": "regional_head", "countries": ["GB"], "shops": []}
+    assert event.scope == {"role": "regional_head", "countries": ["GB"], "shops": ["UK-LON", "UK-MAN"]}
     assert event.detail["filter"]["start"] == "2011-01-01"
     assert event.ip == "192.0.2.10"
 

@@ -27,7 +27,7 @@ from apps.accounts.access import scope_for
 from apps.accounts.models import Region, Shop
 from apps.reports import coverage, drill, lines, query, selectors
 from apps.reports.coverage import shops_in_scope
-from apps.reports.filters import ReportFilter, report_filter_parse
+from apps.reports.filters import DataDays, ReportFilter, report_filter_parse
 from apps.reports.query import Read
 from apps.uploads.models import Upload
 from apps.uploads.run import pipeline_run
@@ -126,7 +126,7 @@ def report_filters(scope, region: Region | None) -> list[ReportFilter]:
     built = []
     for params in FILTERS:
         parsed = report_filter_parse(params, scope_shops=shops, **fixed)
-        report = parsed.resolve(latest=None, today=date(2026, 1, 1), shop_has_rows=False)
+        report = parsed.resolve(days=DataDays(), today=date(2026, 1, 1), shop_has_rows=False)
         assert report.problems == (), report.problems
         built.append(report)
     return built
@@ -144,6 +144,7 @@ def figures(cast) -> dict:
             out[(reader, view, "latest_order_date")] = selectors.latest_order_date(
                 scope=scope, view=view, country=country
             )
+            out[(reader, view, "days_with_data")] = selectors.days_with_data(scope=scope, view=view)
             for shop in CHECKED_SHOPS if region is None else ():
                 out[(reader, view, "shop_has_rows", shop)] = selectors.shop_has_rows(scope=scope, view=view, shop=shop)
             for report in report_filters(scope, region):
@@ -232,6 +233,11 @@ def test_every_report_figure_is_the_same_on_both_backends(cast, sample, settings
     assert len(rows) == lines.PAGE_ROWS and more
     # A head's own region's shop has rows in their scope; a shop with no upload has none.
     assert embedded[("head_uk", MASTER_VIEW, "shop_has_rows", "UK-LON")]
+    # ... all of them, whatever the customer's country (the London file's French and
+    # Australian customers); the UK view holds the UK customers' rows only.
+    countries = embedded[("head_uk", MASTER_VIEW, "2009-12-01", "week", "sales_breakdown")]["by_country"]
+    assert {r["country_code"] for r in countries} == {"AU", "FR", "GB"}
+    assert embedded[("head_uk", MASTER_VIEW, "days_with_data")].days
     assert not embedded[("admin", MASTER_VIEW, "shop_has_rows", "AU-SYD")]
 
     settings.WAREHOUSE = "bigquery"

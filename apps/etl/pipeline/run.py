@@ -250,6 +250,14 @@ def fact_file(
     )
 
 
+def fact_countries(run: StagesRun, path: Path) -> dict[str, int]:
+    """The rows of the fact file at `path` per country code: one column of the file just
+    written, read once (the upload's page names the countries no region covers)."""
+    sql = "SELECT country_code, count(*) FROM read_parquet($path) GROUP BY ALL ORDER BY ALL"
+    rows = run.con.execute(sql, {"path": str(path)}).fetchall()
+    return {str(code): int(lines) for code, lines in rows if code is not None}
+
+
 @contextmanager
 def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     start = time.perf_counter()
