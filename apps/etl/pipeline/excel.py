@@ -2,7 +2,8 @@
 
 fastexcel (calamine, Rust) reads only the cells a sheet really holds, so a sheet whose
 dimension claims 1,048,576 rows, or trailing rows that are only formatted, cost nothing;
-formulas come back as their cached values. Dates come back as ISO text, and numbers as
+formulas come back as their cached values (totals.py looks for the formulas that total a
+column in the sheet's XML). Dates come back as ISO text, and numbers as
 their shortest text (2.5499999999999998 -> 2.55).
 """
 
@@ -30,6 +31,7 @@ from apps.etl.pipeline.extracted import (
 )
 from apps.etl.pipeline.sheet_pieces import STEP, Piece, cut_sheet, part_data_offset
 from apps.etl.pipeline.sheet_text import column_text
+from apps.etl.pipeline.totals import formula_total_rows
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def extract_excel(
     details = {"sheet": name, "header_row": str(header_row), "sheets_ignored": ", ".join(ignored)}
     details["sheets"] = list(reader.sheet_names)  # the user may choose another one
     rows = con.execute(f"SELECT count(*) FROM {RAW}").fetchall()[0][0]
-    return Extracted(headers, columns, rows, details=details)
+    return Extracted(headers, columns, rows, details=details, formula_totals=formula_total_rows(path, name))
 
 
 def check_package(path: Path) -> None:
