@@ -44,11 +44,13 @@ def _outcome(path: Path, tmp_path: Path, *, typed_read: bool = False, name: str 
         result["con"].close()
 
 
-def test_a_sum_row_at_the_bottom_of_a_real_workbook_is_dropped_as_a_totals_row(sample, tmp_path):
-    # =SUM(E2:E1048575) as the issue saw it (the column's quantities), no label, no order id.
-    path, _ = workbook_of(
-        sample(USA), tmp_path / "usa.xlsx", bottom=[(3, "=SUM(D2:D1048575)", "sum"), (5, "=SUM(F2:F292)", 1.0)]
-    )
+@pytest.mark.parametrize(
+    "formula",
+    ["=SUM(D2:D1048575)", "=SUBTOTAL(9,$D$2:$D$292)", "=sum(D2:D292)"],  # the first as the issue saw it
+)
+def test_a_sum_row_at_the_bottom_of_a_real_workbook_is_dropped_as_a_totals_row(sample, tmp_path, formula):
+    # The column's quantities totalled, no label, no order id.
+    path, _ = workbook_of(sample(USA), tmp_path / "usa.xlsx", bottom=[(3, formula, "sum"), (5, "=SUM(F2:F292)", 1.0)])
     assert formula_total_rows(path, "Orders") == {293}
 
     got = _outcome(path, tmp_path)

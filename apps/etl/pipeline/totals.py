@@ -16,14 +16,15 @@ is never one: a product named "Total Eclipse" on an order loads.
 
 import re
 import zipfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import duckdb
+from isal import isal_zlib
 
 from apps.etl.pipeline.engine import ident, literal
 from apps.etl.pipeline.extracted import SOURCE_ROW
-from apps.etl.pipeline.sheet_pieces import inflated, sheet_part
+from apps.etl.pipeline.sheet_pieces import STEP, inflated, part_data_offset, sheet_part
 from apps.etl.pipeline.spec import DataType, FieldSpec
 
 TOTALS = "without_totals"
@@ -45,31 +46,53 @@ AGGREGATE = re.compile(
 )
 # A formula cell of the sheet's XML: its reference and its formula's text (a shared formula's
 # followers, `<f t="shared" si="0"/>`, carry none: the first of them, with the text, counts).
-FORMULA_CELL = re.compile(rb'<c\b[^>]*?\sr="[A-Z]{1,3}(\d+)"[^>]*>\s*<f\b[^>/]*>([^<]+)</f>')
+FORMULA_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="[A-Z]{1,3}(\d+)"[^>]*>\s*<(?:\w+:)?f\b[^>/]*>([^<]+)</(?:\w+:)?f>')
 TAIL = 4096  # a cell's XML is not looked for across two chunks past this length
 
 
-def formula_total_rows(path: Path, sheet: str) -> frozenset[int]:
-    """The rows of the workbook's sheet holding a formula over a column: the sheet's XML is
-    streamed once (most sheets hold no formula at all: a plain search for `<f` in each
-    chunk, memchr-speed, decides it). Empty for anything but an .xlsx/.xlsm package."""
+def formula_total_rows(path: Path, sheet: str, *, parts_with_formulas: Collection[str] | None = None) -> frozenset[int]:
+    """The rows of the workbook's sheet holding a formula over a column; empty for anything
+    but an .xlsx/.xlsm package. The sheet's XML is streamed once, unless
+    `parts_with_formulas` (the package's parts whose XML shows a formula: excel.check_package
+    notes them as it unpacks every part anyway) says it holds none, as most exports do."""
     if path.suffix.lower() not in (".xlsx", ".xlsm") or not zipfile.is_zipfile(path):
         return frozenset()
     found: set[int] = set()
     with zipfile.ZipFile(path) as package:
         part = sheet_part(package, sheet)
-        if part is None:
+        if part is None or (parts_with_formulas is not None and part not in parts_with_formulas):
             return frozenset()
         info = package.getinfo(part)
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             return frozenset()
     carry = b""
-    for chunk in inflated(path, info):
+    for chunk in _unpacked(path, info):
         data = carry + chunk
-        if b"<f" in data:
+        if b"(" in data:  # memchr: most chunks, even of a sheet of formulas (=D2*F2), have none
             found.update(_totals_in(data))
         carry = data[-TAIL:]
     return frozenset(found)
+
+
+def _unpacked(path: Path, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """The part's XML in steps of at most 1 MB (ISA-L; small steps unpack faster here than
+    a few big ones: 0.1 s against 0.3 s for a 114 MB sheet)."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        yield from inflated(path, info)
+        return
+    inflate = isal_zlib.decompressobj(-15)
+    with open(path, "rb") as raw:
+        raw.seek(part_data_offset(raw, info))
+        left = info.compress_size
+        while left > 0:
+            chunk = raw.read(min(STEP, left))
+            if not chunk:
+                raise EOFError(f"{info.filename} is cut short")
+            left -= len(chunk)
+            yield inflate.decompress(chunk, STEP)
+            while inflate.unconsumed_tail:
+                yield inflate.decompress(inflate.unconsumed_tail, STEP)
+        yield inflate.flush()
 
 
 def _totals_in(data: bytes) -> set[int]:
