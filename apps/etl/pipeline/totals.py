@@ -123,10 +123,11 @@ def drop_totals(
     cells = [f"regexp_full_match(lower(trim({ident(name)})), {literal(LABEL_PATTERN)})" for name in texts]
     if "order_id" in present:
         o = ident("order_id")
-        # Most ids start with a digit and hold no space: two plain tests decide those rows.
-        label_like = f"(NOT ({o}[1] BETWEEN '0' AND '9') OR contains({o}, ' '))"
+        # Most ids start with a digit and hold no space: a comparison on the string's inlined
+        # prefix and a memchr search decide those rows (o[1] would cut a string from each).
+        label_like = f"(NOT ({o} >= '0' AND {o} < ':') OR contains({o}, ' '))"
         labelled_id = f"regexp_full_match(lower(trim({o})), {literal(SUBTOTAL_PATTERN)})"
-        no_order = f"({o} IS NULL OR trim({o}) = '' OR ({label_like} AND {labelled_id}))"
+        no_order = f"({o} IS NULL OR {o} = '' OR ({label_like} AND (trim({o}) = '' OR {labelled_id})))"
         cells.append(f"trim({o}) <> ''")  # the order id cell is the label itself
     else:
         no_order = "true"
