@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Shop
-from apps.etl.country_mappings import country_choices, country_value_key, shop_country_mappings
+from apps.etl.country_mappings import country_choices, country_value_key, is_placeholder, shop_country_mappings
 from apps.etl.pipeline.rules import UNKNOWN_COUNTRY
 from apps.uploads.models import CountryAliasRequest, Upload, UploadEvent
 
@@ -145,6 +145,8 @@ def upload_country_fixes(upload: Upload, *, can_fix: bool) -> list[dict]:
             "value": value,
             "rows": rows,
             "choices": country_choices(shop=upload.shop, value=value) if can_fix else [],
+            # A value that names no country (Unspecified): the shop's own, chosen already.
+            "suggested": upload.shop.region.country_code if is_placeholder(value) else "",
             "request": pending.get(country_value_key(value)),
             "mapped_to": mapped.get(country_value_key(value), ""),
         }

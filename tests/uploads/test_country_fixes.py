@@ -53,6 +53,9 @@ def test_unspecified_and_channel_islands_rows_are_rejected_and_offered_to_the_ma
     assert fixes["Unspecified"]["choices"][0] == ("GB", "This shop's country: United Kingdom (GB)")
     assert not any("This shop" in label for _, label in fixes["Channel Islands"]["choices"])
     assert ("FR", "France (FR)") in fixes["Channel Islands"]["choices"]
+    assert (fixes["Unspecified"]["suggested"], fixes["Channel Islands"]["suggested"]) == ("GB", "")
+    assert '<option value="GB" selected>This shop' in page.text
+    assert page.text.count(" selected>") == 1  # a real place is chosen by the manager, not preselected
 
 
 def test_the_manager_maps_unspecified_for_the_shop_and_the_row_loads_into_the_same_upload(
