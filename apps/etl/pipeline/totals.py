@@ -47,6 +47,9 @@ AGGREGATE = re.compile(
 # A formula cell of the sheet's XML: its reference and its formula's text (a shared formula's
 # followers, `<f t="shared" si="0"/>`, carry none: the first of them, with the text, counts).
 FORMULA_CELL = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="[A-Z]{1,3}(\d+)"[^>]*>\s*<(?:\w+:)?f\b[^>/]*>([^<]+)</(?:\w+:)?f>')
+# An aggregate's name right before a `(` (its cell is then read).
+AGGREGATE_NAME = re.compile(rb"(?:SUM|SUBTOTAL|AGGREGATE|AVERAGE|COUNTA?|MIN|MAX)\s*$", re.IGNORECASE)
+CELL_REACH = 512  # bytes either side of the `(` that hold its cell's tag and formula
 TAIL = 4096  # a cell's XML is not looked for across two chunks past this length
 
 
@@ -96,8 +99,22 @@ def _unpacked(path: Path, info: zipfile.ZipInfo) -> Iterator[bytes]:
 
 
 def _totals_in(data: bytes) -> set[int]:
+    """The rows of `data`'s cells whose formula totals a column. Each `(` is looked at (a
+    find, not a regex over every cell: a sheet may hold a function on every line, as
+    =ROUND(D2*F2,2)); only one that follows an aggregate's name has its cell read."""
+    rows: set[int] = set()
+    position = data.find(b"(")
+    while position >= 0:
+        if AGGREGATE_NAME.search(data, max(0, position - 16), position):
+            rows |= _cells_around(data, position)
+        position = data.find(b"(", position + 1)
+    return rows
+
+
+def _cells_around(data: bytes, position: int) -> set[int]:
     rows = set()
-    for match in FORMULA_CELL.finditer(data):
+    window = data[max(0, position - CELL_REACH) : position + CELL_REACH]
+    for match in FORMULA_CELL.finditer(window):
         row = int(match.group(1))
         formula = AGGREGATE.fullmatch(match.group(2).decode("utf-8", "replace"))
         if formula is None:
