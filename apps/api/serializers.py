@@ -44,6 +44,7 @@ class UploadStatusSerializer(serializers.Serializer):
     rows_loaded = serializers.IntegerField(allow_null=True)
     rows_rejected = serializers.IntegerField(allow_null=True)
     rows_dropped = serializers.IntegerField(allow_null=True)
+    rows_totals = serializers.IntegerField(allow_null=True, help_text="Totals rows dropped (not rejected).")
     rows_processed = serializers.IntegerField(allow_null=True)
     progress_stage = serializers.CharField(
         help_text="queued, reading, validating, loading, done (in the warehouse), "

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from apps.etl.contract import fact_contract_problems
-from apps.etl.models import CountryAlias, FxRate, SalesSchema, SchemaField
+from apps.etl.models import CountryAlias, FxRate, SalesSchema, SchemaField, ShopCountryMapping
 from apps.etl.schemas import schema_version_archive, schema_version_undo
 
 PREVIEW_UPLOADS = 10
@@ -80,3 +80,12 @@ class CountryAliasAdmin(admin.ModelAdmin):
 class FxRateAdmin(admin.ModelAdmin):
     list_display = ["currency", "quote_currency", "month", "rate"]
     list_filter = ["currency", "quote_currency"]
+
+
+@admin.register(ShopCountryMapping)
+class ShopCountryMappingAdmin(admin.ModelAdmin):
+    """Country values a shop mapped for its own files from an upload's page."""
+
+    list_display = ["shop", "value", "country_code", "created_by", "created_at"]
+    list_filter = ["shop", "country_code"]
+    search_fields = ["value"]

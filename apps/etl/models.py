@@ -152,3 +152,22 @@ class ColumnMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shop_id}: {', '.join(f'{c} -> {f}' for f, c in self.mapping.items())}"
+
+
+class ShopCountryMapping(models.Model):
+    """A shop's own reading of a country value its files use (`Unspecified` is the shop's
+    own country; `Channel Islands` is GB for this shop): it applies to this shop's files only,
+    before the global aliases."""
+
+    shop = models.ForeignKey("accounts.Shop", on_delete=models.CASCADE, related_name="country_mappings")
+    value = models.CharField(max_length=64, help_text="As written in the shop's files (case and spacing ignored).")
+    country_code = models.CharField(max_length=2, validators=[country_code_validator])
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shop", "value"]
+        constraints = [models.UniqueConstraint(fields=["shop", "value"], name="one_country_mapping_per_shop_value")]
+
+    def __str__(self) -> str:
+        return f"{self.shop_id}: {self.value} -> {self.country_code}"

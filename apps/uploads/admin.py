@@ -4,8 +4,10 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.accounts.access import scope_for
 from apps.etl.models import SalesSchema
-from apps.uploads.models import Upload, UploadEvent
+from apps.uploads.country_fixes import alias_request_approve, alias_request_decline
+from apps.uploads.models import CountryAliasRequest, Upload, UploadEvent
 from apps.uploads.preview import preview_sentence, schema_preview
 from apps.uploads.services import upload_delete_rows, upload_reprocess
 from apps.warehouse.services import warehouse_sync
@@ -119,3 +121,38 @@ class UploadAdmin(admin.ModelAdmin):
         text = "warehouse_sync: " + ("; ".join(changes) if changes else "the warehouse is up to date.")
         self.message_user(request, text, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:uploads_upload_changelist"))
+
+
+@admin.register(CountryAliasRequest)
+class CountryAliasRequestAdmin(admin.ModelAdmin):
+    """Managers' requests for a global country alias. The pending ones also show on /uploads/
+    with one-click Approve and Decline buttons; here, the same for several at once."""
+
+    list_display = ["value", "country_code", "decision", "upload", "requested_by", "requested_at", "decided_by"]
+    list_filter = ["decision", "country_code"]
+    search_fields = ["value"]
+    readonly_fields = [f.name for f in CountryAliasRequest._meta.fields]
+    actions = ["approve", "decline"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Approve: add the alias for every shop and process the uploads again")
+    def approve(self, request: HttpRequest, queryset) -> None:
+        scope = scope_for(request.user)
+        for pk in queryset.filter(decision=CountryAliasRequest.Decision.PENDING).values_list("pk", flat=True):
+            try:
+                said = alias_request_approve(scope=scope, user=request.user, request_id=pk)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                messages.success(request, " ".join(said))
+
+    @admin.action(description="Decline")
+    def decline(self, request: HttpRequest, queryset) -> None:
+        scope = scope_for(request.user)
+        for pk in queryset.filter(decision=CountryAliasRequest.Decision.PENDING).values_list("pk", flat=True):
+            try:
+                alias_request_decline(scope=scope, user=request.user, request_id=pk)
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))

@@ -18,4 +18,5 @@ def ending_record(upload: Upload) -> UploadEvent:
 def ending_detail(upload: Upload) -> str:
     counted = (("read", upload.rows_read), ("loaded", upload.rows_loaded), ("rejected", upload.rows_rejected))
     counts = ", ".join(f"{what} {rows or 0:,}" for what, rows in counted)
-    return f"{upload.get_status_display()}: {counts}, duplicates dropped {upload.rows_dropped or 0:,}. {upload.message}"
+    ending = f"{upload.get_status_display()}: {counts}, duplicates dropped {upload.rows_dropped or 0:,}, "
+    return f"{ending}totals rows dropped {upload.rows_totals or 0:,}. {upload.message}"

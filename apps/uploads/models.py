@@ -60,6 +60,9 @@ class Upload(models.Model):
     rows_loaded = models.PositiveIntegerField(null=True, blank=True)
     rows_rejected = models.PositiveIntegerField(null=True, blank=True)
     rows_dropped = models.PositiveIntegerField(null=True, blank=True, help_text="Duplicates dropped.")
+    rows_totals = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Totals rows dropped (a spreadsheet's sum of a column, a 'Total' line)."
+    )
     rows_processed = models.PositiveIntegerField(
         null=True, blank=True, help_text="Rows through the current stage, for the progress bar."
     )
@@ -162,6 +165,10 @@ class UploadEvent(models.Model):
         MAPPING_CONFIRMED = "mapping_confirmed", "Columns matched, processed again"
         MISMATCH = "mismatch", "Warehouse rows differ from the upload's count"
         RECONCILED = "reconciled", "Warehouse rows agree again"
+        COUNTRY_MAPPED = "country_mapped", "Country value mapped for the shop, processed again"
+        ALIAS_REQUESTED = "alias_requested", "Country alias requested"
+        ALIAS_APPROVED = "alias_approved", "Country alias approved, processed again"
+        ALIAS_DECLINED = "alias_declined", "Country alias declined"
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -174,3 +181,36 @@ class UploadEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+
+
+class CountryAliasRequest(models.Model):
+    """A manager's request that an admin add a global country alias (`Channel Islands` ->
+    GB) for a value their upload's rows were rejected for; approved, the alias is added and
+    the upload processed again (its rows replace its batch)."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Waiting for an admin"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="alias_requests")
+    value = models.CharField(max_length=64, help_text="The country value as the file writes it (upper-cased).")
+    country_code = models.CharField(max_length=2, help_text="The country the manager proposes.")
+    decision = models.CharField(max_length=12, choices=Decision.choices, default=Decision.PENDING, db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["upload", "value"], condition=Q(decision="pending"), name="one_pending_alias_request"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} -> {self.country_code} ({self.get_decision_display()})"

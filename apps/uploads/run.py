@@ -20,6 +20,7 @@ from django import db
 from django.conf import settings
 from django.utils import timezone
 
+from apps.etl.country_mappings import shop_country_mappings
 from apps.etl.fx import fx_rates_into
 from apps.etl.mappings import column_mapping_saved
 from apps.etl.pipeline.engine import progress_watch, work_connection, work_connection_close
@@ -73,6 +74,7 @@ class Outcome:
     rows_rejected: int = 0
     rows_dropped: int = 0
     report: dict = field(default_factory=dict)
+    rows_totals: int = 0
 
 
 def upload_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
@@ -157,8 +159,8 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
 
 
 def upload_context(upload: Upload) -> UploadContext:
-    """What the stages know of the upload besides its bytes (its shop's region, the choices
-    made on it, the FX rates)."""
+    """What the stages know of the upload besides its bytes (its shop's region and country
+    mappings, the choices made on it, the FX rates)."""
     region = upload.shop.region
     return UploadContext(
         upload_id=str(upload.id),
@@ -170,6 +172,8 @@ def upload_context(upload: Upload) -> UploadContext:
         date_order_chosen=bool(upload.date_order),
         reporting_currency=settings.REPORTING_CURRENCY,
         fx_rates=fx_rates_into(settings.REPORTING_CURRENCY),
+        # The shop's own readings of country values (the upload's page maps them).
+        country_mappings=shop_country_mappings(shop_id=upload.shop_id),
     )
 
 
@@ -201,7 +205,7 @@ def _run_and_load(
     recorder = _Recorder(upload.id)
     ctx = upload_context(upload)
     run = upload_stages_run(con, upload, file, spec, ctx, work=work, observer=recorder)
-    outcome = Outcome(run.rows_read, 0, run.rows_rejected, run.rows_dropped, run.report())
+    outcome = Outcome(run.rows_read, 0, run.rows_rejected, run.rows_dropped, run.report(), run.totals_dropped)
     if run.rows_rejected:
         # Stored before the warehouse commit: a storage failure leaves the warehouse untouched.
         rejected.problems_store(upload, run, work)
@@ -221,6 +225,7 @@ def _run_and_load(
         "loaded": outcome.rows_loaded,
         "rejected": outcome.rows_rejected,
         "duplicates_dropped": outcome.rows_dropped,
+        "totals_dropped": outcome.rows_totals,
     }
     outcome.report["timings"] = run.timings
     return status, outcome, run
@@ -272,6 +277,7 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     upload.rows_loaded = outcome.rows_loaded
     upload.rows_rejected = outcome.rows_rejected
     upload.rows_dropped = outcome.rows_dropped
+    upload.rows_totals = outcome.rows_totals
     upload.report = outcome.report
     upload.schema_version = schema_version
     finished = upload_finish(upload, status, message=message)

@@ -9,7 +9,9 @@ from django.shortcuts import get_object_or_404
 from apps.accounts.access import Scope
 from apps.accounts.models import Region, Shop
 from apps.etl.countries import COUNTRY_ALIASES
-from apps.uploads.models import Upload, UploadEvent
+from apps.etl.country_mappings import country_choices, country_value_key, is_placeholder, shop_country_mappings
+from apps.etl.pipeline.rules import UNKNOWN_COUNTRY
+from apps.uploads.models import CountryAliasRequest, Upload, UploadEvent
 
 # The stages a user sees, in order, and the share of the progress bar each one takes
 # (reading and validating dominate on big files; the load is one commit).
@@ -137,6 +139,47 @@ def upload_progress(upload: Upload) -> dict:
     return {"stage": names[index], "fraction": fraction, "rows_processed": upload.rows_processed}
 
 
+def unknown_country_values(upload: Upload) -> dict[str, int]:
+    """The country values no alias named when the upload ran, with their rows."""
+    found = upload.report.get("unknown_countries")
+    if found is None:  # a report from before the values were counted: its first problems
+        found = {}
+        for e in upload.report.get("first_errors", []):
+            if e.get("reason") == UNKNOWN_COUNTRY and e.get("value"):
+                found[e["value"]] = found.get(e["value"], 0) + 1
+    return dict(found)
+
+
+def alias_requests_pending(*, scope: Scope) -> QuerySet[CountryAliasRequest]:
+    """The country alias requests waiting for an admin (none for anyone else)."""
+    if not scope.everything:
+        return CountryAliasRequest.objects.none()
+    pending = CountryAliasRequest.objects.filter(decision=CountryAliasRequest.Decision.PENDING)
+    return pending.select_related("upload__shop", "requested_by").order_by("requested_at")
+
+
+def upload_country_fixes(upload: Upload, *, can_fix: bool) -> list[dict]:
+    """The upload's unknown country values, each with its rows, the countries it may be
+    mapped to (for whoever may fix them), and its request waiting for an admin, if any."""
+    values = unknown_country_values(upload)
+    if not values:
+        return []
+    pending = {r.value: r for r in upload.alias_requests.filter(decision=CountryAliasRequest.Decision.PENDING)}
+    mapped = shop_country_mappings(shop_id=upload.shop_id)
+    return [
+        {
+            "value": value,
+            "rows": rows,
+            "choices": country_choices(shop=upload.shop, value=value) if can_fix else [],
+            # A value that names no country (Unspecified): the shop's own, chosen already.
+            "suggested": upload.shop.region.country_code if is_placeholder(value) else "",
+            "request": pending.get(country_value_key(value)),
+            "mapped_to": mapped.get(country_value_key(value), ""),
+        }
+        for value, rows in values.items()
+    ]
+
+
 def upload_status(upload: Upload) -> dict:
     progress = upload_progress(upload)
     return {
@@ -151,6 +194,7 @@ def upload_status(upload: Upload) -> dict:
         "rows_loaded": upload.rows_loaded,
         "rows_rejected": upload.rows_rejected,
         "rows_dropped": upload.rows_dropped,
+        "rows_totals": upload.rows_totals,
         "rows_processed": progress["rows_processed"],
         "progress_stage": progress["stage"],
         "progress": progress["fraction"],

@@ -227,7 +227,7 @@ def upload_sheet_choose(*, scope: Scope, user, upload: Upload, sheet: str) -> Up
     if sheet not in sheets:
         known = ", ".join(sheets) or "none known"
         raise ValidationError(f"The workbook has no sheet '{sheet}'. Its sheets: {known}.", code="no_such_sheet")
-    return _run_again(upload, user=user, kind=UploadEvent.Kind.SHEET_CHOSEN, detail=sheet, sheet=sheet)
+    return upload_run_again(upload, user=user, kind=UploadEvent.Kind.SHEET_CHOSEN, detail=sheet, sheet=sheet)
 
 
 def upload_date_order_choose(*, scope: Scope, user, upload: Upload, order: str) -> Upload:
@@ -239,10 +239,10 @@ def upload_date_order_choose(*, scope: Scope, user, upload: Upload, order: str) 
     if order not in Region.DateOrder.values:
         raise ValidationError(f"Unknown date order '{order}': choose month first or day first.", code="no_such_order")
     label = Region.DateOrder(order).label
-    return _run_again(upload, user=user, kind=UploadEvent.Kind.DATES_CHOSEN, detail=label, date_order=order)
+    return upload_run_again(upload, user=user, kind=UploadEvent.Kind.DATES_CHOSEN, detail=label, date_order=order)
 
 
-def _run_again(upload: Upload, *, user, kind: str, detail: str, **choice: str) -> Upload:
+def upload_run_again(upload: Upload, *, user, kind: str, detail: str, **choice: str) -> Upload:
     """Record the user's choice on an upload that ended, queue it again and hand it to a
     worker (its rows replace the upload's once loaded)."""
     if newer := upload_replaced_by(upload):

@@ -154,7 +154,7 @@ def upload_retrying(upload_id) -> None:
 
 RUN_FIELDS = [
     "status", "stage", "message", "finished_at", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped",
-    "rows_processed", "stage_progress", "report", "schema_version",
+    "rows_totals", "rows_processed", "stage_progress", "report", "schema_version",
 ]  # fmt: skip
 
 

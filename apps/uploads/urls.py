@@ -11,6 +11,8 @@ urlpatterns = [
     path("<uuid:upload_id>/sheet", views.upload_sheet, name="sheet"),
     path("<uuid:upload_id>/dates", views.upload_dates, name="dates"),
     path("<uuid:upload_id>/mapping/", views.upload_mapping, name="mapping"),
+    path("<uuid:upload_id>/countries", views.upload_countries, name="countries"),
+    path("alias-requests/<int:request_id>/decision", views.alias_request_decision, name="alias_request_decision"),
     path("<uuid:upload_id>/raw", downloads.upload_raw, name="raw"),
     path("<uuid:upload_id>/rejected.<str:fmt>", downloads.upload_rejected, name="rejected"),
 ]

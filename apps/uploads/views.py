@@ -17,6 +17,12 @@ from apps.etl.mappings import mapping_rows
 from apps.etl.pipeline.extract import ACCEPTED_SUFFIXES
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads import selectors
+from apps.uploads.country_fixes import (
+    alias_request_approve,
+    alias_request_create,
+    alias_request_decline,
+    upload_country_map,
+)
 from apps.uploads.forms import DecisionForm, UploadFilterForm, UploadForm
 from apps.uploads.models import Upload
 from apps.uploads.rejected import rejected_downloads
@@ -72,6 +78,7 @@ def upload_index(request: HttpRequest) -> HttpResponse:
         "max_bytes": settings.UPLOAD_MAX_BYTES,
         "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
         "suffixes": sorted(ACCEPTED_SUFFIXES),
+        "alias_requests": selectors.alias_requests_pending(scope=scope),
     }
     return render(request, "uploads/index.html", context, status=400 if form.errors else 200)
 
@@ -131,6 +138,9 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         "max_bytes": settings.UPLOAD_MAX_BYTES,
         "mismatch": selectors.upload_mismatch_note(upload),
         "outside_regions": selectors.upload_outside_regions_note(upload),
+        # Rows rejected for a country no alias names: mapped for the shop, or an alias asked for.
+        "country_fixes": selectors.upload_country_fixes(upload, can_fix=may_rerun),
+        "can_approve": scope.everything,
     }
     return render(request, "uploads/detail.html", context)
 
@@ -234,3 +244,44 @@ def upload_mapping(request: HttpRequest, upload_id) -> HttpResponse:
         "errors": errors,
     }
     return render(request, "uploads/mapping.html", context, status=400 if errors else 200)
+
+
+@login_required
+@require_POST
+def upload_countries(request: HttpRequest, upload_id) -> HttpResponse:
+    """A country value the upload's rows were rejected for: mapped for the shop (then the
+    upload is processed again), or an alias asked of the admins."""
+    scope = scope_for(request.user)
+    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    value, code = request.POST.get("value", ""), request.POST.get("country_code", "")
+    try:
+        if request.POST.get("action") == "request":
+            alias_request_create(scope=scope, user=request.user, upload=upload, value=value, country_code=code)
+            said = f"Asked the admins to read '{value}' as {code} everywhere; processed again once approved."
+        else:
+            upload_country_map(scope=scope, user=request.user, upload=upload, value=value, country_code=code)
+            said = f"'{value}' is read as {code} for {upload.shop.code}; processing again."
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, said)
+    return redirect("uploads:detail", upload_id=upload.id)
+
+
+@login_required
+@require_POST
+def alias_request_decision(request: HttpRequest, request_id: int) -> HttpResponse:
+    """An admin's one click on a country alias request: approve (the alias is added and the
+    uploads that asked are processed again) or decline."""
+    scope = scope_for(request.user)
+    try:
+        if request.POST.get("decision") == "decline":
+            alias_request_decline(scope=scope, user=request.user, request_id=request_id)
+            messages.success(request, "Declined.")
+        else:
+            said = alias_request_approve(scope=scope, user=request.user, request_id=request_id)
+            messages.success(request, " ".join(said))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/uploads/") else "uploads:index")

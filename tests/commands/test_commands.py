@@ -15,6 +15,7 @@ from apps.uploads.models import Upload
 from tests.factories import upload_loaded
 
 SUMMARY_KEYS = {"upload_id", "file", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped", "message"}
+SUMMARY_KEYS |= {"rows_totals"}
 
 
 def _run(*args: str) -> str:

@@ -1,7 +1,10 @@
 """Helpers to run the pure stages on small files, as a real run does, without the ORM."""
 
+import csv
 from pathlib import Path
 from types import MappingProxyType
+
+import xlsxwriter
 
 from apps.demo.seed import SCHEMA_FIELDS
 from apps.etl.countries import alias_rows
@@ -58,3 +61,24 @@ def run(
 
 def rows(con, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()
+
+
+def workbook_of(csv_path: Path, out: Path, *, bottom: list[tuple[int, str, float | str]]) -> tuple[Path, float]:
+    """The CSV's rows as a workbook (numbers as numbers), then a row at the bottom with each
+    (column, formula, cached value) of `bottom`, as Excel saves it: the formula and its
+    result. Returns the path and the quantities' sum."""
+    with csv_path.open(newline="", encoding="utf-8-sig") as fh:
+        lines = list(csv.reader(fh))
+    book = xlsxwriter.Workbook(out)
+    sheet = book.add_worksheet("Orders")
+    for r, line in enumerate(lines):
+        for c, cell in enumerate(line):
+            if r and c in (3, 5):  # Quantity, UnitPrice
+                sheet.write_number(r, c, float(cell))
+            else:
+                sheet.write_string(r, c, cell)
+    total = sum(float(line[3]) for line in lines[1:])
+    for column, formula, value in bottom:
+        sheet.write_formula(len(lines), column, formula, None, total if value == "sum" else value)
+    book.close()
+    return out, total

@@ -48,11 +48,12 @@ def test_the_data_sheet_is_found_by_its_header_and_the_choice_reported(tmp_path)
     ]
 
 
-def test_a_formula_row_is_refused_with_reasons_not_loaded(tmp_path):
+def test_a_totals_row_is_dropped_and_counted_not_refused_nor_loaded(tmp_path):
     result = run(_workbook(tmp_path), tmp_path)
 
-    reasons = {(e["source_row"], e["column"], e["reason"]) for e in result["checked"].first_errors}
-    assert (6, "order_id", "required value is missing") in reasons
+    assert result["run"].totals_dropped == 1
+    assert result["checked"].rows_rejected == 0
+    assert rows(result["con"], "SELECT source_row FROM clean ORDER BY 1") == [(4,), (5,)]
 
 
 def test_a_sheet_claiming_a_million_rows_reads_only_its_real_rows(tmp_path):

@@ -16,8 +16,9 @@ from rest_framework.authtoken.models import Token
 
 from apps.accounts.models import Shop
 from apps.audit.models import AuditEvent
+from apps.etl.models import ShopCountryMapping
 from apps.reports.models import LookerStudioReport
-from apps.uploads.models import Upload
+from apps.uploads.models import CountryAliasRequest, Upload
 from apps.uploads.run import upload_run
 from tests.factories import upload_of, user_create
 from tests.security.urls import Route, admin_model_of, routes, url_of
@@ -78,6 +79,8 @@ SITE: dict[str, Expect] = {
     "uploads:decision": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:sheet": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:dates": signed_in(405),  # POST only; its IDOR is tested below
+    "uploads:countries": signed_in(405),  # POST only; its IDOR is tested below
+    "uploads:alias_request_decision": signed_in(405),  # POST only; admins only (test_country_fixes.py)
     "uploads:raw": upload_page(200),
     "uploads:rejected": upload_page(200),
     "reports:master": report(200),
@@ -143,11 +146,13 @@ def _status(response) -> int | str:
 
 
 @pytest.fixture
-def every_admin_model_has_a_row(cast):
+def every_admin_model_has_a_row(cast, nyc_upload):
     Group.objects.create(name="auditors")
     Token.objects.create(user=cast["admin"])
     AuditEvent.objects.create(username="admin", action=AuditEvent.Action.REPORT_EXPORT, target="kpis.csv")
     LookerStudioReport.objects.create(embed_url="https://lookerstudio.google.com/embed/reporting/abc/page/1")
+    ShopCountryMapping.objects.create(shop=nyc_upload.shop, value="UNSPECIFIED", country_code="US")
+    CountryAliasRequest.objects.create(upload=nyc_upload, value="CHANNEL ISLANDS", country_code="GB")
 
 
 def test_every_url_pattern_has_an_entry_in_the_matrix():
@@ -169,6 +174,7 @@ def test_the_access_matrix_over_every_url_and_viewer(cast, nyc_upload, no_role, 
         "app_label": "accounts",
         "content_type_id": ContentType.objects.get_for_model(Shop).pk,
         "object_id": Shop.objects.get(code="US-NYC").pk,
+        "request_id": 1,
     }
     wrong = []
     for route in routes():
@@ -212,6 +218,7 @@ def _idor_requests(upload_id) -> list[tuple[str, str, str, dict]]:
         ("web", "post", reverse("uploads:decision", args=[upload_id]), {"choice": "cancel"}),
         ("web", "post", reverse("uploads:sheet", args=[upload_id]), {"sheet": "Sheet1"}),
         ("web", "post", reverse("uploads:dates", args=[upload_id]), {"date_order": "MDY"}),
+        ("web", "post", reverse("uploads:countries", args=[upload_id]), {"value": "X", "country_code": "GB"}),
         ("api", "get", reverse("api:upload", args=[upload_id]), {}),
         ("api", "get", reverse("api:upload-rejected", args=[upload_id]), {}),
         ("api", "post", reverse("api:upload-decision", args=[upload_id]), {"choice": "cancel"}),
@@ -256,6 +263,8 @@ def test_a_regional_head_may_see_an_upload_of_their_region_but_not_act_on_it(cas
     assert head.post(reverse("uploads:mapping", args=[nyc_upload.id]), {}).status_code == 403
     assert head.post(reverse("uploads:sheet", args=[nyc_upload.id]), {"sheet": "Sheet1"}).status_code == 403
     assert head.post(reverse("uploads:dates", args=[nyc_upload.id]), {"date_order": "MDY"}).status_code == 403
+    countries = {"value": "Unspecified", "country_code": "US", "action": "map"}
+    assert head.post(reverse("uploads:countries", args=[nyc_upload.id]), countries).status_code == 403
     url = reverse("api:upload-decision", args=[nyc_upload.id])
     api = _api(cast["head_us"]).post(url, {"choice": "cancel"}, content_type="application/json")
     assert api.status_code == 403

@@ -43,6 +43,8 @@ class Extracted:
     # With `typed`: makes a table of the file's cells as text, rows numbered as `raw`'s, and
     # returns it (a subquery); read again only when a problem on a typed cell needs its text.
     cell_texts: Callable[[duckdb.DuckDBPyConnection], str] | None = None
+    # A workbook's rows holding a formula over a column (totals.formula_total_rows).
+    formula_totals: frozenset[int] = frozenset()
 
 
 def bad_records_table(con: duckdb.DuckDBPyConnection) -> None:

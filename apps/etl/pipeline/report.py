@@ -7,7 +7,9 @@ from apps.etl.pipeline.mapping import Mapping, layout_key
 from apps.etl.pipeline.validate import FIRST_ERRORS, Validated
 
 
-def build_report(extracted: Extracted, mapped: Mapping, checked: Validated, cleaned: Cleaned, *, dropped: int) -> dict:
+def build_report(
+    extracted: Extracted, mapped: Mapping, checked: Validated, cleaned: Cleaned, *, dropped: int, totals: int = 0
+) -> dict:
     bad = [
         {"source_row": b.source_row, "column": "", "value": b.text, "reason": b.reason} for b in extracted.bad_records
     ]
@@ -37,10 +39,12 @@ def build_report(extracted: Extracted, mapped: Mapping, checked: Validated, clea
             "countries_from_shop": cleaned.countries_defaulted,
             "returns_flagged": cleaned.returns,
             "duplicates_dropped": dropped,
+            "totals_dropped": totals,
             "rows_rejected": checked.rows_rejected + extracted.bad_count,
         },
         "errors_by_reason": dict(sorted(by_reason.items(), key=lambda kv: -kv[1])),
         "first_errors": first,
+        "unknown_countries": checked.unknown_countries,
     }
 
 

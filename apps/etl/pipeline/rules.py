@@ -21,6 +21,8 @@ REJECTED = "rows_rejected"
 RETURNS = "returns_flagged"
 # kept with the file's country (the other valid rows take the shop's: countries_from_shop).
 COUNTRIES_FROM_FILE = "countries_from_file"
+# The reason of a row whose country no alias names: the upload's page offers to map its value.
+UNKNOWN_COUNTRY = "unknown country"
 # A field's value in validate's typed rows, where it is not the field's name.
 _VALUES = {"country": "country_code"}  # the country as looked up in the aliases
 
@@ -91,7 +93,7 @@ RULES = (
         name="known country",
         needs=("country",),
         sql=raw("country") + " <> '' AND {country} IS NULL",  # named, but not by any alias
-        reason="unknown country",
+        reason=UNKNOWN_COUNTRY,
         counted=REJECTED,
         column="country",
         example={"country": "Atlantis"},

@@ -1,5 +1,5 @@
-"""One run of the stages over one file: extract -> map -> dedupe -> validate -> clean, then
-the fact rows written to a parquet file (transform).
+"""One run of the stages over one file: extract -> map -> totals rows and duplicates dropped
+-> validate -> clean, then the fact rows written to a parquet file (transform).
 
 Pure: no ORM, no settings, no storage, no warehouse; what it needs comes as arguments (the
 frozen SchemaSpec, the UploadContext, the shop's saved mappings as a function). The real run
@@ -22,7 +22,8 @@ from apps.etl.pipeline.extract import extract
 from apps.etl.pipeline.extracted import Extracted
 from apps.etl.pipeline.mapping import Mapping, create_mapped, map_columns
 from apps.etl.pipeline.report import build_report, mapping_needed_report
-from apps.etl.pipeline.spec import SchemaSpec, UploadContext
+from apps.etl.pipeline.spec import SchemaSpec, UploadContext, with_shop_countries
+from apps.etl.pipeline.totals import drop_totals
 from apps.etl.pipeline.transform import extra_fields, fact_schema, fact_sql, fact_write, rate_currencies, rate_months
 from apps.etl.pipeline.typed_read import planner
 from apps.etl.pipeline.validate import Validated, country_codes, validate
@@ -95,6 +96,7 @@ class StagesRun:
     timings: dict[str, float] = field(default_factory=dict)
     # A typed read's file as text (extracted.cell_texts), made at most once.
     cell_texts: "CellTexts | None" = None
+    totals_dropped: int = 0  # a spreadsheet's totals rows (totals.py)
 
     @property
     def present(self) -> list[str]:
@@ -110,7 +112,7 @@ class StagesRun:
 
     @property
     def rows_valid(self) -> int:
-        return self.rows_read - self.rows_rejected - self.rows_dropped
+        return self.rows_read - self.rows_rejected - self.rows_dropped - self.totals_dropped
 
     def refused_whole(self, spec: SchemaSpec) -> bool:
         """More bad rows than the schema allows, or none good: nothing of the file loads."""
@@ -119,7 +121,8 @@ class StagesRun:
 
     def report(self) -> dict:
         """How the file was read, each rule's count and the first refused rows."""
-        return build_report(self.extracted, self.mapped, self.checked, self.cleaned, dropped=self.rows_dropped)
+        dropped, totals = self.rows_dropped, self.totals_dropped
+        return build_report(self.extracted, self.mapped, self.checked, self.cleaned, dropped=dropped, totals=totals)
 
 
 def stages_run(
@@ -136,6 +139,7 @@ def stages_run(
     """Every stage up to the clean rows. Raises MappingNeeded when a required field has no
     column, PipelineStop for a file with no data rows, ExtractError for one that cannot be
     read; refused rows are data (`checked`), never exceptions."""
+    spec = with_shop_countries(spec, ctx)
     timings: dict[str, float] = {}
     observer.pause("reading")
     with _timed(timings, "read"), observer.watching(con):
@@ -148,7 +152,11 @@ def stages_run(
         # Of a million rows' validating, finding duplicates takes about a fifth.
         band(0.0, 0.2)
         hashed = extracted.typed.key_columns if extracted.typed else ()
-        unique, dropped = drop_duplicates(con, create_mapped(con, mapped, hashed=hashed), columns=present)
+        formulas = extracted.formula_totals
+        rows, totals = drop_totals(
+            con, create_mapped(con, mapped, hashed=hashed), spec.fields, present=present, formula_rows=formulas
+        )
+        unique, dropped = drop_duplicates(con, rows, columns=present)
         checked = validate(
             con,
             unique,
@@ -164,7 +172,7 @@ def stages_run(
         cleaned = finish(
             con, checked.table, present=present, default_country=ctx.country_code, country_type=checked.country_type
         )
-    return StagesRun(con, extracted, mapped, checked, cleaned, dropped, timings, texts)
+    return StagesRun(con, extracted, mapped, checked, cleaned, dropped, timings, texts, totals)
 
 
 class CellTexts:
@@ -235,6 +243,7 @@ def fact_file(
     """The clean rows as fact rows (currency, revenue at the month's FX rate, lineage) in one
     parquet file at `path`; how many. Raises MissingFxRate when a rate is missing."""
     con = run.con
+    spec = with_shop_countries(spec, ctx)
     rate_months(con, run.cleaned.months, ctx)
     extras = extra_fields(spec)
     sql, params = fact_sql(run.cleaned.table, ctx, present=run.present, extras=extras, loaded_at=loaded_at)

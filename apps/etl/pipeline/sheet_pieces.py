@@ -114,7 +114,7 @@ def cut_sheet(path: Path, sheet: str, *, header_row: int, work_dir: Path, pieces
         header = b""  # the header row's XML
         pending = b""  # bytes read, not yet written
         number = 0
-        for chunk in _inflated(path, info):
+        for chunk in inflated(path, info):
             pending += chunk
             if not header:
                 opening, header, ok = _find_header(pending, header_row)
@@ -196,7 +196,7 @@ def _renumbered(header: bytes, old: int, new: int) -> bytes:
     return re.sub(rb'(<c\b[^>]*?\sr="[A-Z]{1,3})%d"' % old, rb'\g<1>%d"' % new, header)
 
 
-def _inflated(path: Path, info: zipfile.ZipInfo) -> Iterator[bytes]:
+def inflated(path: Path, info: zipfile.ZipInfo) -> Iterator[bytes]:
     with open(path, "rb") as raw:
         raw.seek(part_data_offset(raw, info))
         left = info.compress_size

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -75,3 +75,14 @@ class UploadContext:
     # (currency, first day of month, rate to the reporting currency); latest at or before wins.
     fx_rates: tuple[tuple[str, date, Decimal], ...] = ()
     date_order_chosen: bool = False  # date_order is the user's choice for this upload
+    # The shop's own readings of country values (upper-cased value -> ISO code), before the
+    # global aliases: `UNSPECIFIED` -> the shop's country.
+    country_mappings: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def with_shop_countries(spec: SchemaSpec, ctx: UploadContext) -> SchemaSpec:
+    """The spec whose country aliases are the global ones overridden by the shop's mappings:
+    what validate looks countries up in, and the codes the fact file's ENUM holds."""
+    if not ctx.country_mappings:
+        return spec
+    return replace(spec, country_aliases=MappingProxyType({**spec.country_aliases, **ctx.country_mappings}))

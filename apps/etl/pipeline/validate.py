@@ -19,7 +19,7 @@ from apps.etl.pipeline.dates import AMBIGUOUS, decide_date_order, fast_date_expr
 from apps.etl.pipeline.engine import enum_type, ident, literal
 from apps.etl.pipeline.extracted import SOURCE_ROW
 from apps.etl.pipeline.numbers import decide_decimal_marks, decimal_expression
-from apps.etl.pipeline.rules import rejections
+from apps.etl.pipeline.rules import UNKNOWN_COUNTRY, rejections
 from apps.etl.pipeline.spec import DataType, FieldSpec, SchemaSpec
 from apps.etl.pipeline.text_normalisation import cells_trimmed, raw, text_value, tidy_cells
 from apps.etl.pipeline.typed_read import TypedField, as_text
@@ -27,6 +27,7 @@ from apps.etl.pipeline.typed_read import TypedField, as_text
 TYPED = "typed"
 ERRORS = "errors"
 FIRST_ERRORS = 50
+UNKNOWN_COUNTRIES = 50  # the most frequent country values no alias names, for the page to map
 ERRORS_SCHEMA = pa.schema(
     [("source_row", pa.int64()), ("column", pa.string()), ("value", pa.string()), ("reason", pa.string())]
 )
@@ -43,6 +44,7 @@ class Validated:
     number_notes: dict[str, str] = field(default_factory=dict)
     cells_trimmed: int = 0
     country_type: str = "VARCHAR"  # the SQL type of country_code: clean.finish casts the default to it
+    unknown_countries: dict[str, int] = field(default_factory=dict)  # value as in the file -> rows
 
     @property
     def date_order_open(self) -> bool:
@@ -232,6 +234,13 @@ def _summarise(
     out.errors_by_reason = dict(reasons)
     first = con.sql(f"SELECT * FROM {ERRORS} ORDER BY {SOURCE_ROW} LIMIT {FIRST_ERRORS}").to_arrow_table()
     out.first_errors = first.to_pylist()
+    if UNKNOWN_COUNTRY in out.errors_by_reason:
+        unknown = con.execute(
+            f"""SELECT value, count(*) FROM {ERRORS} WHERE reason = $reason
+                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {UNKNOWN_COUNTRIES}""",
+            {"reason": UNKNOWN_COUNTRY},
+        ).fetchall()
+        out.unknown_countries = dict(unknown)
 
 
 def _values_as_in_file(con: duckdb.DuckDBPyConnection, problems: str, typed: dict[str, TypedField], texts: str) -> None:

@@ -15,6 +15,7 @@ from apps.uploads.selectors import upload_status
 from apps.uploads.services import DuplicateUpload, upload_create, upload_run_here
 
 SUMMARY_FIELDS = ["upload_id", "file", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped"]
+SUMMARY_FIELDS += ["rows_totals"]  # a spreadsheet's totals rows, dropped
 
 
 class Command(BaseCommand):
@@ -104,8 +105,12 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(summary))
         else:
             counts = ", ".join(
-                f"{k.removeprefix('rows_')} {summary[k]:,}" for k in SUMMARY_FIELDS[3:] if summary[k] is not None
+                f"{k.removeprefix('rows_')} {summary[k]:,}"
+                for k in SUMMARY_FIELDS[3:]
+                if summary[k] is not None and k != "rows_totals"
             )
+            if summary["rows_totals"]:
+                counts += f", totals rows dropped {summary['rows_totals']:,}"
             line = f"{upload.original_name}: {upload.get_status_display()} ({upload.id}) {counts} {upload.message}"
             self.stdout.write(line.rstrip())
 
