@@ -58,7 +58,8 @@ def upload_cancel(upload: Upload, *, actor) -> bool:
     """A held upload (a duplicate, or unlike the shop's usual uploads) cancelled by its
     uploader; whether it was still held."""
     held = Upload.objects.filter(pk=upload.pk, status__in=Upload.AWAITING_CHOICE)
-    if not held.update(status=Status.CANCELLED, finished_at=timezone.now(), stage=""):
+    # A held implausible upload claimed its content: cancelled, the same file may be uploaded again.
+    if not held.update(status=Status.CANCELLED, finished_at=timezone.now(), stage="", content_current=False):
         return False
     event_record(upload=upload, kind=UploadEvent.Kind.CANCELLED, actor=actor)
     return True

@@ -40,7 +40,7 @@ class Measure:
 REPEATS = "the file may hold its rows several times over"
 MEASURES = (
     Measure("lines_read", "number of lines in the file", 5.0, 8.0, False, REPEATS),
-    Measure("lines", "number of valid lines", 5.0, 8.0, False, "it may hold more than one period, or " + REPEATS[9:]),
+    Measure("lines", "number of valid lines", 5.0, 8.0, False, "it may hold more than one period, or rows repeated"),
     Measure("sales", "sales", 5.0, 8.0, False, "quantities or prices may be read wrongly, or rows repeated"),
     Measure("aov", "average order value", 5.0, 8.0, True, "quantities or prices may be read wrongly"),
     Measure("median_price", "median unit price", 8.0, 20.0, True, "prices may be in cents, or in another unit"),
@@ -113,7 +113,11 @@ def plausibility_judge(summary: dict, *, uploaded_on: date, history: Sequence[Ea
     checks += [c for c in (_repeat_check(summary, history), _date_check(summary, uploaded_on, history)) if c]
     checks += [c for c in (_currency_check(summary, history),) if c]
     findings["checks"] = checks
-    findings["reasons"] = [c["reason"] for c in checks if c["held"]]
+    held = {c["key"] for c in checks if c["held"]}
+    # The file's lines say nothing more than its valid lines when both are past their limit.
+    findings["reasons"] = [
+        c["reason"] for c in checks if c["held"] and not (c["key"] == "lines_read" and "lines" in held)
+    ]
     findings["held"] = bool(findings["reasons"])
     return findings
 
@@ -231,4 +235,4 @@ def _check(key: str, label: str, value, usual, limit, reason: str) -> dict:
 
 
 def _num(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:,.2f}"
