@@ -1,5 +1,5 @@
 """Every status change of an Upload, and nothing else writes one (tests/test_architecture.py
-checks it): recorded (claiming its content, or as a held duplicate), held, cancelled, queued
+checks it): recorded (claiming its content, or as a held duplicate), held (also as implausible), cancelled, queued
 again, claimed by a worker, its stage, ended, failed.
 
 Each change is one conditional UPDATE (the status it may leave is in its WHERE clause), so
