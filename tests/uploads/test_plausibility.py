@@ -138,7 +138,7 @@ def test_a_held_upload_run_again_removes_the_rows_an_earlier_run_loaded(manager)
     _history(manager)
     accepted = _upload(manager, 3, _prices_x100(), accept_implausible=True)
     assert accepted.status in Upload.IN_WAREHOUSE and str(accepted.id) in warehouse().batch_rows()
-    # Were it no longer accepted (an admin unticks it), its next run holds it and its rows go.
+    # Were it no longer accepted (the field set back in the database), its next run holds it and its rows go.
     Upload.objects.filter(pk=accepted.pk).update(plausibility_accepted=False)
 
     again = upload_reprocess(upload_id=accepted.id, inline=True)
