@@ -2,6 +2,8 @@
 from the database (their `summary`, written by their runs; never the warehouse), judged by
 the pure apps/etl/pipeline/plausibility.py, and the small chart the upload's page draws."""
 
+import math
+
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -50,8 +52,9 @@ PANEL_W, PANEL_H, BAR_GAP = 220, 70, 2
 
 def plausibility_chart(upload: Upload) -> list[dict]:
     """One small bar chart per figure: the shop's recent uploads (oldest first, grey) and this
-    one (last, coloured when its figure is held), on the same scale, with the history's
-    median as a line. Geometry for an inline SVG; empty when the upload was not compared."""
+    one (last, coloured; red when its figure is held), on a logarithmic scale (a figure a
+    hundred times the usual leaves the others visible), with the history's median as a line.
+    Geometry for an inline SVG; empty when the upload was not compared."""
     findings = upload.report.get("plausibility") or {}
     history = list(reversed(findings.get("history") or []))
     if not findings.get("checks") or not history:
@@ -61,25 +64,53 @@ def plausibility_chart(upload: Upload) -> list[dict]:
     panels = []
     for key, label in CHARTED:
         points = [(p["name"], p.get(key)) for p in history] + [("this upload", upload.summary.get(key))]
-        values = [v for _, v in points if v is not None]
-        if not values or key not in usual:
+        values = [v for _, v in points if v is not None and v > 0]
+        if not values or not usual.get(key):
             continue
-        top = max([*values, usual[key] or 0]) or 1
+        scale = _log_scale([*values, usual[key]])
         width = (PANEL_W - BAR_GAP * len(points)) / len(points)
         bars = []
         for i, (name, value) in enumerate(points):
-            height = round(PANEL_H * (value or 0) / top, 1)
+            height = scale(value)
             current = i == len(points) - 1
             bars.append({"x": round(i * (width + BAR_GAP), 1), "y": round(PANEL_H - height, 1), "w": round(width, 1),
                          "h": height, "title": f"{name}: {_figure(value)}", "current": current,
                          "held": current and key in held})  # fmt: skip
-        line = round(PANEL_H - PANEL_H * (usual[key] or 0) / top, 1)
-        panels.append({"label": label, "bars": bars, "usual_y": line, "usual": _figure(usual[key]),
-                       "value": _figure(upload.summary.get(key)), "held": key in held})  # fmt: skip
+        panels.append({"label": label, "bars": bars, "usual_y": round(PANEL_H - scale(usual[key]), 1),
+                       "usual": _figure(usual[key]), "value": _figure(upload.summary.get(key)),
+                       "held": key in held})  # fmt: skip
     return panels
+
+
+def _log_scale(values: list[float]):
+    """Bar height for a value: the smallest value a quarter of the panel, the largest all of it."""
+    low, high = math.log(min(values)), math.log(max(values))
+    span = (high - low) or 1.0
+
+    def height(value) -> float:
+        if value is None or value <= 0:
+            return 0.0
+        return round(PANEL_H * (0.25 + 0.75 * (math.log(value) - low) / span), 1)
+
+    return height
+
+
+def plausibility_rows(upload: Upload) -> list[dict]:
+    """The checks as the page's table shows them: each figure's value, usual, ratio and limit in words."""
+    rows = []
+    for check in (upload.report.get("plausibility") or {}).get("checks") or []:
+        ratio = check.get("ratio")
+        rows.append({"label": check["label"], "value": _figure(check.get("value")),
+                     "usual": _figure(check.get("usual")), "ratio": f"{ratio:,.2f}" if ratio is not None else "",
+                     "limit": _figure(check.get("limit")), "held": check.get("held")})  # fmt: skip
+    return rows
 
 
 def _figure(value) -> str:
     if value is None:
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+        return ""
+    if isinstance(value, str):
+        return value
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"

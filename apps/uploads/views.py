@@ -20,7 +20,7 @@ from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads import selectors
 from apps.uploads.forms import DecisionForm, PlausibilityForm, UploadFilterForm, UploadForm
 from apps.uploads.models import Upload
-from apps.uploads.plausibility import plausibility_chart
+from apps.uploads.plausibility import plausibility_chart, plausibility_rows
 from apps.uploads.rejected import rejected_downloads
 from apps.uploads.services import (
     duplicate_sentence,
@@ -135,6 +135,7 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         "mismatch": selectors.upload_mismatch_note(upload),
         "plausibility": upload.report.get("plausibility") or {},
         "plausibility_chart": plausibility_chart(upload),
+        "plausibility_rows": plausibility_rows(upload),
     }
     return render(request, "uploads/detail.html", context)
 
