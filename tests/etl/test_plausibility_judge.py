@@ -70,3 +70,14 @@ def test_prices_a_hundred_times_lower_are_held_and_a_new_currency_too():
     assert cents["held"] and any("median unit price" in r for r in cents["reasons"])
     euros = _judged(_month(4, currencies={"EUR": 190, "GBP": 10}), history)
     assert euros["reasons"] == ["Most of its lines are in EUR; the shop's recent uploads are in GBP."]
+
+
+def test_a_back_catalogue_loaded_in_one_go_has_no_date_pattern_to_break():
+    """Twelve months of old sales uploaded on one day: their lags spread over a year."""
+    months = [_month(k) for k in range(12)]
+    same_day = date.fromisoformat(months[-1]["median_date"]) + timedelta(days=20)
+    history = [Earlier(str(k), f"m{k}", same_day, s) for k, s in enumerate(months)][::-1]
+    older = _month(-13)
+    judged = plausibility_judge(older, uploaded_on=same_day, history=history)
+    assert not judged["held"]
+    assert next(c for c in judged["checks"] if c["key"] == "date_lag")["limit"] > 300

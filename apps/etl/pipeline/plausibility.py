@@ -45,8 +45,9 @@ MEASURES = (
     Measure("aov", "average order value", 5.0, 8.0, True, "quantities or prices may be read wrongly"),
     Measure("median_price", "median unit price", 8.0, 20.0, True, "prices may be in cents, or in another unit"),
 )
-# Dates: the days between an upload and its median order date; held when that lag is this
-# far (at least, and at most needed) from the shop's usual lag: a year off, not a late month.
+# Dates: the days between an upload and its median order date; held when that lag is
+# 3 robust standard deviations and at least DATE_FLOOR_DAYS from the shop's usual lag (a year
+# off, not a late month); not judged when that limit passes DATE_CAP_DAYS (no steady lag).
 DATE_FLOOR_DAYS = 180
 DATE_CAP_DAYS = 300
 # A file most of whose lines repeat (dropped as exact duplicates) when the shop's files do not.
@@ -196,9 +197,11 @@ def _date_check(summary: dict, uploaded_on: date, history: Sequence[Earlier]) ->
     lag = (uploaded_on - date.fromisoformat(summary["median_date"])).days
     usual = statistics.median(lags)
     spread = 1.4826 * statistics.median(abs(x - usual) for x in lags)
-    limit = min(max(SPREAD_Z * spread, DATE_FLOOR_DAYS), DATE_CAP_DAYS)
+    limit = max(SPREAD_Z * spread, DATE_FLOOR_DAYS)
     off = lag - usual
-    held = abs(off) >= limit
+    # A shop whose uploads hold dates at no steady distance from their upload day (a back
+    # catalogue loaded in one go) has no pattern to be a year off from.
+    held = limit <= DATE_CAP_DAYS and abs(off) >= limit
     reason = ""
     if held:
         way = "earlier" if off > 0 else "later"
