@@ -145,6 +145,8 @@ def test_a_held_upload_run_again_removes_the_rows_an_earlier_run_loaded(manager)
 
     assert again.status == Upload.Status.IMPLAUSIBLE
     assert str(accepted.id) not in warehouse().batch_rows()
+    again.refresh_from_db()
+    assert again.warehouse_rows is None  # the reconciliation agrees: a held upload has no rows
 
 
 def _ingest(path, *options) -> tuple[int, list[dict]]:
