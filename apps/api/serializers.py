@@ -15,10 +15,21 @@ class UploadCreateSerializer(serializers.Serializer):
         help_text="Same content as a current upload of the shop: hold it for a choice (ask), replace that "
         "upload, or refuse it (cancel, 409).",
     )
+    accept_implausible = serializers.BooleanField(
+        default=False,
+        help_text="Load it even if it is unlike the shop's usual uploads (otherwise such an upload is held with "
+        "status implausible until confirmed or cancelled).",
+    )
 
 
 class DecisionSerializer(serializers.Serializer):
     choice = serializers.ChoiceField(choices=["replace", "cancel"])
+
+
+class PlausibilitySerializer(serializers.Serializer):
+    choice = serializers.ChoiceField(
+        choices=["confirm", "cancel"], help_text="confirm: load the held upload anyway; cancel: load nothing."
+    )
 
 
 class SheetSerializer(serializers.Serializer):
@@ -60,6 +71,11 @@ class UploadStatusSerializer(serializers.Serializer):
     errors_by_reason = serializers.DictField(child=serializers.IntegerField())
     sheet = serializers.CharField(allow_null=True, help_text="The workbook sheet read, if any.")
     sheets = serializers.ListField(child=serializers.CharField(), help_text="The workbook's sheets (none for CSV).")
+    plausibility = serializers.DictField(
+        allow_null=True,
+        help_text="The upload beside its shop's recent uploads: held (bool), reasons (sentences), checks (each "
+        "figure's value, usual, ratio and limit), history (the uploads compared). Null before a run compared it.",
+    )
     status_url = serializers.URLField()
     page_url = serializers.URLField()
     rejected_csv_url = serializers.URLField(allow_null=True)

@@ -12,5 +12,6 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/", views.upload, name="upload"),
     path("uploads/<uuid:upload_id>/rejected.csv", views.upload_rejected, name="upload-rejected"),
     path("uploads/<uuid:upload_id>/decision", views.upload_decision, name="upload-decision"),
+    path("uploads/<uuid:upload_id>/plausibility", views.upload_plausibility, name="upload-plausibility"),
     path("uploads/<uuid:upload_id>/sheet", views.upload_sheet, name="upload-sheet"),
 ]

@@ -26,6 +26,10 @@ class DecisionForm(forms.Form):
     choice = forms.ChoiceField(choices=[("replace", "Replace"), ("cancel", "Cancel")])
 
 
+class PlausibilityForm(forms.Form):
+    choice = forms.ChoiceField(choices=[("confirm", "Confirm, load it"), ("cancel", "Cancel")])
+
+
 class UploadFilterForm(forms.Form):
     status = forms.ChoiceField(required=False)
     shop = forms.ChoiceField(required=False)

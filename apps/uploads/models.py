@@ -22,6 +22,8 @@ class Upload(models.Model):
         NEEDS_MAPPING = "needs_mapping", "Columns to match"
         # Same content as an earlier upload of the shop: held until the user replaces or cancels.
         DUPLICATE = "duplicate", "Same file uploaded before"
+        # Unlike the shop's recent uploads (plausibility.py): held until the user confirms or cancels.
+        IMPLAUSIBLE = "implausible", "Unlike the shop's usual uploads"
         CANCELLED = "cancelled", "Cancelled"
 
     FINISHED = (
@@ -30,8 +32,11 @@ class Upload(models.Model):
         Status.REJECTED,
         Status.FAILED,
         Status.NEEDS_MAPPING,
+        Status.IMPLAUSIBLE,
         Status.CANCELLED,
     )
+    # Held for the user's choice: nothing of it is in the warehouse until they decide.
+    AWAITING_CHOICE = (Status.DUPLICATE, Status.IMPLAUSIBLE)
     # Ended with its rows in the warehouse: what a replacement or a duplicate refers to.
     IN_WAREHOUSE = (Status.LOADED, Status.LOADED_WITH_ERRORS)
     # Waiting for a worker or running: a replacement in these is its upload's pending one.
@@ -102,6 +107,18 @@ class Upload(models.Model):
         help_text="The order the user chose for dates that read both ways; empty: the region's usual one.",
     )
 
+    summary = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Its clean rows' figures (lines, sales, orders, median price, dates, currencies): what the "
+        "plausibility check compares the shop's next uploads with.",
+    )
+    plausibility_accepted = models.BooleanField(
+        default=False,
+        help_text="Load it even if it is unlike the shop's usual uploads (confirmed by the uploader, or "
+        "`ingest --accept-implausible`): its runs skip holding it.",
+    )
+
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(
@@ -140,7 +157,7 @@ class Upload(models.Model):
 
     @property
     def awaits_choice(self) -> bool:
-        return self.status == self.Status.DUPLICATE
+        return self.status in self.AWAITING_CHOICE
 
     @property
     def warehouse_mismatch(self) -> bool:
@@ -153,6 +170,8 @@ class UploadEvent(models.Model):
     class Kind(models.TextChoices):
         CREATED = "created", "Uploaded"
         DUPLICATE = "duplicate", "Held as a duplicate"
+        IMPLAUSIBLE = "implausible", "Held as unlike the shop's usual uploads"
+        CONFIRMED = "confirmed", "Confirmed to load although unlike the shop's usual uploads"
         REPLACE = "replace", "Chosen to replace an earlier upload"
         CANCELLED = "cancelled", "Cancelled"
         REQUEUED = "requeued", "Queued again by the sweep"

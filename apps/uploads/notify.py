@@ -18,6 +18,7 @@ NOTIFY_STATUSES = (
     Upload.Status.REJECTED,
     Upload.Status.FAILED,
     Upload.Status.NEEDS_MAPPING,
+    Upload.Status.IMPLAUSIBLE,
 )
 # How long after an ending the sweep still sends a missed email (a mail server down that
 # long, or an address it refuses, is given up on).
@@ -40,6 +41,13 @@ def upload_notify(*, upload: Upload) -> bool:
             "",
             f"Match its columns once (the next files with these headers are matched by themselves): "
             f"{site}{reverse('uploads:mapping', args=[upload.id])}",
+        ]
+    elif upload.status == Upload.Status.IMPLAUSIBLE:
+        lines = [
+            f"Your upload '{upload.original_name}' for shop {upload.shop.code} is held: {upload.message}",
+            "",
+            f"Nothing of it is loaded. Confirm it (it then loads) or cancel it: "
+            f"{site}{reverse('uploads:detail', args=[upload.id])}",
         ]
     else:
         lines = [

@@ -25,6 +25,7 @@ from apps.etl.fx import fx_rates_into
 from apps.etl.mappings import column_mapping_saved
 from apps.etl.pipeline.engine import progress_watch, work_connection, work_connection_close
 from apps.etl.pipeline.extracted import ExtractError
+from apps.etl.pipeline.plausibility import upload_summary
 from apps.etl.pipeline.run import (
     QUIET,
     Band,
@@ -43,11 +44,13 @@ from apps.uploads.files import StorageWriteFailed, local_copy, local_path_of, pr
 from apps.uploads.heartbeat import heartbeat
 from apps.uploads.models import Upload
 from apps.uploads.notify import upload_notify
+from apps.uploads.plausibility import upload_plausibility
 from apps.uploads.reconcile import upload_reconcile
 from apps.uploads.transitions import (
     upload_claim,
     upload_fail,
     upload_finish,
+    upload_implausible_hold,
     upload_reopen,
     upload_retrying,
     upload_stage,
@@ -75,6 +78,7 @@ class Outcome:
     rows_dropped: int = 0
     report: dict = field(default_factory=dict)
     rows_totals: int = 0
+    summary: dict = field(default_factory=dict)
 
 
 def upload_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
@@ -147,6 +151,10 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
             _finish(upload, Upload.Status.FAILED, Outcome(), message="An internal error stopped this upload.")
             raise
         message = ""
+        if status == Upload.Status.IMPLAUSIBLE:
+            message = "Held, nothing loaded: unlike the shop's usual uploads. " + " ".join(
+                outcome.report["plausibility"]["reasons"]
+            )
         if status == Upload.Status.REJECTED:
             message = (
                 f"{outcome.rows_rejected} of {outcome.rows_read} rows are bad, more than the schema's "
@@ -210,15 +218,21 @@ def _run_and_load(
         # Stored before the warehouse commit: a storage failure leaves the warehouse untouched.
         rejected.problems_store(upload, run, work)
     status = _status(run, spec)
+    if status != Upload.Status.REJECTED:
+        with _timed(run.timings, "plausibility"):
+            held = _plausibility_check(upload, run, ctx, outcome)
+        if held:
+            status = Upload.Status.IMPLAUSIBLE
+            _remove_earlier_rows(upload)  # held: none of its rows stay in the warehouse
     if status == Upload.Status.REJECTED:
         warehouse().delete_batch(upload_id=str(upload.id))  # a run again leaves none of its rows
-    else:
+    elif status != Upload.Status.IMPLAUSIBLE:
         # The load band of the bar starts empty; the engine's estimate fills it.
         upload_stage(upload.id, "loading", rows_processed=0)
         with _timed(run.timings, "load"), recorder.watching(con):
             outcome.rows_loaded = _load(upload, run, spec, ctx, work, report=outcome.report)
         test_pause("committed")
-    if outcome.rows_loaded != run.rows_valid and status != Upload.Status.REJECTED:
+    if outcome.rows_loaded != run.rows_valid and status in Upload.IN_WAREHOUSE:
         log.error("upload %s: rows do not add up: %s", upload.id, outcome)
     outcome.report["counts"] = {
         "read": outcome.rows_read,
@@ -229,6 +243,22 @@ def _run_and_load(
     }
     outcome.report["timings"] = run.timings
     return status, outcome, run
+
+
+def _plausibility_check(upload: Upload, run: StagesRun, ctx: UploadContext, outcome: Outcome) -> bool:
+    """The upload's figures (kept on it: the shop's next uploads are compared with them)
+    beside its shop's recent uploads; whether it is held for being unlike them."""
+    outcome.summary = upload_summary(
+        run.con,
+        run.cleaned.table,
+        present=run.present,
+        currency=ctx.currency,
+        lines_read=run.rows_read,
+        dropped=run.rows_dropped,
+    )
+    findings = upload_plausibility(upload, outcome.summary)
+    outcome.report["plausibility"] = findings
+    return findings["hold"]
 
 
 def _status(run: StagesRun, spec: SchemaSpec) -> str:
@@ -279,8 +309,12 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     upload.rows_dropped = outcome.rows_dropped
     upload.rows_totals = outcome.rows_totals
     upload.report = outcome.report
+    upload.summary = outcome.summary
     upload.schema_version = schema_version
-    finished = upload_finish(upload, status, message=message)
+    if status == Upload.Status.IMPLAUSIBLE:
+        finished = upload_implausible_hold(upload, message=message)
+    else:
+        finished = upload_finish(upload, status, message=message)
     try:  # the warehouse holds what the ending says (and none of a replaced upload's rows)
         upload_reconcile(finished)
     except Exception:  # a check: it never changes how the run ended

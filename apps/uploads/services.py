@@ -85,8 +85,12 @@ def upload_create(
     enqueue: bool = True,
     replaces: Upload | None = None,
     on_duplicate: str = "ask",
+    accept_implausible: bool = False,
 ) -> Upload:
     """Store the file raw, record it, and enqueue the ETL once committed.
+
+    `accept_implausible`: load it even if it is unlike the shop's usual uploads (`ingest
+    --accept-implausible`); otherwise such an upload is held for the uploader's choice.
 
     Same content as a current upload of the shop: `ask` holds it (status duplicate) until
     the user chooses, `replace` makes it the earlier upload's replacement, `cancel` refuses it.
@@ -107,6 +111,7 @@ def upload_create(
         raise DuplicateUpload(f"'{name}' {duplicate_sentence(earlier)} Nothing was stored.", earlier=earlier)
     upload = Upload(shop=shop, uploaded_by=user, original_name=name[:255], size_bytes=file.size)
     upload.sha256, upload.replaces = sha256, replaces
+    upload.plausibility_accepted = accept_implausible
     # Stored before the transaction: a slow storage holds no database lock.
     upload.raw_path = default_storage.save(raw_path_for(upload, name=name), file)
     try:
@@ -214,6 +219,36 @@ def upload_decide(*, scope: Scope, user, upload: Upload, choice: str) -> Upload:
                                           detail=str(earlier), replaces_id=earlier):  # fmt: skip
                     raise not_held
             transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
+    upload.refresh_from_db()
+    return upload
+
+
+PLAUSIBILITY_CHOICES = ("confirm", "cancel")
+
+
+def upload_plausibility_decide(*, scope: Scope, upload: Upload, choice: str, by) -> Upload:
+    """The uploader's answer to an upload held as unlike the shop's usual uploads: confirm
+    (recorded with who chose it; it is processed again and loads, its plausibility accepted)
+    or cancel (nothing of it is loaded, its raw file goes)."""
+    if upload.shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("You cannot decide for this shop's uploads.")
+    if choice not in PLAUSIBILITY_CHOICES:
+        raise ValidationError("Choose confirm or cancel.")
+    not_held = ValidationError("This upload is not waiting for a choice any more.")
+    with transaction.atomic():
+        if choice == "cancel":
+            if upload.status != Upload.Status.IMPLAUSIBLE or not upload_cancel(upload, actor=by):
+                raise not_held
+            raw_path = upload.raw_path
+            transaction.on_commit(lambda: default_storage.delete(raw_path))  # nothing of it is kept but the record
+        else:
+            reasons = " ".join((upload.report.get("plausibility") or {}).get("reasons") or [])
+            held = (Upload.Status.IMPLAUSIBLE,)
+            with _one_replacement_of(upload.replaces):
+                if not upload_queue_again(upload, leaving=held, kind=UploadEvent.Kind.CONFIRMED, actor=by,
+                                          detail=reasons, plausibility_accepted=True):  # fmt: skip
+                    raise not_held
+            transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id, force=True))
     upload.refresh_from_db()
     return upload
 

@@ -1,5 +1,5 @@
 """Every status change of an Upload, and nothing else writes one (tests/test_architecture.py
-checks it): recorded (claiming its content, or as a held duplicate), held, cancelled, queued
+checks it): recorded (claiming its content, or as a held duplicate), held (also as implausible), cancelled, queued
 again, claimed by a worker, its stage, ended, failed.
 
 Each change is one conditional UPDATE (the status it may leave is in its WHERE clause), so
@@ -55,9 +55,11 @@ def upload_insert_held(upload: Upload, *, earlier: Upload) -> None:
 
 
 def upload_cancel(upload: Upload, *, actor) -> bool:
-    """A held upload cancelled by its uploader; whether it was still held."""
-    held = Upload.objects.filter(pk=upload.pk, status=Status.DUPLICATE)
-    if not held.update(status=Status.CANCELLED, finished_at=timezone.now(), stage=""):
+    """A held upload (a duplicate, or unlike the shop's usual uploads) cancelled by its
+    uploader; whether it was still held."""
+    held = Upload.objects.filter(pk=upload.pk, status__in=Upload.AWAITING_CHOICE)
+    # A held implausible upload claimed its content: cancelled, the same file may be uploaded again.
+    if not held.update(status=Status.CANCELLED, finished_at=timezone.now(), stage="", content_current=False):
         return False
     event_record(upload=upload, kind=UploadEvent.Kind.CANCELLED, actor=actor)
     return True
@@ -154,7 +156,7 @@ def upload_retrying(upload_id) -> None:
 
 RUN_FIELDS = [
     "status", "stage", "message", "finished_at", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped",
-    "rows_totals", "rows_processed", "stage_progress", "report", "schema_version",
+    "rows_totals", "rows_processed", "stage_progress", "report", "schema_version", "summary",
 ]  # fmt: skip
 
 
@@ -173,6 +175,17 @@ def upload_finish(upload: Upload, status: str, *, message: str = "") -> Upload:
             event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
             _content_handed_over(upload)
     return upload
+
+
+def upload_implausible_hold(upload: Upload, *, message: str) -> Upload:
+    """A run's ending that holds the upload, unloaded, because it is unlike its shop's usual
+    uploads (`upload.report["plausibility"]` says why), with that reason in its history, until
+    the uploader confirms or cancels it."""
+    with transaction.atomic():
+        held = upload_finish(upload, Status.IMPLAUSIBLE, message=message)
+        reasons = " ".join((upload.report.get("plausibility") or {}).get("reasons") or [])
+        event_record(upload=upload, kind=UploadEvent.Kind.IMPLAUSIBLE, detail=reasons)
+    return held
 
 
 def _content_handed_over(upload: Upload) -> None:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("<uuid:upload_id>/", views.upload_detail, name="detail"),
     path("<uuid:upload_id>/status.json", views.upload_status, name="status"),
     path("<uuid:upload_id>/decision", views.upload_decision, name="decision"),
+    path("<uuid:upload_id>/plausibility", views.upload_plausibility, name="plausibility"),
     path("<uuid:upload_id>/sheet", views.upload_sheet, name="sheet"),
     path("<uuid:upload_id>/dates", views.upload_dates, name="dates"),
     path("<uuid:upload_id>/mapping/", views.upload_mapping, name="mapping"),

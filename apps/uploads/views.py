@@ -1,5 +1,6 @@
-"""/uploads/: the form and the list, an upload's live page and status, the choice on a duplicate,
-of a workbook's sheet, of a date order, and the mapping step (matching a file's columns)."""
+"""/uploads/: the form and the list, an upload's live page and status, the choice on a duplicate
+or on an upload unlike the shop's usual ones, of a workbook's sheet, of a date order, and the
+mapping step (matching a file's columns)."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,8 +24,9 @@ from apps.uploads.country_fixes import (
     alias_request_decline,
     upload_country_map,
 )
-from apps.uploads.forms import DecisionForm, UploadFilterForm, UploadForm
+from apps.uploads.forms import DecisionForm, PlausibilityForm, UploadFilterForm, UploadForm
 from apps.uploads.models import Upload
+from apps.uploads.plausibility import plausibility_chart, plausibility_rows
 from apps.uploads.rejected import rejected_downloads
 from apps.uploads.services import (
     duplicate_sentence,
@@ -32,6 +34,7 @@ from apps.uploads.services import (
     upload_date_order_choose,
     upload_decide,
     upload_mapping_confirm,
+    upload_plausibility_decide,
     upload_sheet_choose,
 )
 
@@ -141,6 +144,9 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         # Rows rejected for a country no alias names: mapped for the shop, or an alias asked for.
         "country_fixes": selectors.upload_country_fixes(upload, can_fix=may_rerun),
         "can_approve": scope.everything,
+        "plausibility": upload.report.get("plausibility") or {},
+        "plausibility_chart": plausibility_chart(upload),
+        "plausibility_rows": plausibility_rows(upload),
     }
     return render(request, "uploads/detail.html", context)
 
@@ -168,6 +174,27 @@ def upload_decision(request: HttpRequest, upload_id) -> HttpResponse:
     else:
         done = "It replaces the earlier upload once loaded." if upload.replaces_id else "Nothing will be loaded."
         messages.success(request, f"{upload.get_status_display()}. {done}")
+    return redirect("uploads:detail", upload_id=upload.id)
+
+
+@login_required
+@require_POST
+def upload_plausibility(request: HttpRequest, upload_id) -> HttpResponse:
+    """Confirm an upload held as unlike the shop's usual uploads (it loads), or cancel it."""
+    scope = scope_for(request.user)
+    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
+    form = PlausibilityForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose confirm or cancel.")
+        return redirect("uploads:detail", upload_id=upload.id)
+    choice = form.cleaned_data["choice"]
+    try:
+        upload = upload_plausibility_decide(scope=scope, upload=upload, choice=choice, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        done = "Confirmed: processing again, it loads." if choice == "confirm" else "Cancelled: nothing was loaded."
+        messages.success(request, done)
     return redirect("uploads:detail", upload_id=upload.id)
 
 

@@ -77,6 +77,7 @@ SITE: dict[str, Expect] = {
     "uploads:detail": upload_page(200),
     "uploads:status": upload_page(200),
     "uploads:decision": signed_in(405),  # POST only; its IDOR is tested below
+    "uploads:plausibility": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:sheet": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:dates": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:countries": signed_in(405),  # POST only; its IDOR is tested below
@@ -97,6 +98,7 @@ SITE: dict[str, Expect] = {
     "api:upload": api(200, nyc=True),
     "api:upload-rejected": api(200, nyc=True),
     "api:upload-decision": api(405),
+    "api:upload-plausibility": api(405),
     "api:upload-sheet": api(405),
 }
 
@@ -216,12 +218,14 @@ def _idor_requests(upload_id) -> list[tuple[str, str, str, dict]]:
         ("web", "get", reverse("uploads:mapping", args=[upload_id]), {}),
         ("web", "post", reverse("uploads:mapping", args=[upload_id]), {"field-order_id": "InvoiceNo"}),
         ("web", "post", reverse("uploads:decision", args=[upload_id]), {"choice": "cancel"}),
+        ("web", "post", reverse("uploads:plausibility", args=[upload_id]), {"choice": "cancel"}),
         ("web", "post", reverse("uploads:sheet", args=[upload_id]), {"sheet": "Sheet1"}),
         ("web", "post", reverse("uploads:dates", args=[upload_id]), {"date_order": "MDY"}),
         ("web", "post", reverse("uploads:countries", args=[upload_id]), {"value": "X", "country_code": "GB"}),
         ("api", "get", reverse("api:upload", args=[upload_id]), {}),
         ("api", "get", reverse("api:upload-rejected", args=[upload_id]), {}),
         ("api", "post", reverse("api:upload-decision", args=[upload_id]), {"choice": "cancel"}),
+        ("api", "post", reverse("api:upload-plausibility", args=[upload_id]), {"choice": "cancel"}),
         ("api", "post", reverse("api:upload-sheet", args=[upload_id]), {"sheet": "Sheet1"}),
     ]
 
@@ -260,6 +264,7 @@ def test_a_regional_head_may_see_an_upload_of_their_region_but_not_act_on_it(cas
     head = _web(cast["head_us"])
 
     assert head.post(reverse("uploads:decision", args=[nyc_upload.id]), {"choice": "cancel"}).status_code == 403
+    assert head.post(reverse("uploads:plausibility", args=[nyc_upload.id]), {"choice": "cancel"}).status_code == 403
     assert head.post(reverse("uploads:mapping", args=[nyc_upload.id]), {}).status_code == 403
     assert head.post(reverse("uploads:sheet", args=[nyc_upload.id]), {"sheet": "Sheet1"}).status_code == 403
     assert head.post(reverse("uploads:dates", args=[nyc_upload.id]), {"date_order": "MDY"}).status_code == 403
@@ -270,6 +275,8 @@ def test_a_regional_head_may_see_an_upload_of_their_region_but_not_act_on_it(cas
     assert api.status_code == 403
     url = reverse("api:upload-sheet", args=[nyc_upload.id])
     assert _api(cast["head_us"]).post(url, {"sheet": "Sheet1"}, content_type="application/json").status_code == 403
+    url = reverse("api:upload-plausibility", args=[nyc_upload.id])
+    assert _api(cast["head_us"]).post(url, {"choice": "cancel"}, content_type="application/json").status_code == 403
     assert Upload.objects.get(pk=nyc_upload.pk).status == nyc_upload.status
 
 

@@ -172,7 +172,7 @@ def test_progress_follows_the_stage_and_the_rows_through_it(usa):
     done = upload_run(upload_id=_aged(usa, status=Upload.Status.QUEUED).id)
     assert upload_progress(done)["fraction"] == 1.0
     assert upload_progress(done)["stage"] == "done"
-    assert set(done.report["timings"]) == {"read", "validate", "load"}
+    assert set(done.report["timings"]) == {"read", "validate", "plausibility", "load"}
 
 
 @pytest.mark.parametrize("status", [Upload.Status.FAILED, Upload.Status.REJECTED, Upload.Status.CANCELLED])

@@ -16,6 +16,8 @@ from apps.uploads.services import DuplicateUpload, upload_create, upload_run_her
 
 SUMMARY_FIELDS = ["upload_id", "file", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped"]
 SUMMARY_FIELDS += ["rows_totals"]  # a spreadsheet's totals rows, dropped
+# Exit code when a file is held for a person's choice (unlike the shop's usual uploads) and none failed.
+HELD_EXIT = 3
 
 
 class Command(BaseCommand):
@@ -36,6 +38,13 @@ class Command(BaseCommand):
             help="A file the shop already uploaded (same content): skip it (default), replace the earlier "
             "upload, or hold it for someone to choose on the web.",
         )
+        parser.add_argument(
+            "--accept-implausible",
+            action="store_true",
+            help="Load files even when they are unlike the shop's usual uploads (ten times the volume, prices a "
+            "hundred times off, dates a year off, another currency); otherwise such a file is held (status "
+            f"implausible, exit code {HELD_EXIT}) until someone confirms or cancels it on its page or through the API.",
+        )
 
     def handle(self, *args, **options) -> None:
         shop = Shop.objects.filter(code=options["shop"]).select_related("region").first()
@@ -48,7 +57,7 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"{', '.join(missing)}: no such file or folder")
         on_duplicate = {"skip": "cancel"}.get(options["on_duplicate"], options["on_duplicate"])
-        failed, refused = False, []
+        failed, held, refused = False, False, []
         for path in files_in(options["files"]):
             try:
                 with path.open("rb") as fh:
@@ -60,6 +69,7 @@ class Command(BaseCommand):
                         name=path.name,
                         enqueue=not options["inline"],
                         on_duplicate=on_duplicate,
+                        accept_implausible=options["accept_implausible"],
                     )
             except DuplicateUpload as exc:
                 # Scheduled jobs see the same folder again: an already-uploaded file is not an error.
@@ -75,11 +85,18 @@ class Command(BaseCommand):
             elif options["wait"]:
                 upload = self._wait(upload, options["timeout"])
             failed |= upload.status in (Upload.Status.FAILED, Upload.Status.REJECTED, Upload.Status.NEEDS_MAPPING)
+            held |= upload.status == Upload.Status.IMPLAUSIBLE
             self._print(upload, as_json=options["json"])
         if refused:
             raise CommandError("Refused: " + "; ".join(refused), returncode=1)
         if failed:
             raise CommandError("At least one file failed, was rejected or has columns to match.", returncode=1)
+        if held:
+            raise CommandError(
+                "At least one file is held as unlike the shop's usual uploads: confirm or cancel it on its page "
+                "(or run again with --accept-implausible).",
+                returncode=HELD_EXIT,
+            )
 
     def _user_and_scope(self, username):
         if not username:
@@ -101,6 +118,8 @@ class Command(BaseCommand):
     def _print(self, upload: Upload, *, as_json: bool) -> None:
         summary = {"upload_id": str(upload.id), "file": upload.original_name, **upload_status(upload)}
         summary = {k: summary[k] for k in SUMMARY_FIELDS} | {"message": upload.message}
+        if upload.status == Upload.Status.IMPLAUSIBLE:
+            summary["plausibility"] = {"reasons": upload.report.get("plausibility", {}).get("reasons", [])}
         if as_json:
             self.stdout.write(json.dumps(summary))
         else:
