@@ -23,6 +23,15 @@ class Upload(models.Model):
         # Same content as an earlier upload of the shop: held until the user replaces or cancels.
         DUPLICATE = "duplicate", "Same file uploaded before"
         CANCELLED = "cancelled", "Cancelled"
+        # Some of its lines are loaded already from other uploads of the shop: held, nothing of
+        # it loaded, until the uploader chooses (OverlapChoice).
+        OVERLAP = "overlap", "Lines loaded before"
+
+    class OverlapChoice(models.TextChoices):
+        NEW_ONLY = "new_only", "Load only the new lines"
+        REPLACE = "replace", "Replace those uploads' overlapping lines with this file's"
+        ALL = "all", "Load everything anyway"
+        CANCEL = "cancel", "Cancel"
 
     FINISHED = (
         Status.LOADED,
@@ -31,6 +40,7 @@ class Upload(models.Model):
         Status.FAILED,
         Status.NEEDS_MAPPING,
         Status.CANCELLED,
+        Status.OVERLAP,
     )
     # Ended with its rows in the warehouse: what a replacement or a duplicate refers to.
     IN_WAREHOUSE = (Status.LOADED, Status.LOADED_WITH_ERRORS)
@@ -88,6 +98,12 @@ class Upload(models.Model):
         related_name="+",
         help_text="The earlier upload of the same content for the same shop, when there was one.",
     )
+    overlap_choice = models.CharField(
+        max_length=12,
+        blank=True,
+        choices=OverlapChoice.choices,
+        help_text="What its runs do with lines the shop has loaded from other uploads; empty: hold it and ask.",
+    )
     report = models.JSONField(default=dict, blank=True, help_text="Mapping, date order, first errors.")
     sheet = models.CharField(
         max_length=255, blank=True, help_text="The workbook sheet the user chose; empty: found by its header row."
@@ -140,6 +156,10 @@ class Upload(models.Model):
         return self.status == self.Status.DUPLICATE
 
     @property
+    def awaits_overlap_choice(self) -> bool:
+        return self.status == self.Status.OVERLAP
+
+    @property
     def warehouse_mismatch(self) -> bool:
         return self.warehouse_rows is not None
 
@@ -162,6 +182,9 @@ class UploadEvent(models.Model):
         MAPPING_CONFIRMED = "mapping_confirmed", "Columns matched, processed again"
         MISMATCH = "mismatch", "Warehouse rows differ from the upload's count"
         RECONCILED = "reconciled", "Warehouse rows agree again"
+        OVERLAP = "overlap", "Held: lines loaded before"
+        OVERLAP_CHOSEN = "overlap_chosen", "Chosen what to do with lines loaded before"
+        DISPLACED = "displaced", "Lines replaced by a later upload's"
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -85,8 +85,12 @@ def upload_create(
     enqueue: bool = True,
     replaces: Upload | None = None,
     on_duplicate: str = "ask",
+    on_overlap: str = "ask",
 ) -> Upload:
     """Store the file raw, record it, and enqueue the ETL once committed.
+
+    `on_overlap`: what its runs do with lines the shop has loaded from other uploads: `ask`
+    holds it (status overlap) until the uploader chooses, or one of Upload.OverlapChoice.
 
     Same content as a current upload of the shop: `ask` holds it (status duplicate) until
     the user chooses, `replace` makes it the earlier upload's replacement, `cancel` refuses it.
@@ -98,6 +102,8 @@ def upload_create(
         raise PermissionDenied(f"You cannot upload for shop {shop.code}.")
     if on_duplicate not in ON_DUPLICATE:
         raise ValueError(on_duplicate)
+    if on_overlap != "ask" and on_overlap not in Upload.OverlapChoice.values:
+        raise ValueError(on_overlap)
     sha256 = file_checked(file=file, name=name)
     if replaces is not None:
         replacement_check(scope=scope, old=replaces, shop=shop)
@@ -107,6 +113,7 @@ def upload_create(
         raise DuplicateUpload(f"'{name}' {duplicate_sentence(earlier)} Nothing was stored.", earlier=earlier)
     upload = Upload(shop=shop, uploaded_by=user, original_name=name[:255], size_bytes=file.size)
     upload.sha256, upload.replaces = sha256, replaces
+    upload.overlap_choice = "" if on_overlap == "ask" else on_overlap
     # Stored before the transaction: a slow storage holds no database lock.
     upload.raw_path = default_storage.save(raw_path_for(upload, name=name), file)
     try:
@@ -212,6 +219,35 @@ def upload_decide(*, scope: Scope, user, upload: Upload, choice: str) -> Upload:
             with _one_replacement_of(upload.duplicate_of):
                 if not upload_queue_again(upload, leaving=held, kind=UploadEvent.Kind.REPLACE, actor=user,
                                           detail=str(earlier), replaces_id=earlier):  # fmt: skip
+                    raise not_held
+            transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
+    upload.refresh_from_db()
+    return upload
+
+
+def upload_overlap_decide(*, scope: Scope, upload: Upload, choice: str, by) -> Upload:
+    """The uploader's answer to an upload held for lines loaded before (status overlap): load
+    only the new lines, replace the other uploads' overlapping lines with this file's, load
+    everything anyway, or cancel. Recorded in its history with who chose it; any choice but
+    cancel runs it again (tasks.upload_enqueue), the choice stored on it for that run."""
+    if upload.shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("You cannot decide for this shop's uploads.")
+    if choice not in Upload.OverlapChoice.values:
+        raise ValidationError(f"Choose one of: {', '.join(Upload.OverlapChoice.values)}.", code="no_such_choice")
+    not_held = ValidationError("This upload is not waiting for a choice any more.", code="not_held")
+    label = Upload.OverlapChoice(choice).label
+    with transaction.atomic():
+        if choice == Upload.OverlapChoice.CANCEL:
+            if not upload_cancel(upload, actor=by):
+                raise not_held
+            event_record(upload=upload, kind=UploadEvent.Kind.OVERLAP_CHOSEN, actor=by, detail=label)
+        else:
+            held, kind = (Upload.Status.OVERLAP,), UploadEvent.Kind.OVERLAP_CHOSEN
+            with _one_replacement_of(upload.replaces):
+                queued = upload_queue_again(
+                    upload, leaving=held, kind=kind, actor=by, detail=label, overlap_choice=choice
+                )
+                if not queued:
                     raise not_held
             transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
     upload.refresh_from_db()

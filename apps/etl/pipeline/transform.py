@@ -14,7 +14,7 @@ import pyarrow as pa
 from apps.etl.pipeline.engine import enum_type, ident, literal
 from apps.etl.pipeline.extracted import SOURCE_ROW
 from apps.etl.pipeline.spec import DataType, SchemaSpec, UploadContext
-from apps.warehouse.fact import FACT_SCHEMA, MONEY
+from apps.warehouse.fact import FACT_SCHEMA, LINE_KEY_PARTS_DUCKDB, MONEY, line_key_duckdb
 
 RATES = "month_rates"
 # The fields the fact table is built from; any other schema field is an added column.
@@ -114,6 +114,7 @@ def fact_sql(
             is_return, $loaded_at AS loaded_at{added}
         FROM {clean} c JOIN {RATES} r
           ON r.currency = {_currency(present, "c.")} AND r.month = CAST(date_trunc('month', c.order_date) AS DATE)"""
+    sql = with_line_key(sql)
     params = {
         "upload_id": ctx.upload_id,
         "store_id": ctx.store_id,
@@ -121,6 +122,17 @@ def fact_sql(
         "currency": ctx.currency,
     }
     return sql, params
+
+
+def with_line_key(fact: str) -> str:
+    """The fact rows with their line key (apps/warehouse/fact.py): the occurrence number
+    counts the lines with the same parts in file order, so a line repeated in one order
+    (not an exact duplicate row: those are dropped) keeps a key of its own."""
+    occurrence = "row_number() OVER (PARTITION BY _key_parts ORDER BY source_row)"
+    return f"""
+        SELECT *, {line_key_duckdb("_key_parts", occurrence)} AS line_key
+        FROM (SELECT *, {LINE_KEY_PARTS_DUCKDB} AS _key_parts FROM ({fact}))
+        ORDER BY source_row"""
 
 
 ARROW_TYPES = {
