@@ -13,4 +13,5 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/rejected.csv", views.upload_rejected, name="upload-rejected"),
     path("uploads/<uuid:upload_id>/decision", views.upload_decision, name="upload-decision"),
     path("uploads/<uuid:upload_id>/sheet", views.upload_sheet, name="upload-sheet"),
+    path("uploads/<uuid:upload_id>/overlap", views.upload_overlap, name="upload-overlap"),
 ]

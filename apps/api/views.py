@@ -14,7 +14,13 @@ from rest_framework.response import Response
 
 from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
-from apps.api.serializers import DecisionSerializer, SheetSerializer, UploadCreateSerializer, UploadStatusSerializer
+from apps.api.serializers import (
+    DecisionSerializer,
+    OverlapDecisionSerializer,
+    SheetSerializer,
+    UploadCreateSerializer,
+    UploadStatusSerializer,
+)
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.uploads import selectors
@@ -22,7 +28,13 @@ from apps.uploads.downloads import rejected_response
 from apps.uploads.forms import UploadFilterForm
 from apps.uploads.models import Upload
 from apps.uploads.rejected import rejected_downloads
-from apps.uploads.services import DuplicateUpload, upload_create, upload_decide, upload_sheet_choose
+from apps.uploads.services import (
+    DuplicateUpload,
+    upload_create,
+    upload_decide,
+    upload_overlap_decide,
+    upload_sheet_choose,
+)
 
 PAGE_SIZE = 100
 
@@ -47,6 +59,7 @@ def upload_body(request: Request, upload: Upload) -> dict:
         "status_url": url("api:upload", upload.id),
         "page_url": url("uploads:detail", upload.id),
         "rejected_csv_url": url("api:upload-rejected", upload.id) if "csv" in downloads else None,
+        "overlap": upload.report.get("overlap"),
     }
 
 
@@ -113,6 +126,7 @@ def _create(request: Request, scope, data: dict) -> Response:
             name=file.name,
             replaces=replaces,
             on_duplicate=data["on_duplicate"],
+            on_overlap=data["on_overlap"],
         )
     except DuplicateUpload as exc:
         body = {"detail": exc.messages[0], "duplicate_of": str(exc.earlier.id)}
@@ -156,6 +170,25 @@ def upload_decision(request: Request, upload_id) -> Response:
         upload_id,
         DecisionSerializer,
         lambda scope, found, data: upload_decide(scope=scope, user=request.user, upload=found, choice=data["choice"]),
+    )
+
+
+@extend_schema(
+    request=OverlapDecisionSerializer,
+    responses={200: UploadStatusSerializer, **dict.fromkeys((403, 409), OpenApiTypes.OBJECT)},
+    description="The choice on an upload held as `overlap` (its lines loaded before from other uploads of the shop: "
+    "see `overlap`); recorded in its history with who chose. 409 when it is not held any more.",
+)
+@api_view(["POST"])
+@parser_classes([JSONParser, FormParser])
+def upload_overlap(request: Request, upload_id) -> Response:
+    return _upload_action(
+        request,
+        upload_id,
+        OverlapDecisionSerializer,
+        lambda scope, found, data: upload_overlap_decide(
+            scope=scope, upload=found, choice=data["choice"], by=request.user
+        ),
     )
 
 

@@ -130,7 +130,7 @@ def with_line_key(fact: str) -> str:
     (not an exact duplicate row: those are dropped) keeps a key of its own."""
     occurrence = "row_number() OVER (PARTITION BY _key_parts ORDER BY source_row)"
     return f"""
-        SELECT *, {line_key_duckdb("_key_parts", occurrence)} AS line_key
+        SELECT * EXCLUDE (_key_parts), {line_key_duckdb("_key_parts", occurrence)} AS line_key
         FROM (SELECT *, {LINE_KEY_PARTS_DUCKDB} AS _key_parts FROM ({fact}))
         ORDER BY source_row"""
 
