@@ -15,6 +15,9 @@ from apps.uploads.selectors import upload_status
 from apps.uploads.services import DuplicateUpload, upload_create, upload_run_here
 
 SUMMARY_FIELDS = ["upload_id", "file", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped"]
+# Exit code when a file was held because the shop has loaded some of its lines already.
+EXIT_OVERLAP = 3
+OVERLAP_FIELDS = ("id", "name", "uploaded_at", "uploaded_by", "lines")
 
 
 class Command(BaseCommand):
@@ -35,6 +38,14 @@ class Command(BaseCommand):
             help="A file the shop already uploaded (same content): skip it (default), replace the earlier "
             "upload, or hold it for someone to choose on the web.",
         )
+        parser.add_argument(
+            "--on-overlap",
+            choices=["ask", "new-only", "replace", "all", "cancel"],
+            default="ask",
+            help="A file some of whose lines the shop has loaded from other uploads: hold it with status overlap "
+            "(ask, the default: the summary gives the counts, exit code 3), load only the new lines, replace those "
+            "uploads' overlapping lines with this file's, load everything anyway, or cancel it.",
+        )
 
     def handle(self, *args, **options) -> None:
         shop = Shop.objects.filter(code=options["shop"]).select_related("region").first()
@@ -47,7 +58,8 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"{', '.join(missing)}: no such file or folder")
         on_duplicate = {"skip": "cancel"}.get(options["on_duplicate"], options["on_duplicate"])
-        failed, refused = False, []
+        on_overlap = options["on_overlap"].replace("-", "_")
+        failed, refused, overlapping = False, [], False
         for path in files_in(options["files"]):
             try:
                 with path.open("rb") as fh:
@@ -59,6 +71,7 @@ class Command(BaseCommand):
                         name=path.name,
                         enqueue=not options["inline"],
                         on_duplicate=on_duplicate,
+                        on_overlap=on_overlap,
                     )
             except DuplicateUpload as exc:
                 # Scheduled jobs see the same folder again: an already-uploaded file is not an error.
@@ -74,11 +87,18 @@ class Command(BaseCommand):
             elif options["wait"]:
                 upload = self._wait(upload, options["timeout"])
             failed |= upload.status in (Upload.Status.FAILED, Upload.Status.REJECTED, Upload.Status.NEEDS_MAPPING)
+            overlapping |= upload.status == Upload.Status.OVERLAP
             self._print(upload, as_json=options["json"])
         if refused:
             raise CommandError("Refused: " + "; ".join(refused), returncode=1)
         if failed:
             raise CommandError("At least one file failed, was rejected or has columns to match.", returncode=1)
+        if overlapping:
+            raise CommandError(
+                "At least one file holds lines the shop has loaded already: held (status overlap). Choose on its "
+                "page, or run again with --on-overlap new-only|replace|all|cancel.",
+                returncode=EXIT_OVERLAP,
+            )
 
     def _user_and_scope(self, username):
         if not username:
@@ -100,6 +120,14 @@ class Command(BaseCommand):
     def _print(self, upload: Upload, *, as_json: bool) -> None:
         summary = {"upload_id": str(upload.id), "file": upload.original_name, **upload_status(upload)}
         summary = {k: summary[k] for k in SUMMARY_FIELDS} | {"message": upload.message}
+        found = upload.report.get("overlap") or {}
+        if found.get("lines") or found.get("other_shops"):  # said only when something was found
+            summary["overlap"] = {
+                "lines": found["lines"],
+                "uploads": [{k: u[k] for k in OVERLAP_FIELDS} for u in found["uploads"]],
+                "other_shops": found["other_shops"],
+                "choice": found["choice"],
+            }
         if as_json:
             self.stdout.write(json.dumps(summary))
         else:
