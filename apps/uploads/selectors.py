@@ -76,6 +76,13 @@ def upload_mismatch_note(upload: Upload) -> str:
     return marked.detail if marked else f"The warehouse holds {upload.warehouse_rows:,} rows of this upload."
 
 
+def upload_overlap_found(upload: Upload) -> dict | None:
+    """The overlap check's findings to show (report["overlap"]), when it found any of the
+    upload's lines under other uploads of its shop or under other shops; None otherwise."""
+    found = upload.report.get("overlap") or {}
+    return found if found.get("lines") or found.get("other_shops") else None
+
+
 def upload_sheets(upload: Upload) -> list[str]:
     """The sheets of the upload's workbook, as its last run listed them (none for a CSV)."""
     sheets = (upload.report.get("file") or {}).get("sheets") or []
