@@ -52,5 +52,5 @@ def test_two_overlapping_uploads_run_at_once_load_the_lines_once(app, sample):
     # The second waited for the first's check and commit (3 s paused in between).
     assert held["overlap"]["waited"] >= 2.5 or loaded["overlap"]["waited"] >= 2.5
     assert app.warehouse_rows("store_id = 'US-NYC'") == 291
-    keys = 'SELECT count(DISTINCT line_key) AS n FROM "orders-cleaned" WHERE store_id = \'US-NYC\''
+    keys = "SELECT count(DISTINCT line_key) AS n FROM \"orders-cleaned\" WHERE store_id = 'US-NYC'"
     assert json.loads(app.manage("warehouse_sql", keys, "--json"))[0]["n"] == 291

@@ -5,9 +5,9 @@ import json
 from io import StringIO
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from apps.uploads.models import Upload, UploadEvent
@@ -18,7 +18,8 @@ from tests.overlap.conftest import shop_totals
 def _ingest(path, *args: str) -> tuple[list[dict], int]:
     out, code = StringIO(), 0
     try:
-        call_command("ingest", str(path), "--shop", "US-NYC", "--inline", "--json", *args, stdout=out, stderr=StringIO())
+        args = (str(path), "--shop", "US-NYC", "--inline", "--json", *args)
+        call_command("ingest", *args, stdout=out, stderr=StringIO())
     except CommandError as exc:
         code = exc.returncode
     return [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")], code

@@ -84,7 +84,7 @@ def dailies_and_weekly(load, export):
 
 
 def test_a_weekly_file_over_daily_files_is_held_with_the_lines_of_each(load, dailies_and_weekly):
-    dailies, weekly_bytes = dailies_and_weekly
+    _dailies, weekly_bytes = dailies_and_weekly
 
     weekly = load("weekly.csv", weekly_bytes)
 
@@ -106,7 +106,7 @@ def _decide(cast, upload, choice, worker_inline):
 
 
 def test_load_only_the_new_lines(cast, load, dailies_and_weekly, worker_inline):
-    dailies, weekly_bytes = dailies_and_weekly
+    _dailies, weekly_bytes = dailies_and_weekly
     weekly = load("weekly.csv", weekly_bytes)
 
     weekly = _decide(cast, weekly, "new_only", worker_inline)
