@@ -126,7 +126,8 @@ def upload_status(upload: Upload) -> dict:
         "status_label": upload.get_status_display(),
         "stage": upload.stage,
         "finished": upload.is_finished,
-        "awaits_choice": upload.awaits_choice,
+        # Held for the user's choice: a duplicate, or lines loaded before.
+        "awaits_choice": upload.awaits_choice or upload.awaits_overlap_choice,
         "message": upload.message,
         "rows_read": upload.rows_read,
         "rows_loaded": upload.rows_loaded,

@@ -198,3 +198,14 @@ def test_lines_repeated_inside_one_order_stay_distinct_by_multiplicity(load, exp
 
     once = load("export_once.csv", copies.BOM + export[0].read_bytes())  # the repeat only once
     assert (once.status, once.report["overlap"]["lines"]) == (Status.OVERLAP, 291)
+
+
+def test_the_uploader_is_emailed_the_page_of_a_held_upload(cast, load, first, export, mailoutbox):
+    cast["mgr_us_nyc"].email = "nyc@example.com"
+    cast["mgr_us_nyc"].save()
+
+    held = load("export_with_bom.csv", copies.BOM + export[0].read_bytes())
+
+    assert held.status == Status.OVERLAP
+    assert [m.subject for m in mailoutbox] == ["[Sales] export_with_bom.csv: Lines loaded before"]
+    assert f"/uploads/{held.id}/" in mailoutbox[0].body and "291 of its lines" in mailoutbox[0].body

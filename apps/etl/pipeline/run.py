@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -24,7 +25,15 @@ from apps.etl.pipeline.extracted import Extracted
 from apps.etl.pipeline.mapping import Mapping, create_mapped, map_columns
 from apps.etl.pipeline.report import build_report, mapping_needed_report
 from apps.etl.pipeline.spec import SchemaSpec, UploadContext
-from apps.etl.pipeline.transform import extra_fields, fact_schema, fact_sql, fact_write, rate_currencies, rate_months
+from apps.etl.pipeline.transform import (
+    extra_fields,
+    fact_schema,
+    fact_sql,
+    fact_write,
+    line_parts_repeat,
+    rate_currencies,
+    rate_months,
+)
 from apps.etl.pipeline.typed_read import planner
 from apps.etl.pipeline.validate import Validated, country_codes, validate
 
@@ -247,7 +256,10 @@ def fact_file(
     con = run.con
     rate_months(con, run.cleaned.months, ctx)
     extras = extra_fields(spec)
-    sql, params = fact_sql(run.cleaned.table, ctx, present=run.present, extras=extras, loaded_at=loaded_at)
+    repeat = partial(line_parts_repeat, con)
+    sql, params = fact_sql(
+        run.cleaned.table, ctx, present=run.present, extras=extras, loaded_at=loaded_at, keyed=repeat
+    )
     if skip_keys is not None:
         con.register("_skip_keys", skip_keys)
         sql = f"SELECT * FROM ({sql}) f WHERE NOT EXISTS (SELECT 1 FROM _skip_keys s WHERE s.line_key = f.line_key)"
