@@ -55,6 +55,7 @@ def run(path: Path, name: str):
 
 
 def key_cost(path: Path, work: Path) -> tuple[float, float]:
+    """(fact_file's best seconds with keys, without); leaves the keyed file at work/f0.parquet."""
     """fact_file's seconds on one run's clean rows, with the line keys and without."""
     from apps.etl.pipeline import transform
     from apps.etl.pipeline.engine import work_connection
@@ -69,7 +70,8 @@ def key_cost(path: Path, work: Path) -> tuple[float, float]:
     done = stages_run(con, FileToRun(path, path.name), spec, ctx, work_dir=work)
     timed = {}
     keyed = transform.with_line_key
-    for label, wrap in (("with keys", keyed), ("without", lambda f: f"SELECT *, NULL::VARCHAR AS line_key FROM ({f})")):
+    unkeyed = lambda f, repeated: f"SELECT *, NULL::VARCHAR AS line_key FROM ({f})"  # noqa: E731
+    for label, wrap in (("without", unkeyed), ("with keys", keyed)):
         transform.with_line_key = wrap
         best = []
         for i in range(3):
@@ -79,6 +81,21 @@ def key_cost(path: Path, work: Path) -> tuple[float, float]:
         timed[label] = min(best)
     transform.with_line_key = keyed
     return timed["with keys"], timed["without"]
+
+
+def check_seconds(fact: Path, repeat: int = 5) -> tuple[float, float, int]:
+    """Warehouse.line_matches on a fact file against the shop's rows: best and median seconds."""
+    import statistics
+
+    from apps.warehouse.base import ParquetBatch
+    from apps.warehouse.services import warehouse
+
+    runs, lines = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        lines = warehouse().line_matches(store_id="UK-LON", batch=ParquetBatch(fact)).lines
+        runs.append(time.perf_counter() - start)
+    return min(runs), statistics.median(runs), lines
 
 
 def main() -> int:
@@ -103,8 +120,17 @@ def main() -> int:
     found = held.report["overlap"]
     print(f"same lines, BOM: {held.status} in {seconds:.2f} s; stages {held.report['timings']}; "
           f"overlap check {found['seconds']:.3f} s ({found['lines']:,} lines found)")  # fmt: skip
-    with_keys, without = key_cost(upload, Path(tempfile.mkdtemp(prefix="overlap-keys-")))
+    work = Path(tempfile.mkdtemp(prefix="overlap-keys-"))
+    with_keys, without = key_cost(upload, work)
     print(f"fact file of {args.rows:,} lines: {with_keys:.2f} s with line keys, {without:.2f} s without")
+    table = (args.table_uploads + 1) * args.rows
+    best, median, lines = check_seconds(work / "f0.parquet")
+    print(f"check alone, every line loaded before ({table:,} lines of the shop): best {best:.2f} s, median "
+          f"{median:.2f} s ({lines:,} found)")  # fmt: skip
+    fresh = Path(tempfile.mkdtemp(prefix="overlap-fresh-"))
+    key_cost(sales_file(args.cache, args.rows, 99), fresh)
+    best, median, lines = check_seconds(fresh / "f0.parquet")
+    print(f"check alone, new lines: best {best:.2f} s, median {median:.2f} s ({lines:,} found)")
     return 0
 
 
