@@ -58,7 +58,8 @@ def upload_cancel(upload: Upload, *, actor) -> bool:
     """A held upload (a duplicate, or lines loaded before) cancelled by its uploader;
     whether it was still held."""
     held = Upload.objects.filter(pk=upload.pk, status__in=(Status.DUPLICATE, Status.OVERLAP))
-    if not held.update(status=Status.CANCELLED, finished_at=timezone.now(), stage=""):
+    # A cancelled upload holds no content: the same bytes may be uploaded again.
+    if not held.update(status=Status.CANCELLED, finished_at=timezone.now(), stage="", content_current=False):
         return False
     event_record(upload=upload, kind=UploadEvent.Kind.CANCELLED, actor=actor)
     return True
@@ -172,6 +173,9 @@ def upload_finish(upload: Upload, status: str, *, message: str = "", displaced: 
         # the reconciliation's mark, the heartbeat), which the run's copy holds stale.
         upload.save(update_fields=RUN_FIELDS)
         ending_record(upload)
+        if status == Status.CANCELLED:  # cancelled by its run (the overlap choice made in advance)
+            Upload.objects.filter(pk=upload.pk).update(content_current=False)
+            upload.content_current = False
         for other, rows in (displaced or {}).items():
             Upload.objects.filter(pk=other).update(rows_loaded=F("rows_loaded") - rows)
             detail = f"{rows:,} of its lines replaced by those of '{upload.original_name}' ({upload.id})."

@@ -209,3 +209,13 @@ def test_the_uploader_is_emailed_the_page_of_a_held_upload(cast, load, first, ex
     assert held.status == Status.OVERLAP
     assert [m.subject for m in mailoutbox] == ["[Sales] export_with_bom.csv: Lines loaded before"]
     assert f"/uploads/{held.id}/" in mailoutbox[0].body and "291 of its lines" in mailoutbox[0].body
+
+
+def test_a_cancelled_overlap_can_be_uploaded_again_and_is_held_again(cast, load, dailies_and_weekly, worker_inline):
+    _, weekly_bytes = dailies_and_weekly
+    weekly = _decide(cast, load("weekly.csv", weekly_bytes), "cancel", worker_inline)
+    assert weekly.status == Status.CANCELLED
+
+    again = load("weekly.csv", weekly_bytes)
+
+    assert (again.status, again.report["overlap"]["lines"]) == (Status.OVERLAP, 202)
