@@ -80,7 +80,13 @@ def upload_overlap_found(upload: Upload) -> dict | None:
     """The overlap check's findings to show (report["overlap"]), when it found any of the
     upload's lines under other uploads of its shop or under other shops; None otherwise."""
     found = upload.report.get("overlap") or {}
-    return found if found.get("lines") or found.get("other_shops") else None
+    if not (found.get("lines") or found.get("other_shops")):
+        return None
+    uploads = [
+        {**u, "uploaded_at": dt.datetime.fromisoformat(u["uploaded_at"]) if u.get("uploaded_at") else None}
+        for u in found.get("uploads", [])
+    ]
+    return {**found, "uploads": uploads}
 
 
 def upload_sheets(upload: Upload) -> list[str]:

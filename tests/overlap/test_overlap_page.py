@@ -1,6 +1,8 @@
 """The upload's page says which uploads (file, date, who) hold how many of its lines, offers
 the four choices to whoever uploads for the shop, and shows the same keys under other shops."""
 
+from django.utils import timezone
+
 from apps.uploads.models import Upload, UploadEvent
 from tests.overlap import copies
 from tests.overlap.conftest import shop_totals
@@ -15,6 +17,7 @@ def test_the_page_lists_the_overlap_and_takes_a_choice(cast, load, sample, clien
 
     assert 'id="overlap-uploads"' in page and "<strong>291</strong> of this file's lines" in page
     assert f'href="/uploads/{first.id}/">export.csv</a>' in page and "mgr_us_nyc" in page
+    assert f"<td>{timezone.localtime(first.created_at):%Y-%m-%d %H:%M}</td>" in page
     for value in ("new_only", "replace", "all", "cancel"):
         assert f'name="choice" value="{value}"' in page
     assert 'id="overlap-choice"' not in client_of("head_us").get(f"/uploads/{held.id}/").content.decode()
