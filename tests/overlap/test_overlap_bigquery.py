@@ -24,7 +24,10 @@ def on_bigquery(bigquery, cast):
     return warehouse()
 
 
-def test_copies_are_held_and_replace_moves_the_lines_on_bigquery(on_bigquery, cast, load, sample, worker_inline):
+@pytest.mark.parametrize(("choice", "weekly_rows", "daily_rows"), [("replace", 125, 0), ("new_only", 24, 101)])
+def test_a_weekly_file_is_held_and_the_choice_leaves_the_right_rows_on_bigquery(
+    on_bigquery, cast, load, sample, worker_inline, choice, weekly_rows, daily_rows
+):
     header, rows = copies.rows_of(sample("bernasiakk_usa.csv"))
     days = copies.by_day(header, rows)
     daily = load("daily.csv", copies.csv_bytes(header, days["10/10/2011"]))
@@ -36,13 +39,13 @@ def test_copies_are_held_and_replace_moves_the_lines_on_bigquery(on_bigquery, ca
     assert [(u["name"], u["lines"]) for u in weekly.report["overlap"]["uploads"]] == [("daily.csv", 101)]
 
     with worker_inline():
-        upload_overlap_decide(scope=scope_for(cast["mgr_us_nyc"]), upload=weekly, choice="replace",
+        upload_overlap_decide(scope=scope_for(cast["mgr_us_nyc"]), upload=weekly, choice=choice,
                               by=cast["mgr_us_nyc"])  # fmt: skip
     weekly.refresh_from_db()
     daily.refresh_from_db()
 
-    assert (weekly.status, weekly.rows_loaded, rows_of(weekly)) == (Status.LOADED, 125, 125)
-    assert (daily.rows_loaded, rows_of(daily)) == (0, 0)
+    assert (weekly.status, weekly.rows_loaded, rows_of(weekly)) == (Status.LOADED, weekly_rows, weekly_rows)
+    assert (daily.rows_loaded, rows_of(daily)) == (daily_rows, daily_rows)
     assert shop_totals()["lines"] == shop_totals()["keys"] == 125
     assert not uploads_reconcile().mismatches
 
