@@ -79,6 +79,7 @@ def batches(uploads: int, rows: int) -> list[pa.Table]:
                     "loaded_at": pa.array(
                         [dt.datetime(2024, 1, 1, tzinfo=dt.UTC)] * rows, pa.timestamp("us", tz="UTC")
                     ),
+                    "line_key": pa.nulls(rows, pa.string()),
                 }
             ).cast(FACT_SCHEMA)
         )

@@ -4,7 +4,8 @@ Starts `manage.py serve` (the web server and a Celery worker with beat, the `mak
 setup) on a free port over a fresh temporary DATA_DIR with the demo data, then for a
 bounded time
   * each uploader POSTs /api/uploads/ with an API token (`manage.py api_token`), a file of
-    its own each time (tests/data/bernasiakk_usa.csv, rows shuffled, so none is a duplicate);
+    its own each time (tests/data/bernasiakk_usa.csv, rows shuffled and order numbers suffixed, so none
+    is a duplicate nor holds lines loaded before);
   * each reader, logged in as the admin, GETs the report pages and their JSON/CSV exports;
 then waits until every upload has finished and checks that none was lost: each ended
 loaded, and the warehouse holds exactly the sum of their rows_loaded. Prints p50/p95/max
@@ -45,7 +46,7 @@ READ_URLS = [
     "/reports/export/over_time.csv",
     "/uploads/",
 ]
-FINISHED = {"loaded", "loaded_with_errors", "rejected", "failed", "cancelled"}
+FINISHED = {"loaded", "loaded_with_errors", "rejected", "failed", "cancelled", "overlap"}
 
 
 def free_port() -> int:
@@ -152,7 +153,9 @@ def uploader(
     sent = 0
     while time.monotonic() < deadline and sent < most:
         random.Random(f"{number}-{sent}").shuffle(rows)  # new bytes each time: never a duplicate
-        body = (header + "".join(rows)).encode()
+        # Other sales each time (the order numbers suffixed): the same lines again would be
+        # held as lines loaded before (status overlap).
+        body = (header + "".join(r.replace(",", f"-{number}-{sent},", 1) for r in rows)).encode()
         files = {"file": (f"load-{number}-{sent}.csv", body, "text/csv")}
 
         def post(files=files) -> requests.Response:

@@ -78,6 +78,7 @@ def _shop_batch(rng, shop: Shop, rows: int, upload_ids: list[str]) -> pa.Table:
         "customer_id": pa.nulls(rows, pa.string()),
         "is_return": pa.array(quantity < 0),
         "loaded_at": pa.array([datetime.now(UTC)] * rows, pa.timestamp("us", tz="UTC")),
+        "line_key": pa.nulls(rows, pa.string()),
     }
     return pa.table({name: columns[name].cast(FACT_SCHEMA.field(name).type) for name in FACT_SCHEMA.names})
 

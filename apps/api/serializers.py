@@ -20,6 +20,13 @@ class UploadCreateSerializer(serializers.Serializer):
         help_text="Load it even if it is unlike the shop's usual uploads (otherwise such an upload is held with "
         "status implausible until confirmed or cancelled).",
     )
+    on_overlap = serializers.ChoiceField(
+        choices=["ask", *Upload.OverlapChoice.values],
+        default="ask",
+        help_text="Lines the shop has loaded already from other uploads: hold it with status overlap for a choice "
+        "(ask), load only the new lines (new_only), replace those uploads' overlapping lines (replace), load "
+        "everything anyway (all), or cancel it.",
+    )
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -29,6 +36,14 @@ class DecisionSerializer(serializers.Serializer):
 class PlausibilitySerializer(serializers.Serializer):
     choice = serializers.ChoiceField(
         choices=["confirm", "cancel"], help_text="confirm: load the held upload anyway; cancel: load nothing."
+    )
+
+
+class OverlapDecisionSerializer(serializers.Serializer):
+    choice = serializers.ChoiceField(
+        choices=Upload.OverlapChoice.values,
+        help_text="new_only: load only the new lines; replace: this file's lines replace those uploads' overlapping "
+        "lines; all: load everything anyway; cancel.",
     )
 
 
@@ -79,3 +94,9 @@ class UploadStatusSerializer(serializers.Serializer):
     status_url = serializers.URLField()
     page_url = serializers.URLField()
     rejected_csv_url = serializers.URLField(allow_null=True)
+    overlap = serializers.DictField(
+        allow_null=True,
+        help_text="Lines loaded before from other uploads of the shop (status overlap holds it): lines, uploads "
+        "(id, name, uploaded_at, uploaded_by, lines), other_shops (shop, lines: the same keys elsewhere, shown "
+        "only), choice; null when the check has not run.",
+    )

@@ -14,4 +14,5 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/decision", views.upload_decision, name="upload-decision"),
     path("uploads/<uuid:upload_id>/plausibility", views.upload_plausibility, name="upload-plausibility"),
     path("uploads/<uuid:upload_id>/sheet", views.upload_sheet, name="upload-sheet"),
+    path("uploads/<uuid:upload_id>/overlap", views.upload_overlap, name="upload-overlap"),
 ]

@@ -16,6 +16,7 @@ from apps.accounts.access import scope_for
 from apps.accounts.models import Shop
 from apps.api.serializers import (
     DecisionSerializer,
+    OverlapDecisionSerializer,
     PlausibilitySerializer,
     SheetSerializer,
     UploadCreateSerializer,
@@ -32,6 +33,7 @@ from apps.uploads.services import (
     DuplicateUpload,
     upload_create,
     upload_decide,
+    upload_overlap_decide,
     upload_plausibility_decide,
     upload_sheet_choose,
 )
@@ -63,6 +65,7 @@ def upload_body(request: Request, upload: Upload) -> dict:
         "status_url": url("api:upload", upload.id),
         "page_url": url("uploads:detail", upload.id),
         "rejected_csv_url": url("api:upload-rejected", upload.id) if "csv" in downloads else None,
+        "overlap": upload.report.get("overlap"),
     }
 
 
@@ -130,6 +133,7 @@ def _create(request: Request, scope, data: dict) -> Response:
             replaces=replaces,
             on_duplicate=data["on_duplicate"],
             accept_implausible=data["accept_implausible"],
+            on_overlap=data["on_overlap"],
         )
     except DuplicateUpload as exc:
         body = {"detail": exc.messages[0], "duplicate_of": str(exc.earlier.id)}
@@ -190,6 +194,25 @@ def upload_plausibility(request: Request, upload_id) -> Response:
         upload_id,
         PlausibilitySerializer,
         lambda scope, found, data: upload_plausibility_decide(
+            scope=scope, upload=found, choice=data["choice"], by=request.user
+        ),
+    )
+
+
+@extend_schema(
+    request=OverlapDecisionSerializer,
+    responses={200: UploadStatusSerializer, **dict.fromkeys((403, 409), OpenApiTypes.OBJECT)},
+    description="The choice on an upload held as `overlap` (its lines loaded before from other uploads of the shop: "
+    "see `overlap`); recorded in its history with who chose. 409 when it is not held any more.",
+)
+@api_view(["POST"])
+@parser_classes([JSONParser, FormParser])
+def upload_overlap(request: Request, upload_id) -> Response:
+    return _upload_action(
+        request,
+        upload_id,
+        OverlapDecisionSerializer,
+        lambda scope, found, data: upload_overlap_decide(
             scope=scope, upload=found, choice=data["choice"], by=request.user
         ),
     )

@@ -25,6 +25,15 @@ class Upload(models.Model):
         # Unlike the shop's recent uploads (plausibility.py): held until the user confirms or cancels.
         IMPLAUSIBLE = "implausible", "Unlike the shop's usual uploads"
         CANCELLED = "cancelled", "Cancelled"
+        # Some of its lines are loaded already from other uploads of the shop: held, nothing of
+        # it loaded, until the uploader chooses (OverlapChoice).
+        OVERLAP = "overlap", "Lines loaded before"
+
+    class OverlapChoice(models.TextChoices):
+        NEW_ONLY = "new_only", "Load only the new lines"
+        REPLACE = "replace", "Replace those uploads' overlapping lines with this file's"
+        ALL = "all", "Load everything anyway"
+        CANCEL = "cancel", "Cancel"
 
     FINISHED = (
         Status.LOADED,
@@ -34,9 +43,10 @@ class Upload(models.Model):
         Status.NEEDS_MAPPING,
         Status.IMPLAUSIBLE,
         Status.CANCELLED,
+        Status.OVERLAP,
     )
     # Held for the user's choice: nothing of it is in the warehouse until they decide.
-    AWAITING_CHOICE = (Status.DUPLICATE, Status.IMPLAUSIBLE)
+    AWAITING_CHOICE = (Status.DUPLICATE, Status.IMPLAUSIBLE, Status.OVERLAP)
     # Ended with its rows in the warehouse: what a replacement or a duplicate refers to.
     IN_WAREHOUSE = (Status.LOADED, Status.LOADED_WITH_ERRORS)
     # Waiting for a worker or running: a replacement in these is its upload's pending one.
@@ -95,6 +105,12 @@ class Upload(models.Model):
         blank=True,
         related_name="+",
         help_text="The earlier upload of the same content for the same shop, when there was one.",
+    )
+    overlap_choice = models.CharField(
+        max_length=12,
+        blank=True,
+        choices=OverlapChoice.choices,
+        help_text="What its runs do with lines the shop has loaded from other uploads; empty: hold it and ask.",
     )
     report = models.JSONField(default=dict, blank=True, help_text="Mapping, date order, first errors.")
     sheet = models.CharField(
@@ -160,6 +176,10 @@ class Upload(models.Model):
         return self.status in self.AWAITING_CHOICE
 
     @property
+    def awaits_overlap_choice(self) -> bool:
+        return self.status == self.Status.OVERLAP
+
+    @property
     def warehouse_mismatch(self) -> bool:
         return self.warehouse_rows is not None
 
@@ -188,6 +208,9 @@ class UploadEvent(models.Model):
         ALIAS_REQUESTED = "alias_requested", "Country alias requested"
         ALIAS_APPROVED = "alias_approved", "Country alias approved, processed again"
         ALIAS_DECLINED = "alias_declined", "Country alias declined"
+        OVERLAP = "overlap", "Held: lines loaded before"
+        OVERLAP_CHOSEN = "overlap_chosen", "Chosen what to do with lines loaded before"
+        DISPLACED = "displaced", "Lines replaced by a later upload's"
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)

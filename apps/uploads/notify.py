@@ -1,4 +1,5 @@
-"""Email to the uploader when an upload needs their attention: rows rejected, or failed."""
+"""Email to the uploader when an upload needs their attention: rows rejected, failed, its
+columns to match, or held for lines loaded before."""
 
 import logging
 from datetime import timedelta
@@ -19,6 +20,7 @@ NOTIFY_STATUSES = (
     Upload.Status.FAILED,
     Upload.Status.NEEDS_MAPPING,
     Upload.Status.IMPLAUSIBLE,
+    Upload.Status.OVERLAP,
 )
 # How long after an ending the sweep still sends a missed email (a mail server down that
 # long, or an address it refuses, is given up on).
@@ -48,6 +50,13 @@ def upload_notify(*, upload: Upload) -> bool:
             "",
             f"Nothing of it is loaded. Confirm it (it then loads) or cancel it: "
             f"{site}{reverse('uploads:detail', args=[upload.id])}",
+        ]
+    elif upload.status == Upload.Status.OVERLAP:
+        lines = [
+            f"Your upload '{upload.original_name}' for shop {upload.shop.code} waits for you: {upload.message}",
+            "",
+            f"Choose there: load only the new lines, replace the earlier uploads' copies, load everything, or "
+            f"cancel: {site}{reverse('uploads:detail', args=[upload.id])}",
         ]
     else:
         lines = [

@@ -118,9 +118,12 @@ def uploads_reconcile() -> Reconciliation:
 
 
 def upload_reconcile(upload: Upload) -> Reconciliation:
-    """After a run: the upload, and the one it replaces, against the warehouse (one count of
-    their rows, reading only the files that may hold them)."""
+    """After a run: the upload, the one it replaces and those whose lines it replaced,
+    against the warehouse (one count of their rows, reading only the files that may hold
+    them)."""
     ids = [str(upload.pk), *([str(upload.replaces_id)] if upload.replaces_id else [])]
+    # The uploads whose overlapping lines its load replaced.
+    ids += list((upload.report.get("overlap") or {}).get("displaced") or {})
     expected = expected_rows(ids)
     found = warehouse().batch_rows(upload_ids=list(expected))
     result = Reconciliation(checked=len(expected), mismatches=_compared(expected, found, expected))

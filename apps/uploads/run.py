@@ -44,13 +44,16 @@ from apps.uploads.files import StorageWriteFailed, local_copy, local_path_of, pr
 from apps.uploads.heartbeat import heartbeat
 from apps.uploads.models import Upload
 from apps.uploads.notify import upload_notify
+from apps.uploads.overlap import overlap_check, overlap_message, overlap_plan
 from apps.uploads.plausibility import upload_plausibility
 from apps.uploads.reconcile import upload_reconcile
+from apps.uploads.shop_lock import shop_load_lock
 from apps.uploads.transitions import (
     upload_claim,
     upload_fail,
     upload_finish,
     upload_implausible_hold,
+    upload_overlap_hold,
     upload_reopen,
     upload_retrying,
     upload_stage,
@@ -79,6 +82,7 @@ class Outcome:
     report: dict = field(default_factory=dict)
     rows_totals: int = 0
     summary: dict = field(default_factory=dict)
+    displaced: dict[str, int] = field(default_factory=dict)
 
 
 def upload_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
@@ -155,6 +159,8 @@ def _pipeline_run(*, upload_id, force: bool, sheet: str | None, task_id: str) ->
             message = "Held, nothing loaded: unlike the shop's usual uploads. " + " ".join(
                 outcome.report["plausibility"]["reasons"]
             )
+        elif status in (Upload.Status.OVERLAP, Upload.Status.CANCELLED):
+            message = overlap_message(outcome.report["overlap"], held=status == Upload.Status.OVERLAP)
         if status == Upload.Status.REJECTED:
             message = (
                 f"{outcome.rows_rejected} of {outcome.rows_read} rows are bad, more than the schema's "
@@ -224,15 +230,22 @@ def _run_and_load(
         if held:
             status = Upload.Status.IMPLAUSIBLE
             _remove_earlier_rows(upload)  # held: none of its rows stay in the warehouse
+    loaded = Loaded()
     if status == Upload.Status.REJECTED:
         warehouse().delete_batch(upload_id=str(upload.id))  # a run again leaves none of its rows
     elif status != Upload.Status.IMPLAUSIBLE:
         # The load band of the bar starts empty; the engine's estimate fills it.
         upload_stage(upload.id, "loading", rows_processed=0)
         with _timed(run.timings, "load"), recorder.watching(con):
-            outcome.rows_loaded = _load(upload, run, spec, ctx, work, report=outcome.report)
+            loaded = _load(upload, run, spec, ctx, work, report=outcome.report)
+        outcome.rows_loaded = loaded.rows
+        status = loaded.status or status
+        outcome.displaced = loaded.displaced
+        if loaded.overlap is not None:
+            outcome.report["overlap"] = loaded.overlap  # with the check's seconds
         test_pause("committed")
-    if outcome.rows_loaded != run.rows_valid and status in Upload.IN_WAREHOUSE:
+    expected = run.rows_valid - loaded.skipped
+    if outcome.rows_loaded != expected and status in Upload.IN_WAREHOUSE:
         log.error("upload %s: rows do not add up: %s", upload.id, outcome)
     outcome.report["counts"] = {
         "read": outcome.rows_read,
@@ -240,6 +253,7 @@ def _run_and_load(
         "rejected": outcome.rows_rejected,
         "duplicates_dropped": outcome.rows_dropped,
         "totals_dropped": outcome.rows_totals,
+        **({"loaded_before": loaded.skipped} if loaded.skipped else {}),
     }
     outcome.report["timings"] = run.timings
     return status, outcome, run
@@ -268,14 +282,44 @@ def _status(run: StagesRun, spec: SchemaSpec) -> str:
     return Upload.Status.LOADED_WITH_ERRORS if run.rows_rejected else Upload.Status.LOADED
 
 
-def _load(upload: Upload, run: StagesRun, spec: SchemaSpec, ctx: UploadContext, work: Path, *, report: dict) -> int:
-    """The fact rows written once, as parquet: stored under processed/, then committed to the
-    warehouse (which may take that very file) in one commit. The report gets its rows per
-    country."""
+@dataclass
+class Loaded:
+    """What the load did: rows committed, or the upload held (status overlap) or cancelled."""
+
+    rows: int = 0
+    status: str = ""  # empty: as the stages decided (loaded, loaded with errors)
+    overlap: dict | None = None  # the overlap check's findings (report["overlap"])
+    skipped: int = 0  # lines left out as loaded before (the choice "new only")
+    displaced: dict[str, int] = field(default_factory=dict)  # other uploads' rows replaced
+
+
+def _load(upload: Upload, run: StagesRun, spec: SchemaSpec, ctx: UploadContext, work: Path, *, report: dict) -> Loaded:
+    """The fact rows written once, as parquet; their lines compared with what the shop has
+    loaded from other uploads (overlap.py), then, unless held, stored under processed/ and
+    committed to the warehouse (which may take that very file) in one commit. The check and
+    the commit run under the shop's lock: two runs of one shop never both miss each other's
+    lines. The report gets the loaded rows per country."""
     local = work / "fact.parquet"
     version = warehouse().capabilities.parquet_version
-    fact_file(run, spec, ctx, path=local, parquet_version=version, loaded_at=timezone.now())
-    report["countries"] = fact_countries(run, local)
+    write = partial(fact_file, run, spec, ctx, path=local, parquet_version=version, loaded_at=timezone.now())
+    write()
+    with shop_load_lock(upload.shop_id) as waited:
+        found = overlap_check(upload, ParquetBatch(local))
+        test_pause("overlap_checked")
+        plan = overlap_plan(upload, found, waited=waited)
+        if plan.hold:
+            # Held: nothing of it in the warehouse (a run again removes its earlier batch).
+            if upload.rows_loaded:
+                warehouse().delete_batch(upload_id=str(upload.id))
+            return Loaded(status=plan.hold, overlap=plan.report)
+        if plan.skip_keys is not None:
+            write(skip_keys=plan.skip_keys)
+        report["countries"] = fact_countries(run, local)
+        rows = _commit(upload, local, displace=list(plan.displace))
+    return Loaded(rows, overlap=plan.report, skipped=plan.skipped, displaced=dict(plan.displace))
+
+
+def _commit(upload: Upload, local: Path, *, displace: list[str]) -> int:
     # Stored first: a storage failure then leaves the warehouse as it was (not rows of an
     # upload marked failed), and a warehouse can load it from there (BigQuery from gs://).
     stored = store(processed_path(upload), local, take=True)
@@ -286,7 +330,7 @@ def _load(upload: Upload, run: StagesRun, spec: SchemaSpec, ctx: UploadContext, 
     retire = [str(upload.replaces_id)] if upload.replaces_id else []
     batch = ParquetBatch(committed, committing=partial(test_pause, "committing"))
     return warehouse().replace_batch(
-        upload_id=str(upload.id), table=batch, retire=retire, source_uri=stored_file_uri(stored)
+        upload_id=str(upload.id), table=batch, retire=retire, source_uri=stored_file_uri(stored), displace=displace
     )
 
 
@@ -313,8 +357,10 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     upload.schema_version = schema_version
     if status == Upload.Status.IMPLAUSIBLE:
         finished = upload_implausible_hold(upload, message=message)
+    elif status == Upload.Status.OVERLAP:
+        finished = upload_overlap_hold(upload, message=message)
     else:
-        finished = upload_finish(upload, status, message=message)
+        finished = upload_finish(upload, status, message=message, displaced=outcome.displaced)
     try:  # the warehouse holds what the ending says (and none of a replaced upload's rows)
         upload_reconcile(finished)
     except Exception:  # a check: it never changes how the run ended

@@ -104,6 +104,19 @@ def _country_name(code: str) -> str:
     return names[0] if names else code
 
 
+def upload_overlap_found(upload: Upload) -> dict | None:
+    """The overlap check's findings to show (report["overlap"]), when it found any of the
+    upload's lines under other uploads of its shop or under other shops; None otherwise."""
+    found = upload.report.get("overlap") or {}
+    if not (found.get("lines") or found.get("other_shops")):
+        return None
+    uploads = [
+        {**u, "uploaded_at": dt.datetime.fromisoformat(u["uploaded_at"]) if u.get("uploaded_at") else None}
+        for u in found.get("uploads", [])
+    ]
+    return {**found, "uploads": uploads}
+
+
 def upload_sheets(upload: Upload) -> list[str]:
     """The sheets of the upload's workbook, as its last run listed them (none for a CSV)."""
     sheets = (upload.report.get("file") or {}).get("sheets") or []
@@ -188,7 +201,8 @@ def upload_status(upload: Upload) -> dict:
         "status_label": upload.get_status_display(),
         "stage": upload.stage,
         "finished": upload.is_finished,
-        "awaits_choice": upload.awaits_choice,
+        # Held for the user's choice: a duplicate, or lines loaded before.
+        "awaits_choice": upload.awaits_choice or upload.awaits_overlap_choice,
         "message": upload.message,
         "rows_read": upload.rows_read,
         "rows_loaded": upload.rows_loaded,

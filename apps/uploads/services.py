@@ -86,11 +86,14 @@ def upload_create(
     replaces: Upload | None = None,
     on_duplicate: str = "ask",
     accept_implausible: bool = False,
+    on_overlap: str = "ask",
 ) -> Upload:
     """Store the file raw, record it, and enqueue the ETL once committed.
 
     `accept_implausible`: load it even if it is unlike the shop's usual uploads (`ingest
     --accept-implausible`); otherwise such an upload is held for the uploader's choice.
+    `on_overlap`: what its runs do with lines the shop has loaded from other uploads: `ask`
+    holds it (status overlap) until the uploader chooses, or one of Upload.OverlapChoice.
 
     Same content as a current upload of the shop: `ask` holds it (status duplicate) until
     the user chooses, `replace` makes it the earlier upload's replacement, `cancel` refuses it.
@@ -102,6 +105,8 @@ def upload_create(
         raise PermissionDenied(f"You cannot upload for shop {shop.code}.")
     if on_duplicate not in ON_DUPLICATE:
         raise ValueError(on_duplicate)
+    if on_overlap != "ask" and on_overlap not in Upload.OverlapChoice.values:
+        raise ValueError(on_overlap)
     sha256 = file_checked(file=file, name=name)
     if replaces is not None:
         replacement_check(scope=scope, old=replaces, shop=shop)
@@ -112,6 +117,7 @@ def upload_create(
     upload = Upload(shop=shop, uploaded_by=user, original_name=name[:255], size_bytes=file.size)
     upload.sha256, upload.replaces = sha256, replaces
     upload.plausibility_accepted = accept_implausible
+    upload.overlap_choice = "" if on_overlap == "ask" else on_overlap
     # Stored before the transaction: a slow storage holds no database lock.
     upload.raw_path = default_storage.save(raw_path_for(upload, name=name), file)
     try:
@@ -249,6 +255,35 @@ def upload_plausibility_decide(*, scope: Scope, upload: Upload, choice: str, by)
                                           detail=reasons, plausibility_accepted=True):  # fmt: skip
                     raise not_held
             transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id, force=True))
+    upload.refresh_from_db()
+    return upload
+
+
+def upload_overlap_decide(*, scope: Scope, upload: Upload, choice: str, by) -> Upload:
+    """The uploader's answer to an upload held for lines loaded before (status overlap): load
+    only the new lines, replace the other uploads' overlapping lines with this file's, load
+    everything anyway, or cancel. Recorded in its history with who chose it; any choice but
+    cancel runs it again (tasks.upload_enqueue), the choice stored on it for that run."""
+    if upload.shop.code not in scope.upload_shop_codes:
+        raise PermissionDenied("You cannot decide for this shop's uploads.")
+    if choice not in Upload.OverlapChoice.values:
+        raise ValidationError(f"Choose one of: {', '.join(Upload.OverlapChoice.values)}.", code="no_such_choice")
+    not_held = ValidationError("This upload is not waiting for a choice any more.", code="not_held")
+    label = Upload.OverlapChoice(choice).label
+    with transaction.atomic():
+        if choice == Upload.OverlapChoice.CANCEL:
+            if upload.status != Upload.Status.OVERLAP or not upload_cancel(upload, actor=by):
+                raise not_held
+            event_record(upload=upload, kind=UploadEvent.Kind.OVERLAP_CHOSEN, actor=by, detail=label)
+        else:
+            held, kind = (Upload.Status.OVERLAP,), UploadEvent.Kind.OVERLAP_CHOSEN
+            with _one_replacement_of(upload.replaces):
+                queued = upload_queue_again(
+                    upload, leaving=held, kind=kind, actor=by, detail=label, overlap_choice=choice
+                )
+                if not queued:
+                    raise not_held
+            transaction.on_commit(lambda: upload_enqueue(upload_id=upload.id))
     upload.refresh_from_db()
     return upload
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.uploads.audit import ending_record, event_record
@@ -160,10 +160,12 @@ RUN_FIELDS = [
 ]  # fmt: skip
 
 
-def upload_finish(upload: Upload, status: str, *, message: str = "") -> Upload:
+def upload_finish(upload: Upload, status: str, *, message: str = "", displaced: dict[str, int] | None = None) -> Upload:
     """A run's ending: `upload` carries its counts and report; the status, the counts and the
     ending in the history are saved together (a worker killed right after the status was
-    saved would otherwise leave the ending out for good)."""
+    saved would otherwise leave the ending out for good). `displaced`: other uploads whose
+    rows this one's load removed (the overlap choice "replace"), upload id -> rows; their
+    rows_loaded go down by as many, in the same transaction."""
     upload.status, upload.stage, upload.message = status, "", message
     upload.finished_at = timezone.now()
     with transaction.atomic():
@@ -171,6 +173,13 @@ def upload_finish(upload: Upload, status: str, *, message: str = "") -> Upload:
         # the reconciliation's mark, the heartbeat), which the run's copy holds stale.
         upload.save(update_fields=RUN_FIELDS)
         ending_record(upload)
+        if status == Status.CANCELLED:  # cancelled by its run (the overlap choice made in advance)
+            Upload.objects.filter(pk=upload.pk).update(content_current=False)
+            upload.content_current = False
+        for other, rows in (displaced or {}).items():
+            Upload.objects.filter(pk=other).update(rows_loaded=F("rows_loaded") - rows)
+            detail = f"{rows:,} of its lines replaced by those of '{upload.original_name}' ({upload.id})."
+            event_record(upload=other, kind=UploadEvent.Kind.DISPLACED, detail=detail)
         if upload.replaces_id and status in Upload.IN_WAREHOUSE:
             event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
             _content_handed_over(upload)
@@ -200,6 +209,16 @@ def _content_handed_over(upload: Upload) -> None:
                 upload.content_current = True
     except IntegrityError:  # another upload of the content took the claim at this very moment
         pass
+
+
+def upload_overlap_hold(upload: Upload, *, message: str) -> Upload:
+    """A run found lines of the upload loaded already from other uploads of the shop, and no
+    choice made: it ends held (status overlap, nothing of it in the warehouse), with its
+    findings in its report, until the uploader chooses (services.upload_overlap_decide)."""
+    with transaction.atomic():
+        held = upload_finish(upload, Status.OVERLAP, message=message)
+        event_record(upload=upload, kind=UploadEvent.Kind.OVERLAP, detail=message)
+    return held
 
 
 def upload_fail(*, upload_id, message: str) -> bool:

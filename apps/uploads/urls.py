@@ -10,6 +10,7 @@ urlpatterns = [
     path("<uuid:upload_id>/decision", views.upload_decision, name="decision"),
     path("<uuid:upload_id>/plausibility", views.upload_plausibility, name="plausibility"),
     path("<uuid:upload_id>/sheet", views.upload_sheet, name="sheet"),
+    path("<uuid:upload_id>/overlap", views.upload_overlap, name="overlap"),
     path("<uuid:upload_id>/dates", views.upload_dates, name="dates"),
     path("<uuid:upload_id>/mapping/", views.upload_mapping, name="mapping"),
     path("<uuid:upload_id>/countries", views.upload_countries, name="countries"),

@@ -34,6 +34,7 @@ from apps.uploads.services import (
     upload_date_order_choose,
     upload_decide,
     upload_mapping_confirm,
+    upload_overlap_decide,
     upload_plausibility_decide,
     upload_sheet_choose,
 )
@@ -147,6 +148,8 @@ def upload_detail(request: HttpRequest, upload_id) -> HttpResponse:
         "plausibility": upload.report.get("plausibility") or {},
         "plausibility_chart": plausibility_chart(upload),
         "plausibility_rows": plausibility_rows(upload),
+        "overlap": selectors.upload_overlap_found(upload),
+        "overlap_choices": Upload.OverlapChoice.choices if can_act and upload.awaits_overlap_choice else [],
     }
     return render(request, "uploads/detail.html", context)
 
@@ -196,6 +199,23 @@ def upload_plausibility(request: HttpRequest, upload_id) -> HttpResponse:
         done = "Confirmed: processing again, it loads." if choice == "confirm" else "Cancelled: nothing was loaded."
         messages.success(request, done)
     return redirect("uploads:detail", upload_id=upload.id)
+
+
+@login_required
+@require_POST
+def upload_overlap(request: HttpRequest, upload_id) -> HttpResponse:
+    """The uploader's choice on an upload held for lines loaded before."""
+    choice = request.POST.get("choice", "")
+    if choice not in Upload.OverlapChoice.values:
+        messages.error(request, "Choose what to do with the lines loaded before.")
+        return redirect("uploads:detail", upload_id=upload_id)
+    label = Upload.OverlapChoice(choice).label
+    return _run_again(
+        request,
+        upload_id,
+        lambda scope, user, upload: upload_overlap_decide(scope=scope, upload=upload, choice=choice, by=user),
+        lambda: f"{label}: {'done' if choice == 'cancel' else 'processing again'}.",
+    )
 
 
 @login_required

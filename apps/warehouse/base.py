@@ -77,6 +77,45 @@ class ParquetBatch:
         return pq.ParquetFile(self.path).metadata.num_rows
 
 
+@dataclass(frozen=True)
+class LineMatches:
+    """A batch's lines found in the table (by line key, apps/warehouse/fact.py) under other
+    uploads: the overlap check's findings."""
+
+    # Another upload of the shop -> how many of its rows have one of the batch's keys (what
+    # replacing its overlapping lines removes from it).
+    by_upload: dict[str, int]
+    # How many of the batch's lines the shop has loaded already (from any other upload).
+    lines: int
+    # Another shop -> how many of the batch's lines it has under the same key (shown, not held).
+    other_shops: dict[str, int]
+    # The batch's keys found under the shop (one column, line_key), when asked for: to load
+    # only the new lines.
+    keys: pa.Table | None = None
+
+
+# Shared by the backends: `_hits` (store_id, upload_id, line_key: the table's rows, other
+# uploads only, whose key is one of the batch's) is their own CTE; these select from it.
+MATCH_COUNTS = """
+    SELECT store_id, upload_id, count(*) AS n FROM _hits WHERE store_id = $store GROUP BY store_id, upload_id
+    UNION ALL
+    SELECT store_id, CAST(NULL AS STRING) AS upload_id, count(DISTINCT line_key) AS n FROM _hits GROUP BY store_id"""
+MATCH_KEYS = " SELECT DISTINCT line_key FROM _hits WHERE store_id = $store"
+
+
+def line_matches_of(counts: pa.Table, *, store_id: str, keys: pa.Table | None = None) -> LineMatches:
+    """LineMatches from MATCH_COUNTS' rows (and MATCH_KEYS' when asked)."""
+    by_upload, lines, other_shops = {}, 0, {}
+    for row in counts.to_pylist():
+        if row["upload_id"] is not None:
+            by_upload[str(row["upload_id"])] = int(row["n"])
+        elif row["store_id"] == store_id:
+            lines = int(row["n"])
+        else:
+            other_shops[str(row["store_id"])] = int(row["n"])
+    return LineMatches(by_upload=by_upload, lines=lines, other_shops=other_shops, keys=keys)
+
+
 class WarehouseError(Exception):
     """A permanent failure with a reason an operator can act on (the upload fails with it)."""
 
@@ -114,6 +153,7 @@ class Warehouse(Protocol):
         table: "pa.Table | BatchSource",
         retire: Sequence[str] = (),
         source_uri: str | None = None,
+        displace: Sequence[str] = (),
     ) -> int:
         """Atomically make `table` the rows of this upload (running it twice changes nothing).
 
@@ -121,9 +161,21 @@ class Warehouse(Protocol):
         file the backend may commit as it is; columns the table lacks
         (fields an admin added) are added to it as nullable columns. The batches of the
         uploads in `retire` are removed in the same commit: a corrected upload replaces its
-        predecessor without a moment where both, or neither, are counted. `source_uri` is
+        predecessor without a moment where both, or neither, are counted. So are the rows of
+        the uploads in `displace` whose line key is one of the batch's (the overlap choice
+        "replace": this file's lines take the place of theirs; `table` a ParquetBatch then).
+        `source_uri` is
         where the same rows are stored as parquet (gs://...), for backends that load faster
         from there than from bytes sent by this process."""
+
+    def line_matches(
+        self, *, store_id: str, batch: ParquetBatch, exclude: Sequence[str] = (), keys: bool = False
+    ) -> LineMatches:
+        """The batch's lines (its rows' line keys) that the table holds already under other
+        uploads: per upload of `store_id`, per other shop, and in all for the shop (the
+        uploads in `exclude`, the batch's own and the one it replaces, not counted). Reads
+        only the table's rows of the batch's order dates (BigQuery: those partitions). A row
+        loaded before keys were stored has its key computed from its columns."""
 
     def delete_batch(self, *, upload_id: str) -> int:
         """Remove this upload's rows; return how many were removed."""

@@ -30,8 +30,19 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction
 
 from apps.warehouse import delta_files
-from apps.warehouse.base import BatchSource, Capabilities, ParquetBatch, WarehouseBusy, date_trunc_checked
-from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
+from apps.warehouse.base import (
+    BATCH_ROWS,
+    MATCH_COUNTS,
+    MATCH_KEYS,
+    BatchSource,
+    Capabilities,
+    LineMatches,
+    ParquetBatch,
+    WarehouseBusy,
+    date_trunc_checked,
+    line_matches_of,
+)
+from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, LINE_KEY_PARTS_DUCKDB, ViewSpec, line_key_duckdb
 
 log = logging.getLogger(__name__)
 COMMIT_ATTEMPTS = 8
@@ -47,6 +58,39 @@ def _batch_predicate(upload_id: str, *also: str) -> str:
     # The ids are UUIDs (validated here), so they can be written into the Delta predicate.
     ids = [f"'{uuid.UUID(str(u))}'" for u in (upload_id, *also)]
     return f"upload_id = {ids[0]}" if len(ids) == 1 else f"upload_id IN ({', '.join(ids)})"
+
+
+# DuckDB's spelling of the fact table's column types, for a column no file has yet.
+_DUCKDB_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "date32[day]": "DATE", "bool": "BOOLEAN"}
+
+
+def _duckdb_type(arrow: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow):
+        return "TIMESTAMPTZ" if arrow.tz else "TIMESTAMP"
+    if pa.types.is_decimal(arrow):
+        return f"DECIMAL({arrow.precision}, {arrow.scale})"
+    return _DUCKDB_TYPES[str(arrow)]
+
+
+def keyed_rows_sql(source: str, where: str) -> str:
+    """The rows of `source` matching `where`, with their line key: as stored, or, for a row
+    loaded before keys were stored (line_key NULL), computed from its columns as the ETL
+    computes it (the occurrence counted within its upload, in source_row order). Columns:
+    upload_id, source_row, store_id, line_key."""
+    occurrence = "row_number() OVER (PARTITION BY upload_id, _key_parts ORDER BY source_row)"
+    return f"""
+        SELECT upload_id, source_row, store_id, line_key FROM {source} WHERE ({where}) AND line_key IS NOT NULL
+        UNION ALL
+        SELECT upload_id, source_row, store_id, {line_key_duckdb("_key_parts", occurrence)}
+        FROM (SELECT upload_id, source_row, store_id, {LINE_KEY_PARTS_DUCKDB} AS _key_parts
+              FROM {source} WHERE ({where}) AND line_key IS NULL)"""
+
+
+def _column_or_null(name: str, found) -> str:
+    if name in found:
+        return _quote(name)
+    kind = _duckdb_type(FACT_SCHEMA.field(name).type) if name in FACT_SCHEMA.names else "VARCHAR"
+    return f"CAST(NULL AS {kind}) AS {_quote(name)}"
 
 
 def _column_names(table: DeltaTable) -> list[str]:
@@ -107,6 +151,8 @@ class EmbeddedWarehouse:
             if not dry_run:
                 self.root.mkdir(parents=True, exist_ok=True)
                 DeltaTable.create(self.table_uri, schema=FACT_SCHEMA, mode="ignore", name=FACT_TABLE)
+        else:
+            changes += self._columns_add(dry_run)
         wanted = [{"name": v.name, "country_code": v.country_code} for v in views]
         current = json.loads(self.views_file.read_text()) if self.views_file.exists() else []
         if wanted != current:
@@ -118,6 +164,19 @@ class EmbeddedWarehouse:
                 tmp.replace(self.views_file)  # atomic: readers see the old or the new list
         return changes
 
+    def _columns_add(self, dry_run: bool) -> list[str]:
+        """The fact table's columns the Delta table lacks (line_key, on a table made before
+        it), added as nullable columns: a metadata commit; older files read them as NULL."""
+        from deltalake.schema import Field
+
+        table = DeltaTable(self.table_uri)
+        have = set(_column_names(table))
+        missing = [f for f in FACT_SCHEMA if f.name not in have]
+        if missing and not dry_run:
+            fields = [Field.from_arrow(f.with_nullable(True)) for f in missing]
+            self._commit_shared(lambda: DeltaTable(self.table_uri).alter.add_columns(fields))
+        return [f"add column {f.name} to {FACT_TABLE}" for f in missing]
+
     def replace_batch(
         self,
         *,
@@ -125,8 +184,11 @@ class EmbeddedWarehouse:
         table: "pa.Table | BatchSource",
         retire: Sequence[str] = (),
         source_uri: str | None = None,
+        displace: Sequence[str] = (),
     ) -> int:
-        """One Delta commit replaces the rows of the upload and of those it retires.
+        """One Delta commit replaces the rows of the upload and of those it retires, and
+        removes the rows of the uploads in `displace` whose line key is one of the batch's
+        (those uploads' other rows written again, in the same commit).
 
         A ParquetBatch's file goes into the table as it is, when the files it replaces each
         hold rows of one of these uploads only and its columns are the table's. Otherwise (a
@@ -135,7 +197,14 @@ class EmbeddedWarehouse:
         simply lack it and read as NULL.
         """
         ids = [str(uuid.UUID(str(u))) for u in (upload_id, *retire)]
-        if isinstance(table, ParquetBatch):
+        if displace:
+            if not isinstance(table, ParquetBatch):
+                raise TypeError("displacing lines needs the batch as a ParquetBatch")
+            displaced = [str(uuid.UUID(str(u))) for u in displace]
+            source = self._displacing(table, displaced)
+            self._commit_shared(lambda: self._write_stream([*ids, *displaced], source))
+            rows = table.rows()
+        elif isinstance(table, ParquetBatch):
             rows = self._replace_with_file(ids, table)
         else:
             counted = {"rows": 0}
@@ -174,6 +243,33 @@ class EmbeddedWarehouse:
             return streamed["rows"]
         return batch.rows()
 
+    def _displacing(self, batch: ParquetBatch, displaced: list[str]) -> BatchSource:
+        """The batch's rows, then the rows of the `displaced` uploads whose line key is not
+        one of the batch's (their key filled in where it was computed), as one stream: what
+        those uploads' predicate overwrite writes. Read from the latest snapshot on each
+        attempt of the commit."""
+        fact = _quote(FACT_TABLE)
+        keyed = keyed_rows_sql(fact, "upload_id IN (SELECT unnest(CAST($ids AS VARCHAR[])))")
+        sql = f"""
+            WITH _mine AS (SELECT line_key FROM read_parquet($file)),
+            _keyed AS ({keyed}),
+            _gone AS (SELECT upload_id, source_row FROM _keyed SEMI JOIN _mine ON _mine.line_key = _keyed.line_key),
+            _kept AS (SELECT f.* REPLACE (k.line_key AS line_key) FROM {fact} f
+                      JOIN _keyed k ON k.upload_id = f.upload_id AND k.source_row = f.source_row
+                      WHERE f.upload_id IN (SELECT unnest(CAST($ids AS VARCHAR[])))
+                      AND NOT EXISTS (SELECT 1 FROM _gone g WHERE g.upload_id = f.upload_id
+                                      AND g.source_row = f.source_row))
+            SELECT * FROM read_parquet($file) UNION ALL BY NAME SELECT * FROM _kept"""
+        params = {"file": str(batch.path), "ids": displaced}
+
+        def stream() -> pa.RecordBatchReader:
+            cursor = self._reader().cursor()
+            reader = cursor.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
+            batch.committing()
+            return reader
+
+        return stream
+
     def _write_stream(self, ids: list[str], table: "pa.Table | BatchSource") -> int:
         """write_deltalake: the rows replace those of `ids` (matched by predicate, so files
         mixing uploads are rewritten without them). Returns the rows written."""
@@ -199,6 +295,30 @@ class EmbeddedWarehouse:
             commit_properties=delta_files.batch_claims(ids),
         )
         return counted["rows"]
+
+    def line_matches(
+        self, *, store_id: str, batch: ParquetBatch, exclude: Sequence[str] = (), keys: bool = False
+    ) -> LineMatches:
+        """The batch's line keys against the table's rows of the batch's order dates (the
+        rows of `exclude` left out), in the reader's DuckDB over the latest snapshot; the
+        batch's parquet file is read where it is, no copy of its keys made."""
+        where = (
+            "order_date BETWEEN (SELECT min(order_date) FROM _mine) AND (SELECT max(order_date) FROM _mine) "
+            "AND upload_id NOT IN (SELECT unnest(CAST($exclude AS VARCHAR[])))"
+        )
+        hits = f"""
+            WITH _mine AS (SELECT line_key, order_date FROM read_parquet($file)),
+            _keyed AS ({keyed_rows_sql(_quote(FACT_TABLE), where)}),
+            _hits AS (SELECT k.store_id, k.upload_id, k.line_key FROM _keyed k
+                      SEMI JOIN _mine m ON m.line_key = k.line_key)"""
+        params = {"file": str(batch.path), "exclude": [str(uuid.UUID(str(u))) for u in exclude], "store": store_id}
+        cursor = self._reader().cursor()
+        try:
+            counts = cursor.sql(hits + MATCH_COUNTS, params=params).to_arrow_table()
+            found = cursor.sql(hits + MATCH_KEYS, params=params).to_arrow_table() if keys else None
+        finally:
+            cursor.close()
+        return line_matches_of(counts, store_id=store_id, keys=found)
 
     def delete_batch(self, *, upload_id: str) -> int:
         predicate = _batch_predicate(upload_id)
@@ -388,6 +508,8 @@ class EmbeddedWarehouse:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
             # Files written before a column was added lack it: union by name reads it as NULL.
             source = f"read_parquet([{listed}], union_by_name = true)"
+            # A column added to the table (line_key) that no file has yet reads as NULL.
+            found = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
         else:
             # A registered Arrow table is seen by its own connection only, and queries run on
             # cursors: copy it into a table of the in-memory database, which cursors share.
@@ -395,8 +517,8 @@ class EmbeddedWarehouse:
             con.execute("CREATE OR REPLACE TABLE _empty_fact AS SELECT * FROM _empty_fact_arrow")
             con.unregister("_empty_fact_arrow")
             source = "_empty_fact"
-            names = FACT_SCHEMA.names
-        cols = ", ".join(_quote(n) for n in names)
+            names = found = FACT_SCHEMA.names
+        cols = ", ".join(_column_or_null(n, found) for n in names)
         con.execute(f"CREATE OR REPLACE VIEW {_quote(FACT_TABLE)} AS SELECT {cols} FROM {source}")
         views = json.loads(self.views_file.read_text()) if self.views_file.exists() else []
         for view in views:

@@ -17,7 +17,7 @@ from django.conf import settings
 
 from .processes import children_of, free_port, wait_until
 
-FINISHED = {"loaded", "loaded_with_errors", "rejected", "failed", "needs_mapping", "cancelled"}
+FINISHED = {"loaded", "loaded_with_errors", "rejected", "failed", "needs_mapping", "cancelled", "overlap"}
 
 
 class ServedApp:

@@ -45,6 +45,7 @@ def fact_rows(upload_id: str, rows: int, *, product_id: str = "P-1") -> pa.Table
             "customer_id": pa.nulls(rows, pa.string()),
             "is_return": [False] * rows,
             "loaded_at": [datetime.now(UTC)] * rows,
+            "line_key": pa.nulls(rows, pa.string()),  # as rows loaded before keys existed
         },
         schema=FACT_SCHEMA,
     )

@@ -24,9 +24,10 @@ def broker(redis_broker):
 
 @pytest.fixture
 def files(sample, tmp_path) -> dict[str, int]:
-    """Three different files (so none is held as a duplicate) cut from one: name -> rows."""
+    """Three different files cut from one, none holding another's lines (so none is held as a
+    duplicate or as lines loaded before): name -> rows."""
     header, *rows = sample("bernasiakk_usa.csv").read_text().splitlines(keepends=True)
-    cuts = {"first-100.csv": rows[:100], "last-191.csv": rows[100:], "all-291.csv": rows}
+    cuts = {"first-100.csv": rows[:100], "middle-100.csv": rows[100:200], "last-91.csv": rows[200:]}
     for name, lines in cuts.items():
         (tmp_path / name).write_text(header + "".join(lines))
     return {str(tmp_path / name): len(lines) for name, lines in cuts.items()}
@@ -59,5 +60,5 @@ def test_uploads_made_while_redis_is_down_are_kept_and_loaded_once_it_returns(
     assert [u.status for u in done] == [Upload.Status.LOADED] * 3, [u.message for u in done]
     assert [u.rows_loaded for u in done] == list(files.values())
     assert [UploadEvent.objects.filter(upload=u, kind=UploadEvent.Kind.FINISHED).count() for u in done] == [1] * 3
-    assert warehouse_count('SELECT count(*) FROM "orders-cleaned"') == sum(files.values()) == 582
+    assert warehouse_count('SELECT count(*) FROM "orders-cleaned"') == sum(files.values()) == 291
     assert sweep_uploads() == 0

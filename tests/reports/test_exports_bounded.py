@@ -78,6 +78,7 @@ def _many_lines(shop_code: str, rows: int, *, last_day: date = date(2011, 12, 31
         "customer_id": text("C", np.arange(rows) % 5000),
         "is_return": pa.array([False] * rows),
         "loaded_at": pa.nulls(rows, pa.timestamp("us", tz="UTC")),
+        "line_key": pa.nulls(rows, pa.string()),
     }
     table = pa.table({name: columns[name].cast(FACT_SCHEMA.field(name).type) for name in FACT_SCHEMA.names})
     write_deltalake(warehouse().table_uri, table, mode="append")

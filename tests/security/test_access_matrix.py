@@ -78,6 +78,7 @@ SITE: dict[str, Expect] = {
     "uploads:status": upload_page(200),
     "uploads:decision": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:plausibility": signed_in(405),  # POST only; its IDOR is tested below
+    "uploads:overlap": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:sheet": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:dates": signed_in(405),  # POST only; its IDOR is tested below
     "uploads:countries": signed_in(405),  # POST only; its IDOR is tested below
@@ -99,6 +100,7 @@ SITE: dict[str, Expect] = {
     "api:upload-rejected": api(200, nyc=True),
     "api:upload-decision": api(405),
     "api:upload-plausibility": api(405),
+    "api:upload-overlap": api(405),
     "api:upload-sheet": api(405),
 }
 
@@ -219,6 +221,7 @@ def _idor_requests(upload_id) -> list[tuple[str, str, str, dict]]:
         ("web", "post", reverse("uploads:mapping", args=[upload_id]), {"field-order_id": "InvoiceNo"}),
         ("web", "post", reverse("uploads:decision", args=[upload_id]), {"choice": "cancel"}),
         ("web", "post", reverse("uploads:plausibility", args=[upload_id]), {"choice": "cancel"}),
+        ("web", "post", reverse("uploads:overlap", args=[upload_id]), {"choice": "cancel"}),
         ("web", "post", reverse("uploads:sheet", args=[upload_id]), {"sheet": "Sheet1"}),
         ("web", "post", reverse("uploads:dates", args=[upload_id]), {"date_order": "MDY"}),
         ("web", "post", reverse("uploads:countries", args=[upload_id]), {"value": "X", "country_code": "GB"}),
@@ -226,6 +229,7 @@ def _idor_requests(upload_id) -> list[tuple[str, str, str, dict]]:
         ("api", "get", reverse("api:upload-rejected", args=[upload_id]), {}),
         ("api", "post", reverse("api:upload-decision", args=[upload_id]), {"choice": "cancel"}),
         ("api", "post", reverse("api:upload-plausibility", args=[upload_id]), {"choice": "cancel"}),
+        ("api", "post", reverse("api:upload-overlap", args=[upload_id]), {"choice": "cancel"}),
         ("api", "post", reverse("api:upload-sheet", args=[upload_id]), {"sheet": "Sheet1"}),
     ]
 

@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
+import pyarrow as pa
 
 from apps.etl.pipeline.clean import Cleaned, drop_duplicates, finish
 from apps.etl.pipeline.extract import extract
@@ -24,7 +26,15 @@ from apps.etl.pipeline.mapping import Mapping, create_mapped, map_columns
 from apps.etl.pipeline.report import build_report, mapping_needed_report
 from apps.etl.pipeline.spec import SchemaSpec, UploadContext, with_shop_countries
 from apps.etl.pipeline.totals import drop_totals
-from apps.etl.pipeline.transform import extra_fields, fact_schema, fact_sql, fact_write, rate_currencies, rate_months
+from apps.etl.pipeline.transform import (
+    extra_fields,
+    fact_schema,
+    fact_sql,
+    fact_write,
+    line_parts_repeat,
+    rate_currencies,
+    rate_months,
+)
 from apps.etl.pipeline.typed_read import planner
 from apps.etl.pipeline.validate import Validated, country_codes, validate
 
@@ -238,15 +248,30 @@ def _read_and_map(
 
 
 def fact_file(
-    run: StagesRun, spec: SchemaSpec, ctx: UploadContext, *, path: Path, parquet_version: str, loaded_at: datetime
+    run: StagesRun,
+    spec: SchemaSpec,
+    ctx: UploadContext,
+    *,
+    path: Path,
+    parquet_version: str,
+    loaded_at: datetime,
+    skip_keys: pa.Table | None = None,
 ) -> int:
-    """The clean rows as fact rows (currency, revenue at the month's FX rate, lineage) in one
-    parquet file at `path`; how many. Raises MissingFxRate when a rate is missing."""
+    """The clean rows as fact rows (currency, revenue at the month's FX rate, lineage, line
+    key) in one parquet file at `path`; how many. Raises MissingFxRate when a rate is missing.
+    `skip_keys` (a line_key column): lines left out (those the shop has loaded already, when
+    the uploader chose to load only the new ones)."""
     con = run.con
     spec = with_shop_countries(spec, ctx)
     rate_months(con, run.cleaned.months, ctx)
     extras = extra_fields(spec)
-    sql, params = fact_sql(run.cleaned.table, ctx, present=run.present, extras=extras, loaded_at=loaded_at)
+    repeat = partial(line_parts_repeat, con)
+    sql, params = fact_sql(
+        run.cleaned.table, ctx, present=run.present, extras=extras, loaded_at=loaded_at, keyed=repeat
+    )
+    if skip_keys is not None:
+        con.register("_skip_keys", skip_keys)
+        sql = f"SELECT * FROM ({sql}) f WHERE NOT EXISTS (SELECT 1 FROM _skip_keys s WHERE s.line_key = f.line_key)"
     # Text columns known to hold few values are written from ENUMs (transform.fact_write).
     few = {
         "upload_id": [str(ctx.upload_id)],

@@ -5,6 +5,7 @@ rate in force for the order's month: the latest rate set for a month at or befor
 ("as of"), so a rate entered once holds until a newer one is entered.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pyarrow as pa
 from apps.etl.pipeline.engine import enum_type, ident, literal
 from apps.etl.pipeline.extracted import SOURCE_ROW
 from apps.etl.pipeline.spec import DataType, SchemaSpec, UploadContext
-from apps.warehouse.fact import FACT_SCHEMA, MONEY
+from apps.warehouse.fact import FACT_SCHEMA, LINE_KEY_PARTS_DUCKDB, MONEY, line_key_duckdb
 
 RATES = "month_rates"
 # The fields the fact table is built from; any other schema field is an added column.
@@ -87,7 +88,13 @@ def rate_currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def fact_sql(
-    clean: str, ctx: UploadContext, *, present: list[str], extras: dict[str, str], loaded_at: datetime
+    clean: str,
+    ctx: UploadContext,
+    *,
+    present: list[str],
+    extras: dict[str, str],
+    loaded_at: datetime,
+    keyed: "Callable[[str, dict], bool] | None" = None,
 ) -> tuple[str, dict]:
     """SQL (and its parameters) selecting the fact rows, in `fact_schema(extras)`'s order.
 
@@ -120,7 +127,32 @@ def fact_sql(
         "loaded_at": loaded_at,
         "currency": ctx.currency,
     }
-    return sql, params
+    # `keyed` says whether lines may repeat their key's parts (line_parts_repeat); unasked: they may.
+    return with_line_key(sql, repeated=keyed(sql, params) if keyed else True), params
+
+
+def with_line_key(fact: str, *, repeated: bool = True) -> str:
+    """The fact rows with their line key (apps/warehouse/fact.py): the occurrence number
+    counts the lines with the same parts in file order, so a line repeated in one order
+    (not an exact duplicate row: those are dropped) keeps a key of its own.
+
+    Counting them takes a window over every row and a sort back into file order (about
+    1 s per million rows here); `repeated=False` (no two lines share their parts, as
+    `line_parts_repeat` finds in a tenth of that) writes occurrence 1 with neither."""
+    if not repeated:
+        return f"SELECT *, {line_key_duckdb(LINE_KEY_PARTS_DUCKDB, '1')} AS line_key FROM ({fact})"
+    occurrence = "row_number() OVER (PARTITION BY _key_parts ORDER BY source_row)"
+    return f"""
+        SELECT * EXCLUDE (_key_parts), {line_key_duckdb("_key_parts", occurrence)} AS line_key
+        FROM (SELECT *, {LINE_KEY_PARTS_DUCKDB} AS _key_parts FROM ({fact}))
+        ORDER BY source_row"""
+
+
+def line_parts_repeat(con: duckdb.DuckDBPyConnection, fact: str, params: dict) -> bool:
+    """Whether two of the fact rows may share their key's parts: their 64-bit hashes
+    compared (a collision only sends the rows through the exact count)."""
+    sql = f"SELECT count(*) > count(DISTINCT hash({LINE_KEY_PARTS_DUCKDB})) FROM ({fact})"
+    return bool(con.execute(sql, params).fetchall()[0][0])
 
 
 ARROW_TYPES = {

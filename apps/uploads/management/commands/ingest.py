@@ -16,8 +16,17 @@ from apps.uploads.services import DuplicateUpload, upload_create, upload_run_her
 
 SUMMARY_FIELDS = ["upload_id", "file", "status", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped"]
 SUMMARY_FIELDS += ["rows_totals"]  # a spreadsheet's totals rows, dropped
-# Exit code when a file is held for a person's choice (unlike the shop's usual uploads) and none failed.
+# Exit code when a file is held for a person's choice (its lines loaded before, or unlike the shop's
+# usual uploads) and none failed.
 HELD_EXIT = 3
+OVERLAP_FIELDS = ("id", "name", "uploaded_at", "uploaded_by", "lines")
+
+HELD_SENTENCE = {
+    Upload.Status.IMPLAUSIBLE: "unlike the shop's usual uploads: confirm or cancel it on its page (or run again with "
+    "--accept-implausible)",
+    Upload.Status.OVERLAP: "lines the shop has loaded already (status overlap): choose on its page, or run again "
+    "with --on-overlap new-only|replace|all|cancel",
+}
 
 
 class Command(BaseCommand):
@@ -45,6 +54,14 @@ class Command(BaseCommand):
             "hundred times off, dates a year off, another currency); otherwise such a file is held (status "
             f"implausible, exit code {HELD_EXIT}) until someone confirms or cancels it on its page or through the API.",
         )
+        parser.add_argument(
+            "--on-overlap",
+            choices=["ask", "new-only", "replace", "all", "cancel"],
+            default="ask",
+            help="A file some of whose lines the shop has loaded from other uploads: hold it with status overlap "
+            f"(ask, the default: the summary gives the counts, exit code {HELD_EXIT}), load only the new lines, "
+            "replace those uploads' overlapping lines with this file's, load everything anyway, or cancel it.",
+        )
 
     def handle(self, *args, **options) -> None:
         shop = Shop.objects.filter(code=options["shop"]).select_related("region").first()
@@ -57,7 +74,8 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"{', '.join(missing)}: no such file or folder")
         on_duplicate = {"skip": "cancel"}.get(options["on_duplicate"], options["on_duplicate"])
-        failed, held, refused = False, False, []
+        on_overlap = options["on_overlap"].replace("-", "_")
+        failed, held, refused = False, [], []
         for path in files_in(options["files"]):
             try:
                 with path.open("rb") as fh:
@@ -70,6 +88,7 @@ class Command(BaseCommand):
                         enqueue=not options["inline"],
                         on_duplicate=on_duplicate,
                         accept_implausible=options["accept_implausible"],
+                        on_overlap=on_overlap,
                     )
             except DuplicateUpload as exc:
                 # Scheduled jobs see the same folder again: an already-uploaded file is not an error.
@@ -85,7 +104,8 @@ class Command(BaseCommand):
             elif options["wait"]:
                 upload = self._wait(upload, options["timeout"])
             failed |= upload.status in (Upload.Status.FAILED, Upload.Status.REJECTED, Upload.Status.NEEDS_MAPPING)
-            held |= upload.status == Upload.Status.IMPLAUSIBLE
+            if upload.status in (Upload.Status.IMPLAUSIBLE, Upload.Status.OVERLAP):
+                held.append(upload.status)
             self._print(upload, as_json=options["json"])
         if refused:
             raise CommandError("Refused: " + "; ".join(refused), returncode=1)
@@ -93,8 +113,8 @@ class Command(BaseCommand):
             raise CommandError("At least one file failed, was rejected or has columns to match.", returncode=1)
         if held:
             raise CommandError(
-                "At least one file is held as unlike the shop's usual uploads: confirm or cancel it on its page "
-                "(or run again with --accept-implausible).",
+                "At least one file is held for a choice: "
+                + "; ".join(sorted({HELD_SENTENCE[status] for status in held})),
                 returncode=HELD_EXIT,
             )
 
@@ -120,6 +140,14 @@ class Command(BaseCommand):
         summary = {k: summary[k] for k in SUMMARY_FIELDS} | {"message": upload.message}
         if upload.status == Upload.Status.IMPLAUSIBLE:
             summary["plausibility"] = {"reasons": upload.report.get("plausibility", {}).get("reasons", [])}
+        found = upload.report.get("overlap") or {}
+        if found.get("lines") or found.get("other_shops"):  # said only when something was found
+            summary["overlap"] = {
+                "lines": found["lines"],
+                "uploads": [{k: u[k] for k in OVERLAP_FIELDS} for u in found["uploads"]],
+                "other_shops": found["other_shops"],
+                "choice": found["choice"],
+            }
         if as_json:
             self.stdout.write(json.dumps(summary))
         else:
