@@ -82,6 +82,11 @@ class UploadStatusSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     timings = serializers.DictField(child=serializers.FloatField())
     replaces = serializers.UUIDField(allow_null=True)
+    replaced_by = serializers.UUIDField(
+        allow_null=True,
+        help_text="The loaded upload that took this one's place: its rows left the warehouse then (rows_loaded "
+        "is what it loaded), so totals over uploads count only those whose replaced_by is null.",
+    )
     duplicate_of = serializers.UUIDField(allow_null=True)
     errors_by_reason = serializers.DictField(child=serializers.IntegerField())
     sheet = serializers.CharField(allow_null=True, help_text="The workbook sheet read, if any.")

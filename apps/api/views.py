@@ -54,6 +54,7 @@ def upload_body(request: Request, upload: Upload) -> dict:
         "size_bytes": upload.size_bytes,
         "sha256": upload.sha256,
         "replaces": upload.replaces_id,
+        "replaced_by": getattr(selectors.upload_replaced_by(upload), "id", None),
         "duplicate_of": upload.duplicate_of_id,
         "errors_by_reason": upload.report.get("errors_by_reason", {}),
         # Loaded rows per customer country; the note names those no region covers.
