@@ -74,7 +74,9 @@ def test_the_etl_works_in_temp_dir_made_on_first_use(cast, sample, settings, mon
 
     assert upload.status == "loaded"
     assert made_in and {Path(folder) for folder in made_in} == {settings.TEMP_DIR}
-    assert _everything_under(settings.TEMP_DIR) == []  # the work folder is gone again
+    # The work folder is gone again; what stays is the warehouse reader's spill folder (the
+    # overlap check reads the warehouse), empty: DuckDB spills into it only past its memory.
+    assert _everything_under(settings.TEMP_DIR) in ([], ["warehouse-reader"])
 
 
 def test_beat_makes_the_folder_of_its_schedule_file_when_it_opens_it(tmp_path):
