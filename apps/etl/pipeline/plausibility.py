@@ -152,7 +152,8 @@ def _ratio_check(m: Measure, summary: dict, history: Sequence[Earlier]) -> dict 
     reason = ""
     if high or low:
         times = f"{ratio:,.1f} times" if high else f"1/{1 / ratio:,.0f} of"
-        reason = f"Its {m.label} ({_num(value)}) is {times} the shop's usual ({_num(usual)}): {m.why}."
+        verb = "are" if m.label == "sales" else "is"  # "its sales are", "its median unit price is"
+        reason = f"Its {m.label} ({_num(value)}) {verb} {times} the shop's usual ({_num(usual)}): {m.why}."
     return {
         "key": m.key,
         "label": m.label,
