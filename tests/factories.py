@@ -20,8 +20,9 @@ def user_create(username: str, *, role: str | None = None, is_active: bool = Tru
     return user
 
 
-def upload_of(user, shop_code: str, path: Path, *, name: str | None = None) -> Upload:
-    """The upload `user` makes of a file for a shop, stored but not processed (nothing enqueued)."""
+def upload_of(user, shop_code: str, path: Path, *, name: str | None = None, **options) -> Upload:
+    """The upload `user` makes of a file for a shop, stored but not processed (nothing
+    enqueued); `options` as upload_create takes them (replaces, on_overlap, ...)."""
     with path.open("rb") as fh:
         return upload_create(
             scope=scope_for(user),
@@ -30,9 +31,10 @@ def upload_of(user, shop_code: str, path: Path, *, name: str | None = None) -> U
             file=File(fh),
             name=name or path.name,
             enqueue=False,
+            **options,
         )
 
 
-def upload_loaded(user, shop_code: str, path: Path, *, name: str | None = None) -> Upload:
+def upload_loaded(user, shop_code: str, path: Path, *, name: str | None = None, **options) -> Upload:
     """The same upload, run through the whole pipeline in this process."""
-    return pipeline_run(upload_id=upload_of(user, shop_code, path, name=name).id)
+    return pipeline_run(upload_id=upload_of(user, shop_code, path, name=name, **options).id)

@@ -19,19 +19,17 @@ import json
 import re
 
 import pytest
-from django.core.files import File
 from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from apps.accounts.access import scope_for
-from apps.accounts.models import Shop
 from apps.uploads.country_fixes import upload_country_map
 from apps.uploads.models import Upload
 from apps.uploads.reconcile import uploads_reconcile
-from apps.uploads.run import upload_run
-from apps.uploads.services import upload_create, upload_overlap_decide
+from apps.uploads.services import upload_overlap_decide
 from apps.warehouse.services import warehouse
+from tests.factories import upload_loaded
 from tests.reports.regions_mix import FILES, expected_where, regions_mix_load, warehouse_figures
 from tests.uploads.conftest import worker_inline  # noqa: F401 (fixture)
 
@@ -60,17 +58,7 @@ def _two_digit_years(header: list[str], rows: list[list[str]]) -> list[list[str]
 def _upload(cast, tmp_path, user: str, shop: str, name: str, content: bytes, **options) -> Upload:
     path = tmp_path / name
     path.write_bytes(content)
-    with path.open("rb") as fh:
-        created = upload_create(
-            scope=scope_for(cast[user]),
-            user=cast[user],
-            shop=Shop.objects.get(code=shop),
-            file=File(fh, name=name),
-            name=name,
-            enqueue=False,
-            **options,
-        )
-    return upload_run(upload_id=created.id)
+    return upload_loaded(cast[user], shop, path, **options)
 
 
 def _decide(cast, upload: Upload, choice: str, inline, user: str = "mgr_us_nyc") -> Upload:
