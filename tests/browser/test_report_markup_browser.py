@@ -100,6 +100,11 @@ def test_markup_in_an_uploaded_file_shows_as_text_in_every_chart_hover_and_table
 
     table = page.locator("table.data", has_text="CLAIM-REFUND").first
     expect(table).to_contain_text(LINK)
+    # The long code wraps inside its card rather than pushing the table out of it.
+    widths = table.evaluate(
+        "(t) => [t.getBoundingClientRect().right, t.closest('.card').getBoundingClientRect().right]"
+    )
+    assert widths[0] <= widths[1], widths
     _no_markup_in_the_page(page)
 
     page.goto(f"{live_app.url}/reports/lines/?{PERIOD}&shop=US-NYC")
