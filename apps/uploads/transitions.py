@@ -165,7 +165,8 @@ def upload_finish(upload: Upload, status: str, *, message: str = "", displaced: 
     ending in the history are saved together (a worker killed right after the status was
     saved would otherwise leave the ending out for good). `displaced`: other uploads whose
     rows this one's load removed (the overlap choice "replace"), upload id -> rows; their
-    rows_loaded go down by as many, in the same transaction."""
+    rows_loaded go down by as many, and their runs again load only new lines, in the same
+    transaction."""
     upload.status, upload.stage, upload.message = status, "", message
     upload.finished_at = timezone.now()
     with transaction.atomic():
@@ -178,6 +179,11 @@ def upload_finish(upload: Upload, status: str, *, message: str = "", displaced: 
             upload.content_current = False
         for other, rows in (displaced or {}).items():
             Upload.objects.filter(pk=other).update(rows_loaded=F("rows_loaded") - rows)
+            # The lines it gave up are this upload's now: a run of it again (a reprocess, the
+            # reconciliation's repair) loads only the lines no other upload holds, rather than
+            # holding it for them. "Load everything anyway" stays as its uploader chose.
+            gave_up = Upload.objects.filter(pk=other).exclude(overlap_choice=Upload.OverlapChoice.ALL)
+            gave_up.update(overlap_choice=Upload.OverlapChoice.NEW_ONLY)
             detail = f"{rows:,} of its lines replaced by those of '{upload.original_name}' ({upload.id})."
             event_record(upload=other, kind=UploadEvent.Kind.DISPLACED, detail=detail)
         if upload.replaces_id and status in Upload.IN_WAREHOUSE:

@@ -8,6 +8,7 @@ import pytest
 from apps.accounts.access import scope_for
 from apps.uploads.models import Upload, UploadEvent
 from apps.uploads.reconcile import uploads_reconcile
+from apps.uploads.run import pipeline_run
 from apps.uploads.services import upload_overlap_decide
 from tests.overlap import copies
 from tests.overlap.conftest import rows_of, shop_totals
@@ -219,3 +220,22 @@ def test_a_cancelled_overlap_can_be_uploaded_again_and_is_held_again(cast, load,
     again = load("weekly.csv", weekly_bytes)
 
     assert (again.status, again.report["overlap"]["lines"]) == (Status.OVERLAP, 202)
+
+
+def test_an_upload_whose_lines_were_replaced_keeps_to_the_rest_when_processed_again(
+    cast, load, dailies_and_weekly, worker_inline
+):
+    """A reprocess (or the reconciliation's repair) of a daily file after the weekly one took
+    its lines: the daily loads only the lines no other upload holds, not held again for lines
+    it gave up, and nothing is counted twice."""
+    dailies, weekly_bytes = dailies_and_weekly
+    weekly = _decide(cast, load("weekly.csv", weekly_bytes), "replace", worker_inline)
+    before = shop_totals()
+
+    again = pipeline_run(upload_id=dailies[0].id, force=True)
+
+    assert (again.status, again.rows_loaded, rows_of(again)) == (Status.LOADED, 0, 0)
+    assert again.overlap_choice == Upload.OverlapChoice.NEW_ONLY
+    assert shop_totals() == before
+    assert rows_of(weekly) == 226
+    assert not uploads_reconcile().mismatches
