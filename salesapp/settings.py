@@ -246,6 +246,9 @@ WAREHOUSE_READER_MEMORY_LIMIT = env_size("WAREHOUSE_READER_MEMORY_LIMIT", "512MB
 BIGQUERY_PROJECT = env("BIGQUERY_PROJECT")
 BIGQUERY_DATASET = env("BIGQUERY_DATASET", "sales")
 BIGQUERY_API_ENDPOINT = env("BIGQUERY_API_ENDPOINT")
+# Where the dataset is made and every job runs (EU, europe-west2, australia-southeast1, ...):
+# needed to create the dataset (a dataset never moves); unset, jobs run where it already is.
+BIGQUERY_LOCATION = env("BIGQUERY_LOCATION")
 REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD").upper()
 # Report exports one person may start per REPORT_EXPORT_WINDOW seconds (apps/reports/throttle.py):
 # of order lines (whose cost grows with the data), and of anything (0: no limit).

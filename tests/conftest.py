@@ -77,6 +77,7 @@ def bigquery(settings, bigquery_emulator):  # noqa: F811
     settings.BIGQUERY_PROJECT = bigquery_emulator.project
     settings.BIGQUERY_DATASET = f"sales_{uuid.uuid4().hex[:10]}"
     settings.BIGQUERY_API_ENDPOINT = bigquery_emulator.endpoint
+    settings.BIGQUERY_LOCATION = "US"
     return bigquery_emulator
 
 

@@ -84,9 +84,13 @@ class BigQueryWarehouse:
         retryable=is_transient,
     )
 
-    def __init__(self, *, project: str, dataset: str, api_endpoint: str = "", retry_delay: float = 1.0) -> None:
+    def __init__(
+        self, *, project: str, dataset: str, api_endpoint: str = "", retry_delay: float = 1.0, location: str = ""
+    ) -> None:
         self._project = project
         self.dataset = dataset
+        # Where the dataset lives and every job runs (BIGQUERY_LOCATION: EU, europe-west2, ...).
+        self.location = location
         self.api_endpoint = api_endpoint
         self.retry_delay = retry_delay
         self._pid = 0
@@ -108,7 +112,8 @@ class BigQueryWarehouse:
                     "credentials": AnonymousCredentials(),
                 }
             # Otherwise Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS).
-            self._client_obj = bigquery.Client(project=self._project or None, **kwargs)
+            # The client's location is every job's (queries, loads, copies) unless a job names its own.
+            self._client_obj = bigquery.Client(project=self._project or None, location=self.location or None, **kwargs)
             self._pid = os.getpid()
         return self._client_obj
 
@@ -159,11 +164,26 @@ class BigQueryWarehouse:
         client, changes = self.client(), []
         dataset_id = f"{self.project}.{self.dataset}"
         try:
-            client.get_dataset(dataset_id)
+            found = client.get_dataset(dataset_id)
         except gexc.NotFound:
-            changes.append(f"create dataset {dataset_id}")
+            if not self.location:
+                # BigQuery would put it in the US multi-region, and a dataset never moves.
+                raise WarehouseError(
+                    f"The dataset {dataset_id} does not exist: set BIGQUERY_LOCATION to where it should live "
+                    "(e.g. EU, europe-west2, australia-southeast1; a dataset's location cannot be changed later), "
+                    "then run warehouse_sync again."
+                ) from None
+            changes.append(f"create dataset {dataset_id} in {self.location}")
             if not dry_run:
-                client.create_dataset(bigquery.Dataset(dataset_id), exists_ok=True)
+                wanted = bigquery.Dataset(dataset_id)
+                wanted.location = self.location
+                client.create_dataset(wanted, exists_ok=True)
+        else:
+            if self.location and found.location and found.location.lower() != self.location.lower():
+                raise WarehouseError(
+                    f"The dataset {dataset_id} is in {found.location}, BIGQUERY_LOCATION says {self.location}: "
+                    "jobs run where the dataset is; set BIGQUERY_LOCATION to its location."
+                )
         changes += self._ensure_fact_table(dry_run)
         for view in views:
             wanted = self._view_sql(view)

@@ -13,12 +13,20 @@ from apps.warehouse.fact import MASTER_VIEW, ViewSpec
 
 @cache
 def _warehouse(
-    kind: str, root: str, project: str, dataset: str, endpoint: str, compact_files: int, memory: str, spill: str
+    kind: str,
+    root: str,
+    project: str,
+    dataset: str,
+    endpoint: str,
+    compact_files: int,
+    memory: str,
+    spill: str,
+    location: str = "",
 ) -> Warehouse:
     if kind == "bigquery":
         from apps.warehouse.bigquery import BigQueryWarehouse
 
-        return BigQueryWarehouse(project=project, dataset=dataset, api_endpoint=endpoint)
+        return BigQueryWarehouse(project=project, dataset=dataset, api_endpoint=endpoint, location=location)
     from apps.warehouse.embedded import EmbeddedWarehouse
 
     return EmbeddedWarehouse(root, compact_files=compact_files, reader_memory_limit=memory, spill_dir=Path(spill))
@@ -35,6 +43,7 @@ def warehouse() -> Warehouse:
         settings.WAREHOUSE_COMPACT_FILES,
         settings.WAREHOUSE_READER_MEMORY_LIMIT,
         str(Path(settings.TEMP_DIR) / "warehouse-reader"),
+        settings.BIGQUERY_LOCATION,
     )
 
 

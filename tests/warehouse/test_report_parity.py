@@ -246,6 +246,7 @@ def test_every_report_figure_is_the_same_on_both_backends(cast, sample, settings
     settings.BIGQUERY_PROJECT = bigquery_emulator.project
     settings.BIGQUERY_DATASET = f"sales_{uuid.uuid4().hex[:10]}"
     settings.BIGQUERY_API_ENDPOINT = bigquery_emulator.endpoint
+    settings.BIGQUERY_LOCATION = "US"
     warehouse_sync()
     for upload in uploads:
         assert pipeline_run(upload_id=upload.id, force=True).status == upload.status
