@@ -282,7 +282,11 @@ class BigQueryWarehouse:
                 job = client.load_table_from_file(fh, staging, job_config=config, rewind=True)
         else:
             sink = io.BytesIO()
-            pq.write_table(table.cast(schema), sink)
+            # Fields an admin added ride along after the canonical ones, as they are.
+            extra = [f for f in table.schema if f.name not in schema.names]
+            pq.write_table(
+                table.select([*schema.names, *(f.name for f in extra)]).cast(pa.schema([*schema, *extra])), sink
+            )
             sink.seek(0)
             job = client.load_table_from_file(sink, staging, job_config=config, rewind=True)
         job.result()
@@ -295,9 +299,14 @@ class BigQueryWarehouse:
         from google.cloud import bigquery
 
         # Staged types follow the parquet file (a naive time is DATETIME there): cast each
-        # column to the fact table's type.
-        columns = ", ".join(f"`{f.name}`" for f in FACT_SCHEMA)
-        casts = ", ".join(f"CAST(`{f.name}` AS {f.field_type}) AS `{f.name}`" for f in schema_fields(FACT_SCHEMA))
+        # column to the fact table's type. Fields an admin added (staged beyond the canonical
+        # columns) become NULLABLE columns of the table first, then are inserted as staged.
+        extra = self._columns_added(staging)
+        columns = ", ".join(f"`{name}`" for name in [*FACT_SCHEMA.names, *extra])
+        casts = ", ".join(
+            [f"CAST(`{f.name}` AS {f.field_type}) AS `{f.name}`" for f in schema_fields(FACT_SCHEMA)]
+            + [f"`{name}`" for name in extra]
+        )
         sql = f"""BEGIN TRANSACTION;
 {self._displace_sql(staging) if displaced else ""}
 DELETE FROM {self._ref(FACT_TABLE)} WHERE upload_id = @upload_id OR upload_id IN UNNEST(@retired);
@@ -306,6 +315,23 @@ SELECT {casts} FROM `{staging}` WHERE upload_id = @upload_id;
 COMMIT TRANSACTION;"""
         params = query_parameters({"upload_id": upload_id, "retired": retired, "displaced": displaced})
         self.client().query_and_wait(sql, job_config=bigquery.QueryJobConfig(query_parameters=params))
+
+    def _columns_added(self, staging: str) -> list[str]:
+        """The staged columns beyond the canonical ones, added to the fact table as NULLABLE
+        columns where it lacks them (older rows read NULL); their names."""
+        from google.cloud import bigquery
+
+        client = self.client()
+        staged = [f for f in client.get_table(staging).schema if f.name not in FACT_SCHEMA.names]
+        if not staged:
+            return []
+        fact = client.get_table(self.table_id(FACT_TABLE))
+        have = {f.name for f in fact.schema}
+        missing = [bigquery.SchemaField(f.name, f.field_type, mode="NULLABLE") for f in staged if f.name not in have]
+        if missing:
+            fact.schema = [*fact.schema, *missing]
+            client.update_table(fact, ["schema"])
+        return [f.name for f in staged]
 
     def _displace_sql(self, staging: str) -> str:
         """The rows of the displaced uploads (of the batch's shop and dates) whose line key is

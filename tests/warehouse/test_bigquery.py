@@ -158,3 +158,31 @@ def test_portable_sql_becomes_googlesql():
     assert to_googlesql(sql) == (
         """SELECT `a"b`, 'it''s "quoted" $not' FROM `Master_Sales_View` WHERE x = @scope_country_0"""
     )
+
+
+def test_a_field_an_admin_added_reaches_the_fact_table_as_a_nullable_column(bigquery):
+    """Issue 19, point 4: the staged rows' extra column used to be dropped by the INSERT,
+    which names the canonical columns only; it is added to the table first (NULLABLE, older
+    rows NULL), as the embedded warehouse does."""
+    import pyarrow as pa
+
+    wh = warehouse()
+    wh.ensure_schema(views=VIEWS)
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    wh.replace_batch(upload_id=old, table=fact_rows(old, 2))
+    wider = fact_rows(new, 2).append_column("loyalty_tier", pa.array(["gold", None], pa.string()))
+
+    assert wh.replace_batch(upload_id=new, table=wider) == 2
+
+    got = wh.query('SELECT upload_id = $new AS new, loyalty_tier FROM "orders-cleaned" ORDER BY 1, 2', {"new": new})
+    assert sorted(got.to_pylist(), key=repr) == sorted(
+        [
+            {"new": False, "loyalty_tier": None},
+            {"new": False, "loyalty_tier": None},
+            {"new": True, "loyalty_tier": "gold"},
+            {"new": True, "loyalty_tier": None},
+        ],
+        key=repr,
+    )
+    field = next(f for f in wh.client().get_table(wh.table_id(FACT_TABLE)).schema if f.name == "loyalty_tier")
+    assert (field.field_type, field.mode) == ("STRING", "NULLABLE")
