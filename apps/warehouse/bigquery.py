@@ -331,7 +331,17 @@ COMMIT TRANSACTION;"""
         if missing:
             fact.schema = [*fact.schema, *missing]
             client.update_table(fact, ["schema"])
+            self._views_refresh()
         return [f.name for f in staged]
+
+    def _views_refresh(self) -> None:
+        """The dataset's views made again as they are: a view keeps the schema it had when
+        made (Looker Studio reads that), so a column added to the table shows in it only then."""
+        client = self.client()
+        for item in client.list_tables(f"{self.project}.{self.dataset}"):
+            if item.table_type == "VIEW":
+                view = client.get_table(item.reference)
+                client.query_and_wait(f"CREATE OR REPLACE VIEW {self._ref(item.table_id)} AS {view.view_query}")
 
     def _displace_sql(self, staging: str) -> str:
         """The rows of the displaced uploads (of the batch's shop and dates) whose line key is
