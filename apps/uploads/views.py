@@ -184,21 +184,17 @@ def upload_decision(request: HttpRequest, upload_id) -> HttpResponse:
 @require_POST
 def upload_plausibility(request: HttpRequest, upload_id) -> HttpResponse:
     """Confirm an upload held as unlike the shop's usual uploads (it loads), or cancel it."""
-    scope = scope_for(request.user)
-    upload = selectors.upload_get(scope=scope, upload_id=upload_id)
     form = PlausibilityForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose confirm or cancel.")
-        return redirect("uploads:detail", upload_id=upload.id)
+        return redirect("uploads:detail", upload_id=upload_id)
     choice = form.cleaned_data["choice"]
-    try:
-        upload = upload_plausibility_decide(scope=scope, upload=upload, choice=choice, by=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        done = "Confirmed: processing again, it loads." if choice == "confirm" else "Cancelled: nothing was loaded."
-        messages.success(request, done)
-    return redirect("uploads:detail", upload_id=upload.id)
+    return _run_again(
+        request,
+        upload_id,
+        lambda scope, user, upload: upload_plausibility_decide(scope=scope, upload=upload, choice=choice, by=user),
+        lambda: "Confirmed: processing again, it loads." if choice == "confirm" else "Cancelled: nothing was loaded.",
+    )
 
 
 @login_required
@@ -243,8 +239,8 @@ def upload_sheet(request: HttpRequest, upload_id) -> HttpResponse:
 
 
 def _run_again(request: HttpRequest, upload_id, choose, said) -> HttpResponse:
-    """A choice that processes the upload again (sheet, date order): made, or refused with
-    the reason; back to the upload's page either way."""
+    """A choice on the upload (sheet, date order, a held upload's answer): made, or refused
+    with the reason; back to the upload's page either way."""
     scope = scope_for(request.user)
     upload = selectors.upload_get(scope=scope, upload_id=upload_id)
     try:
