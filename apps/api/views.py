@@ -41,7 +41,10 @@ from apps.uploads.services import (
 PAGE_SIZE = 100
 
 
-def upload_body(request: Request, upload: Upload) -> dict:
+def upload_body(request: Request, upload: Upload, *, replaced_by: dict | None = None) -> dict:
+    """The upload as the API gives it; `replaced_by` (upload id -> the id of the loaded upload
+    that took its place), when a list looked them up in one query."""
+
     def url(name: str, *args) -> str:
         return request.build_absolute_uri(reverse(name, args=args))
 
@@ -54,7 +57,11 @@ def upload_body(request: Request, upload: Upload) -> dict:
         "size_bytes": upload.size_bytes,
         "sha256": upload.sha256,
         "replaces": upload.replaces_id,
-        "replaced_by": getattr(selectors.upload_replaced_by(upload), "id", None),
+        "replaced_by": (
+            replaced_by.get(upload.id)
+            if replaced_by is not None
+            else getattr(selectors.upload_replaced_by(upload), "id", None)
+        ),
         "duplicate_of": upload.duplicate_of_id,
         "errors_by_reason": upload.report.get("errors_by_reason", {}),
         # Loaded rows per customer country; the note names those no region covers.
@@ -106,8 +113,9 @@ def uploads(request: Request) -> Response:
             # A script that asks for a shop or a day it cannot have is told so, not given all.
             errors = {field: " ".join(e) for field, e in wanted.errors.items()}
             return Response({"detail": "Invalid filter.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
-        found = selectors.upload_list(scope=scope, filters=wanted.filters())[:PAGE_SIZE]
-        return Response([upload_body(request, u) for u in found])
+        found = list(selectors.upload_list(scope=scope, filters=wanted.filters())[:PAGE_SIZE])
+        replaced_by = selectors.uploads_replaced_by([u.id for u in found])
+        return Response([upload_body(request, u, replaced_by=replaced_by) for u in found])
     if not scope.upload_shop_codes:
         return _error("Your role cannot upload files.", status.HTTP_403_FORBIDDEN)
     data = UploadCreateSerializer(data=request.data)  # parses the body: the handler may refuse it

@@ -70,6 +70,12 @@ def upload_replaced_by(upload: Upload) -> Upload | None:
     return upload.replacements.filter(status__in=Upload.IN_WAREHOUSE).order_by("-created_at").first()
 
 
+def uploads_replaced_by(ids) -> dict:
+    """upload_replaced_by for many uploads in one query: id -> the latest loaded replacement's id."""
+    found = Upload.objects.filter(replaces_id__in=ids, status__in=Upload.IN_WAREHOUSE).order_by("created_at")
+    return dict(found.values_list("replaces_id", "id"))  # the latest last: it wins
+
+
 def upload_mismatch_note(upload: Upload) -> str:
     """What the reconciliation found, while the warehouse does not hold the upload's rows as
     loaded (the history line that marked it); empty otherwise."""
