@@ -13,8 +13,6 @@ The mix, on top of five shops' real files (tests/reports/regions_mix.py):
 - AU-SYD: its file again in other bytes (held; cancelled).
 """
 
-import csv
-import io
 import json
 import re
 
@@ -30,24 +28,13 @@ from apps.uploads.reconcile import uploads_reconcile
 from apps.uploads.services import upload_overlap_decide
 from apps.warehouse.services import warehouse
 from tests.factories import upload_loaded
+from tests.overlap.copies import csv_bytes, rows_of
 from tests.reports.regions_mix import FILES, expected_where, regions_mix_load, warehouse_figures
 from tests.uploads.conftest import worker_inline  # noqa: F401 (fixture)
 
 VIEWERS = ["admin", "head_us", "head_uk", "head_fr", "head_au", "mgr_us_nyc", "mgr_uk_lon", "mgr_fr_par", "mgr_au_syd"]
 ALL_TIME = "preset=all"
 SLICE = "online_retail_sample_vikash_slice.csv"
-
-
-def _rows(path) -> tuple[list[str], list[list[str]]]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        found = list(csv.reader(fh))
-    return found[0], [row for row in found[1:] if row]
-
-
-def _csv(header: list[str], rows: list[list[str]]) -> bytes:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([header, *rows])
-    return out.getvalue().encode()
 
 
 def _two_digit_years(header: list[str], rows: list[list[str]]) -> list[list[str]]:
@@ -73,23 +60,29 @@ def mixed(cast, sample, tmp_path, worker_inline) -> dict[str, Upload]:  # noqa: 
     uploads = regions_mix_load(cast, sample, tmp_path)
 
     # US-NYC: the same lines in other bytes, then a partial correction with new lines.
-    header, usa = _rows(sample(FILES["new_york"][2]))
-    again = _upload(cast, tmp_path, "mgr_us_nyc", "US-NYC", "usa-bom.csv", b"\xef\xbb\xbf" + _csv(header, usa))
+    header, usa = rows_of(sample(FILES["new_york"][2]))
+    again = _upload(cast, tmp_path, "mgr_us_nyc", "US-NYC", "usa-bom.csv", b"\xef\xbb\xbf" + csv_bytes(header, usa))
     assert (again.status, again.report["overlap"]["lines"]) == (Upload.Status.OVERLAP, len(usa))
     uploads["nyc_again"] = _decide(cast, again, "new_only", worker_inline)
     assert uploads["nyc_again"].rows_loaded == 0
     code = header.index("StockCode")
     new_lines = [[*row[:code], row[code] + "-NEW", *row[code + 1 :]] for row in usa[100:120]]
-    fix = _csv(header, _two_digit_years(header, usa[:100] + new_lines))
+    fix = csv_bytes(header, _two_digit_years(header, usa[:100] + new_lines))
     corrected = _upload(cast, tmp_path, "mgr_us_nyc", "US-NYC", "usa-fix.csv", fix)
     assert (corrected.status, corrected.report["overlap"]["lines"]) == (Upload.Status.OVERLAP, 100)
     uploads["nyc_fix"] = _decide(cast, corrected, "replace", worker_inline)
     assert uploads["nyc_fix"].rows_loaded == 120
 
     # FR-PAR: a corrected file replacing the first.
-    header, france = _rows(sample(FILES["paris"][2]))
+    header, france = rows_of(sample(FILES["paris"][2]))
     uploads["paris_fix"] = _upload(
-        cast, tmp_path, "mgr_fr_par", "FR-PAR", "france-fix.csv", _csv(header, france[:-50]), replaces=uploads["paris"]
+        cast,
+        tmp_path,
+        "mgr_fr_par",
+        "FR-PAR",
+        "france-fix.csv",
+        csv_bytes(header, france[:-50]),
+        replaces=uploads["paris"],
     )
     assert uploads["paris_fix"].status in Upload.IN_WAREHOUSE
 
@@ -109,8 +102,8 @@ def mixed(cast, sample, tmp_path, worker_inline) -> dict[str, Upload]:  # noqa: 
     uploads["london_slice"] = slice_upload
 
     # AU-SYD: its file again with ISO dates, cancelled.
-    header, germany = _rows(sample(FILES["sydney"][2]))
-    other_bytes = _csv(header, germany)  # LF where the file has CRLF
+    header, germany = rows_of(sample(FILES["sydney"][2]))
+    other_bytes = csv_bytes(header, germany)  # LF where the file has CRLF
     held = _upload(cast, tmp_path, "mgr_au_syd", "AU-SYD", "germany-again.csv", other_bytes)
     assert held.status == Upload.Status.OVERLAP
     uploads["sydney_again"] = _decide(cast, held, "cancel", worker_inline, user="mgr_au_syd")
