@@ -6,6 +6,7 @@ state through the API and `manage.py` commands."""
 import contextlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -18,6 +19,16 @@ from django.conf import settings
 from .processes import children_of, free_port, wait_until
 
 FINISHED = {"loaded", "loaded_with_errors", "rejected", "failed", "needs_mapping", "cancelled", "overlap"}
+
+
+def database_fresh(url: str, prefix: str) -> str:
+    """A new, empty database on the PostgreSQL server of `url` (one per test); its URL."""
+    import psycopg
+
+    name = f"{prefix}_{random.randrange(16**8):08x}"
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return url.rsplit("/", 1)[0] + "/" + name
 
 
 class ServedApp:

@@ -8,12 +8,11 @@ without the shop's load lock (apps/uploads/shop_lock.py) both checks would find 
 loaded and both runs would load the lines."""
 
 import json
-import random
 
 import pytest
 
-from .served import ServedApp
-from .test_parallel_uploads import _all_at_once, _create_database
+from .served import ServedApp, database_fresh
+from .test_parallel_uploads import _all_at_once
 
 pytestmark = pytest.mark.integration
 BOM = b"\xef\xbb\xbf"
@@ -25,10 +24,7 @@ def app(request, tmp_path):
            "CELERY_WORKER_CONCURRENCY": "2"}  # fmt: skip
     served = ServedApp(tmp_path / "data", env=env)
     if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        name = f"ovl_{random.randrange(16**8):08x}"
-        _create_database(url, name)
-        served.env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
+        served.env["DATABASE_URL"] = database_fresh(request.getfixturevalue("postgres_url"), "ovl")
     served.start()
     try:
         yield served

@@ -4,14 +4,13 @@ serve`), on SQLite and on PostgreSQL. The file loads once and the upload is repl
 the database's unique constraints decide (apps/uploads/transitions.py upload_insert), and the
 losers get the duplicate answer or "a replacement is already running"."""
 
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .served import ServedApp
+from .served import ServedApp, database_fresh
 
 pytestmark = pytest.mark.integration
 PARALLEL = 12
@@ -35,21 +34,12 @@ def app(tmp_path, database_url):
         env={"ETL_TEST_PAUSE_AT": "validating", "ETL_TEST_PAUSE_SECONDS": "3", "LOG_LEVEL": "WARNING"},
     )
     if database_url:  # a fresh database per test on the session's PostgreSQL server
-        name = f"par_{random.randrange(16**8):08x}"
-        _create_database(database_url, name)
-        served.env["DATABASE_URL"] = database_url.rsplit("/", 1)[0] + "/" + name
+        served.env["DATABASE_URL"] = database_fresh(database_url, "par")
     served.start()
     try:
         yield served
     finally:
         served.stop()
-
-
-def _create_database(url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as con:
-        con.execute(f'CREATE DATABASE "{name}"')
 
 
 def _all_at_once(calls) -> tuple[list, list[float]]:
