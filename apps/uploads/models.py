@@ -129,6 +129,16 @@ class Upload(models.Model):
         help_text="Its clean rows' figures (lines, sales, orders, median price, dates, currencies): what the "
         "plausibility check compares the shop's next uploads with.",
     )
+    first_order_date = models.DateField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="The first order day of its rows in the warehouse (kept at load time): what a warehouse "
+        "statement on its rows is bounded by, and where its coverage starts.",
+    )
+    last_order_date = models.DateField(
+        null=True, blank=True, db_index=True, help_text="The last order day of its rows in the warehouse."
+    )
     plausibility_accepted = models.BooleanField(
         default=False,
         help_text="Load it even if it is unlike the shop's usual uploads (confirmed by the uploader, or "

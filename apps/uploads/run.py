@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from pathlib import Path
 
@@ -354,6 +355,7 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     upload.rows_totals = outcome.rows_totals
     upload.report = outcome.report
     upload.summary = outcome.summary
+    upload.first_order_date, upload.last_order_date = _order_span(status, outcome)
     upload.schema_version = schema_version
     if status == Upload.Status.IMPLAUSIBLE:
         finished = upload_implausible_hold(upload, message=message)
@@ -366,6 +368,15 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     except Exception:  # a check: it never changes how the run ended
         log.exception("upload %s: its rows could not be compared with the warehouse's", upload.id)
     return finished
+
+
+def _order_span(status: str, outcome: Outcome) -> tuple[date | None, date | None]:
+    """The first and last order day of what the run put in the warehouse (its clean rows'
+    span; none when it loaded nothing)."""
+    if status not in Upload.IN_WAREHOUSE or not outcome.rows_loaded:
+        return None, None
+    first, last = outcome.summary.get("first_date"), outcome.summary.get("last_date")
+    return (date.fromisoformat(first) if first else None, date.fromisoformat(last) if last else None)
 
 
 class _Recorder:

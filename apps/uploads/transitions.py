@@ -157,6 +157,7 @@ def upload_retrying(upload_id) -> None:
 RUN_FIELDS = [
     "status", "stage", "message", "finished_at", "rows_read", "rows_loaded", "rows_rejected", "rows_dropped",
     "rows_totals", "rows_processed", "stage_progress", "report", "schema_version", "summary",
+    "first_order_date", "last_order_date",
 ]  # fmt: skip
 
 

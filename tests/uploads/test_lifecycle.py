@@ -180,3 +180,15 @@ def test_progress_follows_the_stage_and_the_rows_through_it(usa):
 def test_an_upload_that_ended_outside_the_warehouse_is_not_marked_done(usa, status):
     """The stage strip marked "done" for a failed upload; now no stage, and the bar red."""
     assert upload_progress(_aged(usa, status=status)) == {"stage": "stopped", "fraction": 1.0, "rows_processed": None}
+
+
+def test_a_loaded_upload_keeps_the_order_date_span_of_its_rows(usa):
+    """The span the warehouse statements on its rows are bounded by, and coverage drawn from."""
+    upload_run(upload_id=usa.id)
+    usa.refresh_from_db()
+    found = warehouse().query(
+        'SELECT min(order_date) AS a, max(order_date) AS b FROM "orders-cleaned" WHERE upload_id = $u',
+        {"u": str(usa.id)},
+    ).to_pylist()[0]
+    assert (usa.first_order_date, usa.last_order_date) == (found["a"], found["b"])
+    assert usa.first_order_date < usa.last_order_date
