@@ -20,8 +20,10 @@ import re
 from collections.abc import Iterator
 from functools import cache
 
+import wasmtime
 from zetasql.api import CatalogBuilder, TableBuilder
 from zetasql.api.type_factory import TypeFactory
+from zetasql.core import wasm_client
 from zetasql.core.local_service import ZetaSqlLocalService
 from zetasql.types import (
     AnalyzerOptions,
@@ -87,8 +89,24 @@ def zeta_type(bigquery_type: str):
     return TypeFactory.create_simple_type(KINDS[bigquery_type])
 
 
+def _compilation_cached() -> None:
+    """Compiling ZetaSQL's 28 MB WebAssembly module takes 10-35 s on this machine; wasmtime's
+    own compilation cache (~/.cache/wasmtime, keyed by the module and the compiler) makes
+    every later run load it in well under a second. zetasql builds its wasmtime Config
+    itself, so the cache is switched on in the Config it makes."""
+
+    def cached_config() -> wasmtime.Config:
+        config = wasmtime.Config()
+        config.shared_memory = True  # as zetasql sets it
+        config.cache = True
+        return config
+
+    wasm_client.Config = cached_config
+
+
 @cache
 def language() -> LanguageOptions:
+    _compilation_cached()
     options = LanguageOptions.maximum_features()
     options.product_mode = ProductMode.PRODUCT_EXTERNAL
     return options

@@ -126,3 +126,21 @@ class StatementCapture:
                 capture._inside.depth -= 1
 
         return recording
+
+
+def statements_read(path) -> list[Statement]:
+    """Statements written by the capture (SQL_CAPTURE_OUT, tests/googlesql/conftest.py)."""
+    import json
+
+    with open(path) as fh:
+        found = json.load(fh)
+    return [
+        Statement(
+            sql=s["sql"],
+            params=tuple(Param(p["name"], p["type"], p["value"]) for p in s["params"]),
+            default_dataset=s["default_dataset"],
+            tables=tuple((name, tuple(tuple(c) for c in columns)) for name, columns in s["tables"]),
+            path=s["path"],
+        )
+        for s in found
+    ]
