@@ -104,9 +104,11 @@ def _compilation_cached() -> None:
     wasm_client.Config = cached_config
 
 
+_compilation_cached()  # before anything starts zetasql's service
+
+
 @cache
 def language() -> LanguageOptions:
-    _compilation_cached()
     options = LanguageOptions.maximum_features()
     options.product_mode = ProductMode.PRODUCT_EXTERNAL
     return options

@@ -12,6 +12,7 @@ import pytest
 from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW, ViewSpec
 from apps.warehouse.services import warehouse
 from tests.googlesql.analysis import Refused, analysed, unbounded_scans, view_names
+from tests.googlesql.capture import DATASET, PROJECT, Param, Statement
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 OWNED_BY_OTHERS = "bounded by the i19-writer and i19-reads branches"
@@ -81,9 +82,42 @@ def test_the_analyzer_refuses_what_bigquery_refuses(captured):
         f"SELECT date_trunc('month', order_date) FROM `{MASTER_VIEW}`",
         f"SELECT no_such_column FROM `{MASTER_VIEW}`",
         f"SELECT 1 FROM `{FACT_TABLE}` WHERE order_date = @no_such_parameter",
+        f"SELECT CAST(quantity AS INT32) FROM `{FACT_TABLE}`",  # internal mode only: BigQuery has no INT32
+        f"SELECT CAST(quantity AS DOUBLE) FROM `{FACT_TABLE}`",  # a DuckDB type name
     ):
         with pytest.raises(Refused):
             analysed(type(base)(sql, (), base.default_dataset, (), "probe"), views)
+
+
+def probe(sql: str, **types) -> Statement:
+    params = tuple(Param(name, kind, None) for name, kind in types.items())
+    return Statement(sql, params, f"{PROJECT}.{DATASET}", (), "probe")
+
+
+@pytest.mark.parametrize(
+    ("where", "why"),
+    [
+        ("order_date BETWEEN @low AND @high AND upload_id = @u", None),
+        ("order_date >= DATE_SUB(@high, INTERVAL 7 DAY) AND order_date < @high", None),
+        ("order_date IN UNNEST(@days)", None),
+        ("(order_date = @low OR order_date = @high)", None),
+        ("upload_id = @u", "order_date not filtered"),
+        ("(order_date = @low OR upload_id = @u)", "not compared with a constant"),
+        (f"order_date >= (SELECT min(order_date) FROM `{FACT_TABLE}` WHERE order_date > @low)", "not compared"),
+        ("order_date = DATE(loaded_at)", "not compared with a constant"),
+    ],
+)
+def test_the_bound_check_tells_a_pruning_filter_from_others(where, why):
+    """Only a comparison of order_date with constants or parameters counts (BigQuery prunes
+    with constant expressions, not with a subquery's or another column's values)."""
+    statement = probe(
+        f"SELECT count(*) FROM `{MASTER_VIEW}` WHERE {where}",
+        low="DATE", high="DATE", u="STRING", days="ARRAY<DATE>",
+    )  # fmt: skip
+    found = [
+        w for _, tree in analysed(statement, frozenset({MASTER_VIEW})) for w in unbounded_scans(tree, {MASTER_VIEW})
+    ]
+    assert (found == []) if why is None else (len(found) == 1 and why in found[0]), found
 
 
 @pytest.mark.xfail(reason=OWNED_BY_OTHERS, strict=True)
