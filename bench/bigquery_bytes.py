@@ -200,6 +200,11 @@ def main() -> None:
     print("\nper action (sum of statements, each at least 10 MB):")
     for what, total in totals.items():
         print(f"  {what:<20}{total / GB:>9.2f} GB")
+    print(
+        "\nnote: an export of lines reads them span by span (apps/reports/lines.py, SPAN_LINES lines a\n"
+        "span): the test files make one short span; at scale the spans together cover the filter's\n"
+        "days, so its line reads cost the lines page's bytes per day times the filter's days."
+    )
 
 
 if __name__ == "__main__":
