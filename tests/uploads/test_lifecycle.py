@@ -186,9 +186,13 @@ def test_a_loaded_upload_keeps_the_order_date_span_of_its_rows(usa):
     """The span the warehouse statements on its rows are bounded by, and coverage drawn from."""
     upload_run(upload_id=usa.id)
     usa.refresh_from_db()
-    found = warehouse().query(
-        'SELECT min(order_date) AS a, max(order_date) AS b FROM "orders-cleaned" WHERE upload_id = $u',
-        {"u": str(usa.id)},
-    ).to_pylist()[0]
+    found = (
+        warehouse()
+        .query(
+            'SELECT min(order_date) AS a, max(order_date) AS b FROM "orders-cleaned" WHERE upload_id = $u',
+            {"u": str(usa.id)},
+        )
+        .to_pylist()[0]
+    )
     assert (usa.first_order_date, usa.last_order_date) == (found["a"], found["b"])
     assert usa.first_order_date < usa.last_order_date
