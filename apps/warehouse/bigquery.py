@@ -41,6 +41,7 @@ from apps.warehouse.base import (
     date_trunc_checked,
     line_matches_of,
     removal_span,
+    span_of,
 )
 from apps.warehouse.bigquery_dialect import (
     error_reason,
@@ -309,6 +310,26 @@ class BigQueryWarehouse:
         """Stage the batch (a load job into the staging dataset), record it as pending, then
         return once a writer, this one or another, has applied it (apps/warehouse/commits.py):
         the upload is loaded only once its rows are in the table."""
+        pending, rows = self.stage(
+            upload_id=upload_id, table=table, retire=retire, source_uri=source_uri, displace=displace, removes=removes
+        )
+        if isinstance(table, ParquetBatch):
+            table.committing()
+        self.apply_pending(pending)
+        return rows
+
+    def stage(
+        self,
+        *,
+        upload_id: str,
+        table: "pa.Table | BatchSource",
+        retire: Sequence[str] = (),
+        source_uri: str | None = None,
+        displace: Sequence[str] = (),
+        removes: "Sequence[DateSpan | None] | None" = None,
+    ) -> tuple[Pending, int]:
+        """The batch loaded into a staging table and recorded as waiting to be applied; how
+        many rows it holds."""
         upload_id = str(uuid.UUID(str(upload_id)))
         if callable(table) and not isinstance(table, ParquetBatch):  # one load job takes the whole batch
             table = table().read_all()
@@ -320,18 +341,16 @@ class BigQueryWarehouse:
             upload_id=upload_id,
             staging=staging,
             span=span,
-            removes=removal_span(removes),
+            # A run that died after its apply left rows its upload does not know of: their days too.
+            removes=_known(removal_span(removes), *self.commits.loaded_spans(upload_id)),
             retired=tuple(str(uuid.UUID(str(r))) for r in retire),
             displaced=tuple(str(uuid.UUID(str(r))) for r in displace),
             stores=stores,
         )
         self.commits.record(pending)
-        if isinstance(table, ParquetBatch):
-            table.committing()
-        self._applied(pending)
-        return rows
+        return pending, rows
 
-    def _applied(self, pending: Pending) -> None:
+    def apply_pending(self, pending: Pending) -> None:
         """Wait for the writer lock; holding it, apply every waiting batch unless ours is
         applied already. A batch another writer left (it died) is applied with the rest."""
         while True:
@@ -494,7 +513,7 @@ class BigQueryWarehouse:
         from google.cloud import bigquery
 
         upload_id = str(uuid.UUID(str(upload_id)))
-        bound = span or UNKNOWN_SPAN
+        bound = span_of(span or UNKNOWN_SPAN, *self.commits.loaded_spans(upload_id))
         params = {"upload_id": upload_id, "first": bound.first, "last": bound.last}
         config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
         sql = (
@@ -562,6 +581,11 @@ class BigQueryWarehouse:
 
     def compact(self, *, wait: bool = True) -> dict[str, int]:
         return {}  # capabilities.compaction is False: BigQuery manages its own storage
+
+
+def _known(*spans: DateSpan | None) -> DateSpan | None:
+    """The union of the spans given (None: no span, here: nothing there)."""
+    return span_of(*(s for s in spans if s is not None))
 
 
 def _batch_span(table: "pa.Table | ParquetBatch") -> tuple[DateSpan | None, tuple[str, ...]]:

@@ -75,6 +75,10 @@ class Commits(Protocol):
     def attempt(self, pendings: Sequence[Pending]) -> None:
         """Count one more try of each (an operator sees how often a group was retried)."""
 
+    def loaded_spans(self, upload_id: str) -> list[DateSpan]:
+        """The staged days of the upload's applied (or still pending) batches: where rows of
+        it may lie even if its run died before recording its span on the upload."""
+
 
 def latest_per_upload(pendings: Sequence[Pending]) -> tuple[list[Pending], list[Pending]]:
     """The newest pending apply of each upload (in the order given), and the older ones:
@@ -153,3 +157,7 @@ class FileCommits:
         for pending in pendings:
             current = self.get(pending.id) or pending
             self._write(replace(current, attempts=current.attempts + 1))
+
+    def loaded_spans(self, upload_id: str) -> list[DateSpan]:
+        found = (p for p in self._all() if p.upload_id == upload_id and p.state in (PENDING, APPLIED))
+        return [p.span for p in found if p.span is not None]

@@ -13,7 +13,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F
 
 from apps.warehouse.base import DateSpan
-from apps.warehouse.commits import GROUP_CAP, PENDING, Pending
+from apps.warehouse.commits import APPLIED, GROUP_CAP, PENDING, Pending
 from apps.warehouse.models import PendingApply
 
 # The advisory lock's keys: its own namespace (the shop locks use 0x5A1E), and one lock.
@@ -93,3 +93,8 @@ class DatabaseCommits:
 
     def attempt(self, pendings: Sequence[Pending]) -> None:
         PendingApply.objects.filter(pk__in=[p.id for p in pendings]).update(attempts=F("attempts") + 1)
+
+    def loaded_spans(self, upload_id: str) -> list[DateSpan]:
+        rows = PendingApply.objects.filter(upload_id=upload_id, state__in=[PENDING, APPLIED])
+        rows = rows.exclude(first_order_date=None).values_list("first_order_date", "last_order_date")
+        return [DateSpan(first, last) for first, last in rows]
