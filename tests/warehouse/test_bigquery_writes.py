@@ -196,3 +196,31 @@ def test_a_writer_that_died_after_its_merge_is_applied_again_without_doubling(ta
 
     assert rows_per_upload(target) == {u: 8}
     assert wh.commits.get(pending.id).state == APPLIED
+
+
+def test_the_load_bench_in_small_loses_and_doubles_nothing_with_faults_injected(bigquery_emulator, double):
+    """bench/bigquery_load_test.py at CI size: 8 processes, 60 uploads (reruns, corrections),
+    with transient faults injected into the mutating statements."""
+    from bench.bigquery_load_test import run
+
+    double.inject(rates={"aborted": 0.05, "tooManyDml": 0.05, "rateLimitExceeded": 0.03, "backendError": 0.03})
+    found = run(double.endpoint, bigquery_emulator.project, workers=8, uploads=60, double=double)
+
+    assert (found["failed"], found["lost"], found["double_counted"]) == (0, 0, 0), found
+    assert found["statements_per_upload"] < 1
+
+
+def test_the_app_database_keeps_each_apply_with_its_days(bigquery):
+    from apps.warehouse.models import PendingApply
+    from apps.warehouse.services import warehouse
+
+    wh = warehouse()
+    wh.ensure_schema(views=[ViewSpec(MASTER_VIEW)])
+    u = str(uuid.uuid4())
+    assert wh.replace_batch(upload_id=u, table=batch(Job(u, 3, day=4)), removes=()) == 3
+
+    row = PendingApply.objects.get(upload_id=u)
+    assert (row.state, row.attempts) == ("applied", 1)
+    assert (row.first_order_date, row.last_order_date) == (dt.date(2024, 1, 4), dt.date(2024, 1, 4))
+    # A delete bounded by a span that misses the rows still finds them: the applies' days count.
+    assert wh.delete_batch(upload_id=u, span=DateSpan(DAY, DAY)) == 3
