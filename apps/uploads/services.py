@@ -387,8 +387,8 @@ def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[
             upload_reprocess(upload_id=mismatch.upload_id, inline=inline)
         else:
             # The upload's span bounds it (reconcile.py's mismatch carries the id only).
-            found = Upload.objects.filter(pk=mismatch.upload_id).first()
-            warehouse().delete_batch(upload_id=mismatch.upload_id, span=found and found.warehouse_span)
+            held = Upload.objects.filter(pk=mismatch.upload_id).first()
+            warehouse().delete_batch(upload_id=mismatch.upload_id, span=held and held.warehouse_span)
         repaired.append(mismatch)
     if repaired and (inline or any(m.repair == "remove" for m in found.mismatches)):
         found = uploads_reconcile()  # what the warehouse holds now (marks cleared where it agrees)
