@@ -19,7 +19,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -62,7 +62,7 @@ class Commits(Protocol):
         """Keep `pending` (a writer marks an earlier pending apply of the same upload
         superseded: a run again has staged its batch anew)."""
 
-    def writer(self) -> "contextmanager[None]":
+    def writer(self) -> AbstractContextManager[None]:
         """Held while the holder applies: one writer at a time, across processes and hosts."""
 
     def get(self, pending_id: str) -> Pending | None: ...
