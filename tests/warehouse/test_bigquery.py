@@ -4,7 +4,8 @@ What the emulator cannot show, and so these tests do not claim: partition prunin
 bytes billed (it answers from DuckDB, so a partition filter changes no cost), the effect
 of clustering, row access policies and IAM (no authentication), quotas, 429 rate limits
 and 5xx faults (our retries are tested with a raising callable below instead), and the
-isolation of concurrent multi-statement transactions on Google's servers. It does show
+isolation of concurrent multi-statement transactions on Google's servers
+(test_bigquery_writes.py puts a double of those in front of the emulator). It does show
 table partitioning/clustering metadata, views, load jobs from parquet bytes and gs://
 URIs, MERGE/DELETE/INSERT in a transaction, and typed query parameters.
 """
