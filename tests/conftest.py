@@ -71,8 +71,9 @@ def sample() -> "callable":
 
 
 @pytest.fixture
-def bigquery(settings, bigquery_emulator):  # noqa: F811
-    """WAREHOUSE=bigquery against the local emulator, in a dataset of this test's own."""
+def bigquery(settings, bigquery_emulator, db):  # noqa: F811
+    """WAREHOUSE=bigquery against the local emulator, in a dataset of this test's own (with
+    the app database, which holds the batches waiting to be applied)."""
     settings.WAREHOUSE = "bigquery"
     settings.BIGQUERY_PROJECT = bigquery_emulator.project
     settings.BIGQUERY_DATASET = f"sales_{uuid.uuid4().hex[:10]}"

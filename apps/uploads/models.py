@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import Region, Shop
+from apps.warehouse.base import DateSpan
 
 
 class Upload(models.Model):
@@ -192,6 +193,14 @@ class Upload(models.Model):
     @property
     def warehouse_mismatch(self) -> bool:
         return self.warehouse_rows is not None
+
+    @property
+    def warehouse_span(self) -> DateSpan | None:
+        """The order days of its rows in the warehouse, which bound a statement on them
+        (None: unknown, as for rows loaded before spans were kept)."""
+        if self.first_order_date is None or self.last_order_date is None:
+            return None
+        return DateSpan(self.first_order_date, self.last_order_date)
 
 
 class UploadEvent(models.Model):

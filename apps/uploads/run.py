@@ -60,7 +60,7 @@ from apps.uploads.transitions import (
     upload_stage,
     upload_stage_progress,
 )
-from apps.warehouse.base import ParquetBatch, WarehouseBusy, WarehouseError
+from apps.warehouse.base import DateSpan, ParquetBatch, WarehouseBusy, WarehouseError
 from apps.warehouse.services import stored_file_uri, warehouse
 from salesapp.logs import upload_log_context
 
@@ -233,7 +233,8 @@ def _run_and_load(
             _remove_earlier_rows(upload)  # held: none of its rows stay in the warehouse
     loaded = Loaded()
     if status == Upload.Status.REJECTED:
-        warehouse().delete_batch(upload_id=str(upload.id))  # a run again leaves none of its rows
+        if upload.rows_loaded:  # a run again leaves none of its rows; a first run has none to remove
+            warehouse().delete_batch(upload_id=str(upload.id), span=upload.warehouse_span)
     elif status != Upload.Status.IMPLAUSIBLE:
         # The load band of the bar starts empty; the engine's estimate fills it.
         upload_stage(upload.id, "loading", rows_processed=0)
@@ -311,7 +312,7 @@ def _load(upload: Upload, run: StagesRun, spec: SchemaSpec, ctx: UploadContext, 
         if plan.hold:
             # Held: nothing of it in the warehouse (a run again removes its earlier batch).
             if upload.rows_loaded:
-                warehouse().delete_batch(upload_id=str(upload.id))
+                warehouse().delete_batch(upload_id=str(upload.id), span=upload.warehouse_span)
             return Loaded(status=plan.hold, overlap=plan.report)
         if plan.skip_keys is not None:
             write(skip_keys=plan.skip_keys)
@@ -331,8 +332,21 @@ def _commit(upload: Upload, local: Path, *, displace: list[str]) -> int:
     retire = [str(upload.replaces_id)] if upload.replaces_id else []
     batch = ParquetBatch(committed, committing=partial(test_pause, "committing"))
     return warehouse().replace_batch(
-        upload_id=str(upload.id), table=batch, retire=retire, source_uri=stored_file_uri(stored), displace=displace
+        upload_id=str(upload.id),
+        table=batch,
+        retire=retire,
+        source_uri=stored_file_uri(stored),
+        displace=displace,
+        removes=_spans_removed(upload),
     )
+
+
+def _spans_removed(upload: Upload) -> list[DateSpan | None]:
+    """Where the rows a load replaces lie: this upload's earlier load and the one it retires
+    (None for one loaded before spans were kept); none when neither loaded rows. The load's
+    own span bounds the rest (a run again of the same file, displaced lines)."""
+    earlier = [upload, upload.replaces] if upload.replaces_id else [upload]
+    return [u.warehouse_span for u in earlier if u.rows_loaded]
 
 
 def _remove_earlier_rows(upload: Upload) -> None:
@@ -342,7 +356,7 @@ def _remove_earlier_rows(upload: Upload) -> None:
     if not upload.rows_loaded:
         return
     try:
-        warehouse().delete_batch(upload_id=str(upload.id))
+        warehouse().delete_batch(upload_id=str(upload.id), span=upload.warehouse_span)
     except WarehouseError:
         log.exception("upload %s failed, and its earlier rows could not be removed", upload.id)
 

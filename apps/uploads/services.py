@@ -386,7 +386,9 @@ def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[
         if mismatch.repair == "reprocess":
             upload_reprocess(upload_id=mismatch.upload_id, inline=inline)
         else:
-            warehouse().delete_batch(upload_id=mismatch.upload_id)
+            # The upload's span bounds it (reconcile.py's mismatch carries the id only).
+            held = Upload.objects.filter(pk=mismatch.upload_id).first()
+            warehouse().delete_batch(upload_id=mismatch.upload_id, span=held and held.warehouse_span)
         repaired.append(mismatch)
     if repaired and (inline or any(m.repair == "remove" for m in found.mismatches)):
         found = uploads_reconcile()  # what the warehouse holds now (marks cleared where it agrees)
@@ -396,6 +398,6 @@ def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[
 def upload_delete_rows(*, upload_id) -> int:
     """Remove exactly this upload's rows from the warehouse (an operator's action); how many."""
     upload = Upload.objects.get(pk=upload_id)
-    removed = warehouse().delete_batch(upload_id=str(upload.id))
+    removed = warehouse().delete_batch(upload_id=str(upload.id), span=upload.warehouse_span)
     upload_rows_removed(upload.id)
     return removed

@@ -25,8 +25,9 @@ BigQuery emulator it uses (local-bigquery, DuckDB underneath) accepts some DuckD
 SQL that Google's servers would refuse, so the rules above matter even where it passes.
 """
 
+import datetime as dt
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,6 +76,43 @@ class ParquetBatch:
 
     def rows(self) -> int:
         return pq.ParquetFile(self.path).metadata.num_rows
+
+
+@dataclass(frozen=True)
+class DateSpan:
+    """The first and last order day of an upload's rows (Upload.first_order_date and
+    last_order_date): what bounds a write to the rows it touches (BigQuery: those partitions)."""
+
+    first: dt.date
+    last: dt.date
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ValueError(f"A span ends before it starts: {self.first} > {self.last}")
+
+    def union(self, other: "DateSpan") -> "DateSpan":
+        return DateSpan(min(self.first, other.first), max(self.last, other.last))
+
+
+# The bound used where a span is unknown (rows loaded before spans were kept): explicit, so
+# the statement still names order_date (a table with require_partition_filter takes it), but
+# it prunes nothing: the statement is billed for the whole column, as it was before.
+UNKNOWN_SPAN = DateSpan(dt.date(1900, 1, 1), dt.date(9999, 12, 31))
+
+
+def span_of(*spans: "DateSpan | None") -> DateSpan | None:
+    """The union of the spans; UNKNOWN_SPAN if one of them is unknown (None); None if none."""
+    found: DateSpan | None = None
+    for span in spans:
+        span = UNKNOWN_SPAN if span is None else span
+        found = span if found is None else found.union(span)
+    return found
+
+
+def removal_span(removes: "Iterable[DateSpan | None] | None") -> DateSpan | None:
+    """Where the rows a replace removes can be: None (the caller does not know) is unknown;
+    an empty sequence is nothing earlier (a first load)."""
+    return UNKNOWN_SPAN if removes is None else span_of(*removes)
 
 
 @dataclass(frozen=True)
@@ -154,6 +192,7 @@ class Warehouse(Protocol):
         retire: Sequence[str] = (),
         source_uri: str | None = None,
         displace: Sequence[str] = (),
+        removes: "Sequence[DateSpan | None] | None" = None,
     ) -> int:
         """Atomically make `table` the rows of this upload (running it twice changes nothing).
 
@@ -166,7 +205,13 @@ class Warehouse(Protocol):
         "replace": this file's lines take the place of theirs; `table` a ParquetBatch then).
         `source_uri` is
         where the same rows are stored as parquet (gs://...), for backends that load faster
-        from there than from bytes sent by this process."""
+        from there than from bytes sent by this process.
+
+        `removes` says where the rows this replace removes lie: one span per earlier load
+        (this upload's own earlier run, each upload it retires), None in it for a load whose
+        span is unknown; () when nothing was loaded before; None (the default) when the
+        caller does not know. A backend that bills by partitions (BigQuery) bounds its
+        statement by these and the batch's own span; one that does not may ignore them."""
 
     def line_matches(
         self, *, store_id: str, batch: ParquetBatch, exclude: Sequence[str] = (), keys: bool = False
@@ -177,8 +222,9 @@ class Warehouse(Protocol):
         only the table's rows of the batch's order dates (BigQuery: those partitions). A row
         loaded before keys were stored has its key computed from its columns."""
 
-    def delete_batch(self, *, upload_id: str) -> int:
-        """Remove this upload's rows; return how many were removed."""
+    def delete_batch(self, *, upload_id: str, span: DateSpan | None = None) -> int:
+        """Remove this upload's rows; return how many were removed. `span` is where they lie
+        (None: unknown); a backend that bills by partitions reads only those."""
 
     def batch_rows(self, *, upload_ids: Sequence[str] | None = None) -> dict[str, int]:
         """Rows per upload id, in one grouped count (`SELECT upload_id, count(*) ... GROUP BY

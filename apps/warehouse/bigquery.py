@@ -1,8 +1,10 @@
 """The BigQuery warehouse: dataset `sales`, table `orders-cleaned`, one view per region.
 
 A batch is loaded as the seed's Cloud Function did (a load job from parquet), but into a
-staging table first; one multi-statement transaction then swaps the upload's rows, so a
-reader sees the old batch or the new one, never half, and running it again changes nothing.
+staging table of its own dataset (`<dataset>_staging`, tables expire after a day) first;
+then one MERGE applies every waiting batch at once (group commit: apps/warehouse/commits.py,
+bigquery_merge.py), so a reader sees the old batch or the new one, never half, running it
+again changes nothing, and many workers loading at once never abort each other.
 
 Google's clients are not fork-safe: the client is made on first use in each process.
 """
@@ -12,11 +14,12 @@ import logging
 import os
 import random
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -27,14 +30,18 @@ from google.api_core import exceptions as gexc
 from apps.warehouse.base import (
     MATCH_COUNTS,
     MATCH_KEYS,
+    UNKNOWN_SPAN,
     BatchSource,
     Capabilities,
+    DateSpan,
     LineMatches,
     ParquetBatch,
     WarehouseBusy,
     WarehouseError,
     date_trunc_checked,
     line_matches_of,
+    removal_span,
+    span_of,
 )
 from apps.warehouse.bigquery_dialect import (
     error_reason,
@@ -43,6 +50,17 @@ from apps.warehouse.bigquery_dialect import (
     schema_fields,
     to_googlesql,
 )
+from apps.warehouse.bigquery_merge import merge_sql
+from apps.warehouse.commits import (
+    APPLIED,
+    FAILED,
+    GROUP_CAP,
+    SUPERSEDED,
+    Commits,
+    FileCommits,
+    Pending,
+    latest_per_upload,
+)
 from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
 
 log = logging.getLogger(__name__)
@@ -50,7 +68,7 @@ T = TypeVar("T")
 
 PARTITION_FIELD = "order_date"
 CLUSTERING_FIELDS = ["country_code", "store_id", "product_id"]
-STAGING_TTL = timedelta(days=1)  # a staging table left by a killed worker expires by itself
+STAGING_TTL = timedelta(days=1)  # the staging dataset's default: what a killed worker left expires
 ATTEMPTS = 6
 
 
@@ -85,10 +103,21 @@ class BigQueryWarehouse:
     )
 
     def __init__(
-        self, *, project: str, dataset: str, api_endpoint: str = "", retry_delay: float = 1.0, location: str = ""
+        self,
+        *,
+        project: str,
+        dataset: str,
+        api_endpoint: str = "",
+        retry_delay: float = 1.0,
+        location: str = "",
+        commits: Commits | None = None,
     ) -> None:
         self._project = project
         self.dataset = dataset
+        # Who applies staged batches, and the writer lock (apps/warehouse/commits.py): the app
+        # database's (services.py); without one, a folder shared by this host's processes.
+        self.commits = commits or FileCommits(Path(tempfile.gettempdir()) / f"bigquery-commits-{project}-{dataset}")
+        self._staging_made = False
         # Where the dataset lives and every job runs (BIGQUERY_LOCATION: EU, europe-west2, ...).
         self.location = location
         self.api_endpoint = api_endpoint
@@ -126,6 +155,36 @@ class BigQueryWarehouse:
 
     def _ref(self, name: str) -> str:
         return f"`{self.table_id(name)}`"
+
+    @property
+    def staging_dataset(self) -> str:
+        return f"{self.dataset}_staging"
+
+    def staging_id(self, name: str) -> str:
+        return f"{self.project}.{self.staging_dataset}.{name}"
+
+    def _staging_ready(self) -> None:
+        """The staging dataset exists (made once per process): beside the fact dataset, in
+        its location, its tables expiring after STAGING_TTL."""
+        if not self._staging_made:
+            self._retrying("staging dataset", lambda: self._staging_dataset(dry_run=False))
+            self._staging_made = True
+
+    def _staging_dataset(self, dry_run: bool) -> list[str]:
+        from google.cloud import bigquery
+
+        dataset_id = f"{self.project}.{self.staging_dataset}"
+        try:
+            self.client().get_dataset(dataset_id)
+            return []
+        except gexc.NotFound:
+            pass
+        if not dry_run:
+            wanted = bigquery.Dataset(dataset_id)
+            wanted.location = self.location or None
+            wanted.default_table_expiration_ms = int(STAGING_TTL.total_seconds() * 1000)
+            self.client().create_dataset(wanted, exists_ok=True)
+        return [f"create dataset {dataset_id} (tables expire after {STAGING_TTL})"]
 
     def _retrying(self, what: str, call: Callable[[], T]) -> T:
         """Run `call`, retrying transient faults with jittered backoff; permanent faults
@@ -185,6 +244,7 @@ class BigQueryWarehouse:
                     "jobs run where the dataset is; set BIGQUERY_LOCATION to its location."
                 )
         changes += self._ensure_fact_table(dry_run)
+        changes += self._staging_dataset(dry_run)
         for view in views:
             wanted = self._view_sql(view)
             current = self._get(self.table_id(view.name))
@@ -245,25 +305,110 @@ class BigQueryWarehouse:
         retire: Sequence[str] = (),
         source_uri: str | None = None,
         displace: Sequence[str] = (),
+        removes: "Sequence[DateSpan | None] | None" = None,
     ) -> int:
+        """Stage the batch (a load job into the staging dataset), record it as pending, then
+        return once a writer, this one or another, has applied it (apps/warehouse/commits.py):
+        the upload is loaded only once its rows are in the table."""
+        pending, rows = self.stage(
+            upload_id=upload_id, table=table, retire=retire, source_uri=source_uri, displace=displace, removes=removes
+        )
+        if isinstance(table, ParquetBatch):
+            table.committing()
+        self.apply_pending(pending)
+        return rows
+
+    def stage(
+        self,
+        *,
+        upload_id: str,
+        table: "pa.Table | BatchSource",
+        retire: Sequence[str] = (),
+        source_uri: str | None = None,
+        displace: Sequence[str] = (),
+        removes: "Sequence[DateSpan | None] | None" = None,
+    ) -> tuple[Pending, int]:
+        """The batch loaded into a staging table and recorded as waiting to be applied; how
+        many rows it holds."""
         upload_id = str(uuid.UUID(str(upload_id)))
-        retired = [str(uuid.UUID(str(r))) for r in retire]
-        displaced = [str(uuid.UUID(str(r))) for r in displace]
         if callable(table) and not isinstance(table, ParquetBatch):  # one load job takes the whole batch
             table = table().read_all()
-        staging = self.table_id(f"_staging_{upload_id.replace('-', '')}_{uuid.uuid4().hex[:8]}")
+        span, stores = _batch_span(table)
+        staging = self.staging_id(f"_staging_{upload_id.replace('-', '')}_{uuid.uuid4().hex[:8]}")
+        self._staging_ready()
+        rows = self._retrying(f"load of upload {upload_id}", lambda: self._load(staging, table, source_uri))
+        pending = Pending(
+            upload_id=upload_id,
+            staging=staging,
+            span=span,
+            # A run that died after its apply left rows its upload does not know of: their days too.
+            removes=_known(removal_span(removes), *self.commits.loaded_spans(upload_id)),
+            retired=tuple(str(uuid.UUID(str(r))) for r in retire),
+            displaced=tuple(str(uuid.UUID(str(r))) for r in displace),
+            stores=stores,
+        )
+        self.commits.record(pending)
+        return pending, rows
+
+    def apply_pending(self, pending: Pending) -> None:
+        """Wait for the writer lock; holding it, apply every waiting batch unless ours is
+        applied already. A batch another writer left (it died) is applied with the rest."""
+        while True:
+            with self.commits.writer():
+                mine = self.commits.get(pending.id)
+                if mine is None or mine.state == APPLIED:
+                    return
+                if mine.state == FAILED:
+                    raise WarehouseError(mine.error)
+                if mine.state == SUPERSEDED:
+                    raise WarehouseError(f"upload {pending.upload_id} was staged again by a later run")
+                self._apply_group(self.commits.waiting(GROUP_CAP))
+
+    def _apply_group(self, group: Sequence[Pending]) -> None:
+        """One MERGE for the group, retried on transient faults from the staged tables (the
+        ETL is not run again; WarehouseBusy once retries are spent leaves them pending). A
+        group that fails for good is split: each batch applied alone, so one bad upload
+        fails alone, with its reason, and the others load."""
+        kept, stale = latest_per_upload(group)
+        for pending in stale:
+            self.commits.mark(pending, SUPERSEDED)
+        self.commits.attempt(kept)
         try:
-            rows = self._retrying(f"load of upload {upload_id}", lambda: self._load(staging, table, source_uri))
-            if isinstance(table, ParquetBatch):
-                table.committing()
-            swap = partial(self._swap, upload_id, staging, retired, displaced)
-            self._retrying(f"swap of upload {upload_id}", swap)
-        finally:
-            try:
-                self.client().delete_table(staging, not_found_ok=True)
-            except Exception:  # the staging table expires by itself anyway
-                log.warning("could not drop staging table %s", staging, exc_info=True)
-        return rows
+            self._retrying(f"apply of {len(kept)} upload(s)", lambda: self._merge(kept))
+        except WarehouseError as exc:
+            if len(kept) > 1:
+                log.warning("BigQuery apply of %s uploads failed (%s): applying each alone", len(kept), exc)
+                for pending in kept:
+                    self._apply_group([pending])
+                return
+            self.commits.mark(kept[0], FAILED, error=str(exc))
+            self._drop(kept[0].staging)
+            return
+        for pending in kept:
+            self.commits.mark(pending, APPLIED)
+            self._drop(pending.staging)
+
+    def _merge(self, group: Sequence[Pending]) -> None:
+        from google.cloud import bigquery
+
+        # Staged types follow the parquet file (a naive time is DATETIME there): each column
+        # is cast to the fact table's type. Fields an admin added become NULLABLE columns of
+        # the table first (older rows read NULL), then are inserted as staged.
+        staged = [self._columns_added(p.staging) for p in group]
+        fact = self.client().get_table(self.table_id(FACT_TABLE))
+        columns = [(f.name, f.field_type) for f in fact.schema]
+        built = merge_sql(self._ref(FACT_TABLE), group, columns, staged, keyed_rows_sql)
+        if built is None:
+            return
+        sql, params = built
+        config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
+        self.client().query(sql, job_config=config).result()
+
+    def _drop(self, table_id: str) -> None:
+        try:
+            self.client().delete_table(table_id, not_found_ok=True)
+        except Exception:  # the staging dataset's tables expire by themselves anyway
+            log.warning("could not drop staging table %s", table_id, exc_info=True)
 
     def _load(
         self, staging: str, table: "pa.Table | ParquetBatch", source_uri: str | None, schema: pa.Schema = FACT_SCHEMA
@@ -289,50 +434,28 @@ class BigQueryWarehouse:
             )
             sink.seek(0)
             job = client.load_table_from_file(sink, staging, job_config=config, rewind=True)
-        job.result()
-        staged = client.get_table(staging)
-        staged.expires = datetime.now(UTC) + STAGING_TTL
-        client.update_table(staged, ["expires"])
+        job.result()  # the staging dataset's default expiration removes what a dead worker leaves
         return int(job.output_rows or 0)
 
-    def _swap(self, upload_id: str, staging: str, retired: list[str], displaced: list[str]) -> None:
-        from google.cloud import bigquery
-
-        # Staged types follow the parquet file (a naive time is DATETIME there): cast each
-        # column to the fact table's type. Fields an admin added (staged beyond the canonical
-        # columns) become NULLABLE columns of the table first, then are inserted as staged.
-        extra = self._columns_added(staging)
-        columns = ", ".join(f"`{name}`" for name in [*FACT_SCHEMA.names, *extra])
-        casts = ", ".join(
-            [f"CAST(`{f.name}` AS {f.field_type}) AS `{f.name}`" for f in schema_fields(FACT_SCHEMA)]
-            + [f"`{name}`" for name in extra]
-        )
-        sql = f"""BEGIN TRANSACTION;
-{self._displace_sql(staging) if displaced else ""}
-DELETE FROM {self._ref(FACT_TABLE)} WHERE upload_id = @upload_id OR upload_id IN UNNEST(@retired);
-INSERT INTO {self._ref(FACT_TABLE)} ({columns})
-SELECT {casts} FROM `{staging}` WHERE upload_id = @upload_id;
-COMMIT TRANSACTION;"""
-        params = query_parameters({"upload_id": upload_id, "retired": retired, "displaced": displaced})
-        self.client().query_and_wait(sql, job_config=bigquery.QueryJobConfig(query_parameters=params))
-
-    def _columns_added(self, staging: str) -> list[str]:
-        """The staged columns beyond the canonical ones, added to the fact table as NULLABLE
-        columns where it lacks them (older rows read NULL); their names."""
+    def _columns_added(self, staging: str) -> set[str]:
+        """The staged table's columns; those beyond the canonical ones are added to the fact
+        table as NULLABLE columns where it lacks them (older rows read NULL)."""
         from google.cloud import bigquery
 
         client = self.client()
-        staged = [f for f in client.get_table(staging).schema if f.name not in FACT_SCHEMA.names]
-        if not staged:
-            return []
-        fact = client.get_table(self.table_id(FACT_TABLE))
-        have = {f.name for f in fact.schema}
-        missing = [bigquery.SchemaField(f.name, f.field_type, mode="NULLABLE") for f in staged if f.name not in have]
-        if missing:
-            fact.schema = [*fact.schema, *missing]
-            client.update_table(fact, ["schema"])
-            self._views_refresh()
-        return [f.name for f in staged]
+        schema = client.get_table(staging).schema
+        staged = [f for f in schema if f.name not in FACT_SCHEMA.names]
+        if staged:
+            fact = client.get_table(self.table_id(FACT_TABLE))
+            have = {f.name for f in fact.schema}
+            missing = [
+                bigquery.SchemaField(f.name, f.field_type, mode="NULLABLE") for f in staged if f.name not in have
+            ]
+            if missing:
+                fact.schema = [*fact.schema, *missing]
+                client.update_table(fact, ["schema"])
+                self._views_refresh()
+        return {f.name for f in schema}
 
     def _views_refresh(self) -> None:
         """The dataset's views made again as they are: a view keeps the schema it had when
@@ -342,19 +465,6 @@ COMMIT TRANSACTION;"""
             if item.table_type == "VIEW":
                 view = client.get_table(item.reference)
                 client.query_and_wait(f"CREATE OR REPLACE VIEW {self._ref(item.table_id)} AS {view.view_query}")
-
-    def _displace_sql(self, staging: str) -> str:
-        """The rows of the displaced uploads (of the batch's shop and dates) whose line key is
-        one of the staged batch's: deleted in the swap's transaction."""
-        fact = self._ref(FACT_TABLE)
-        staged = f"(SELECT {{}}(order_date) FROM `{staging}`)"
-        where = (
-            f"upload_id IN UNNEST(@displaced) AND store_id IN (SELECT DISTINCT store_id FROM `{staging}`) "
-            f"AND order_date BETWEEN {staged.format('MIN')} AND {staged.format('MAX')}"
-        )
-        return f"""DELETE FROM {fact} t WHERE t.upload_id IN UNNEST(@displaced) AND EXISTS (
-  SELECT 1 FROM ({keyed_rows_sql(fact, where)}) k JOIN `{staging}` s ON s.line_key = k.line_key
-  WHERE k.upload_id = t.upload_id AND k.source_row = t.source_row);"""
 
     def line_matches(
         self, *, store_id: str, batch: ParquetBatch, exclude: Sequence[str] = (), keys: bool = False
@@ -366,7 +476,8 @@ COMMIT TRANSACTION;"""
         if keys_table.num_rows == 0:
             return LineMatches(by_upload={}, lines=0, other_shops={})
         low, high = pc.min_max(keys_table.column("order_date")).values()
-        staging = self.table_id(f"_keys_{uuid.uuid4().hex}")
+        staging = self.staging_id(f"_keys_{uuid.uuid4().hex}")
+        self._staging_ready()
         try:
             self._retrying("load of line keys", lambda: self._load(staging, keys_table, None, schema=keys_table.schema))
             fact = self._ref(FACT_TABLE)
@@ -395,19 +506,31 @@ COMMIT TRANSACTION;"""
             lambda: self.client().query_and_wait(sql, job_config=config).to_arrow(create_bqstorage_client=False),
         )
 
-    def delete_batch(self, *, upload_id: str) -> int:
+    def delete_batch(self, *, upload_id: str, span: DateSpan | None = None) -> int:
+        """One DELETE bounded by the rows' days (`span`; None: unknown, UNKNOWN_SPAN), run
+        under the writer lock, so this app never has two statements mutating the table at
+        once; a pending apply of the upload is withdrawn first (it must not bring rows back)."""
         from google.cloud import bigquery
 
         upload_id = str(uuid.UUID(str(upload_id)))
-        config = bigquery.QueryJobConfig(query_parameters=query_parameters({"upload_id": upload_id}))
-        sql = f"DELETE FROM {self._ref(FACT_TABLE)} WHERE upload_id = @upload_id"
+        bound = span_of(span or UNKNOWN_SPAN, *self.commits.loaded_spans(upload_id))
+        params = {"upload_id": upload_id, "first": bound.first, "last": bound.last}
+        config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
+        sql = (
+            f"DELETE FROM {self._ref(FACT_TABLE)} WHERE order_date BETWEEN @first AND @last AND upload_id = @upload_id"
+        )
 
         def run() -> int:
             job = self.client().query(sql, job_config=config)
             job.result()
             return int(job.num_dml_affected_rows or 0)
 
-        return self._retrying(f"delete of upload {upload_id}", run)
+        with self.commits.writer():
+            for pending in self.commits.waiting(limit=10_000):
+                if pending.upload_id == upload_id:
+                    self.commits.mark(pending, SUPERSEDED)
+                    self._drop(pending.staging)
+            return self._retrying(f"delete of upload {upload_id}", run)
 
     # -- reads ----------------------------------------------------------------------------
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
@@ -458,6 +581,21 @@ COMMIT TRANSACTION;"""
 
     def compact(self, *, wait: bool = True) -> dict[str, int]:
         return {}  # capabilities.compaction is False: BigQuery manages its own storage
+
+
+def _known(*spans: DateSpan | None) -> DateSpan | None:
+    """The union of the spans given (None: no span, here: nothing there)."""
+    return span_of(*(s for s in spans if s is not None))
+
+
+def _batch_span(table: "pa.Table | ParquetBatch") -> tuple[DateSpan | None, tuple[str, ...]]:
+    """The batch's order days and shops, from its file's two columns (None: no rows)."""
+    found = pq.read_table(table.path, columns=["order_date", "store_id"]) if isinstance(table, ParquetBatch) else table
+    if found.num_rows == 0:
+        return None, ()
+    low, high = pc.min_max(found.column("order_date")).values()
+    stores = tuple(sorted(str(s) for s in pc.unique(found.column("store_id")).to_pylist() if s is not None))
+    return DateSpan(low.as_py(), high.as_py()), stores
 
 
 def _same_sql(a: str, b: str) -> bool:

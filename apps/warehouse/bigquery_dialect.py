@@ -15,10 +15,33 @@ from google.cloud import bigquery
 # $name parameters become @name.
 _TOKEN = re.compile(r"""('(?:[^'\\]|\\.|'')*')|"((?:[^"]|"")*)"|\$([A-Za-z_][A-Za-z0-9_]*)""")
 
-# Reasons BigQuery gives for faults that pass if the same request is sent again later.
-TRANSIENT_REASONS = {"rateLimitExceeded", "backendError", "internalError", "jobBackendError", "jobInternalError"}
-# Two writers on one table: BigQuery aborts one of them; sending it again succeeds.
-CONFLICT_MESSAGES = ("concurrent update", "could not serialize access")
+# Reasons BigQuery gives for faults that pass if the same request is sent again later
+# (docs' error table: backendError is 500/503/504, "retry the request later"; rateLimitExceeded
+# is a 403, jobRateLimitExceeded a 400: googleapis/java-bigquery#1498).
+TRANSIENT_REASONS = {
+    "rateLimitExceeded",
+    "jobRateLimitExceeded",
+    "backendError",
+    "internalError",
+    "jobBackendError",
+    "jobInternalError",
+}
+# Messages of faults that pass though their reason (invalidQuery, resourcesExceeded) is
+# otherwise permanent: two writers on one table (BigQuery aborts a transaction, or a DML
+# statement's snapshot went stale), and the per-table DML queue being full ("Too many DML
+# statements outstanding against table ..., limit is 20") or slow ("DML statement has been
+# queued for too long", after 6 hours).
+CONFLICT_MESSAGES = (
+    "concurrent update",
+    "could not serialize access",
+    "too many dml statements outstanding",
+    "queued for too long",
+)
+# quotaExceeded (403) is both: a limit on concurrency or rate passes ("Quota exceeded: Your
+# user_method exceeded quota for concurrent api requests per user per method",
+# googleapis/nodejs-bigquery#542); a daily or byte quota ("... for free query bytes scanned")
+# does not, and fails the upload with its reason rather than retrying for hours.
+PASSING_QUOTAS = ("concurrent", "rate limit", "per second", "per minute")
 
 
 def to_googlesql(sql: str) -> str:
@@ -120,5 +143,7 @@ def is_transient(exc: BaseException) -> bool:
         if reasons & TRANSIENT_REASONS:
             return True
         message = (exc.message or "").lower()
+        if "quotaExceeded" in reasons and any(text in message for text in PASSING_QUOTAS):
+            return True
         return any(text in message for text in CONFLICT_MESSAGES)
     return False

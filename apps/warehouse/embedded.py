@@ -36,6 +36,7 @@ from apps.warehouse.base import (
     MATCH_KEYS,
     BatchSource,
     Capabilities,
+    DateSpan,
     LineMatches,
     ParquetBatch,
     WarehouseBusy,
@@ -185,6 +186,7 @@ class EmbeddedWarehouse:
         retire: Sequence[str] = (),
         source_uri: str | None = None,
         displace: Sequence[str] = (),
+        removes: "Sequence[DateSpan | None] | None" = None,
     ) -> int:
         """One Delta commit replaces the rows of the upload and of those it retires, and
         removes the rows of the uploads in `displace` whose line key is one of the batch's
@@ -320,7 +322,9 @@ class EmbeddedWarehouse:
             cursor.close()
         return line_matches_of(counts, store_id=store_id, keys=found)
 
-    def delete_batch(self, *, upload_id: str) -> int:
+    def delete_batch(self, *, upload_id: str, span: DateSpan | None = None) -> int:
+        # `span` (like replace_batch's `removes`) is a cost bound for billed backends: a
+        # Delta delete reads the files' statistics, not a billed column.
         predicate = _batch_predicate(upload_id)
         metrics: dict = {}
         self._commit_shared(lambda: metrics.update(DeltaTable(self.table_uri).delete(predicate)))

@@ -25,8 +25,13 @@ def _warehouse(
 ) -> Warehouse:
     if kind == "bigquery":
         from apps.warehouse.bigquery import BigQueryWarehouse
+        from apps.warehouse.pending import DatabaseCommits
 
-        return BigQueryWarehouse(project=project, dataset=dataset, api_endpoint=endpoint, location=location)
+        # Batches are staged by each worker and applied in groups under one writer lock,
+        # kept in the app database (apps/warehouse/commits.py).
+        return BigQueryWarehouse(
+            project=project, dataset=dataset, api_endpoint=endpoint, location=location, commits=DatabaseCommits()
+        )
     from apps.warehouse.embedded import EmbeddedWarehouse
 
     return EmbeddedWarehouse(root, compact_files=compact_files, reader_memory_limit=memory, spill_dir=Path(spill))

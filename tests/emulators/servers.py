@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,18 +126,20 @@ def _probe(endpoint: str, project: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def bigquery_emulator(tmp_path_factory, gcs_emulator) -> Iterator[BigQueryEmulator]:
+@contextmanager
+def bigquery_emulator_serving(root: Path, *, gcs_url: str = "") -> Iterator[BigQueryEmulator]:
+    """local-bigquery on 127.0.0.1 and a free port, with its data under `root`, stopped after
+    (the fixture below; bench/bigquery_load_test.py starts one too)."""
     venv = bigquery_emulator_venv()
     project = "local"
     for _attempt in range(3):
-        work = Path(tempfile.mkdtemp(dir=tmp_path_factory.mktemp("bigquery")))
+        work = Path(tempfile.mkdtemp(dir=root))
         _emulator_home(venv, work / "home")
         port, grpc_port, log = free_port(), free_port(), work / "bigquery.log"
         args = [str(venv / "bin/local-bigquery"), "serve", "--host", "127.0.0.1", "--port", str(port)]
         args += ["--grpc-port", str(grpc_port), "--project", project, "--data-dir", str(work / "data")]
         # gs:// URIs in load jobs are read from the GCS emulator.
-        env = {"HOME": str(work / "home"), "STORAGE_EMULATOR_HOST": gcs_emulator.url}
+        env = {"HOME": str(work / "home"), "STORAGE_EMULATOR_HOST": gcs_url or "http://127.0.0.1:9"}
         proc = start(args, log=log, env=env)
         endpoint = f"http://127.0.0.1:{port}"
         try:
@@ -154,6 +157,12 @@ def bigquery_emulator(tmp_path_factory, gcs_emulator) -> Iterator[BigQueryEmulat
         yield BigQueryEmulator(endpoint=endpoint, project=project)
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory, gcs_emulator) -> Iterator[BigQueryEmulator]:
+    with bigquery_emulator_serving(tmp_path_factory.mktemp("bigquery"), gcs_url=gcs_emulator.url) as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ What the emulator cannot show, and so these tests do not claim: partition prunin
 bytes billed (it answers from DuckDB, so a partition filter changes no cost), the effect
 of clustering, row access policies and IAM (no authentication), quotas, 429 rate limits
 and 5xx faults (our retries are tested with a raising callable below instead), and the
-isolation of concurrent multi-statement transactions on Google's servers. It does show
+isolation of concurrent multi-statement transactions on Google's servers
+(test_bigquery_writes.py puts a double of those in front of the emulator). It does show
 table partitioning/clustering metadata, views, load jobs from parquet bytes and gs://
 URIs, MERGE/DELETE/INSERT in a transaction, and typed query parameters.
 """
@@ -79,9 +80,11 @@ def test_replacing_a_batch_twice_leaves_its_rows_once_and_others_untouched(bigqu
     assert wh.query('SELECT count(*) FROM "UK_Sales_View"').column(0)[0].as_py() == 3
     assert wh.delete_batch(upload_id=a) == 4
     assert (count(), count("upload_id = $u", u=b)) == (3, 3)
-    # Staging tables are dropped after the swap.
-    names = [t.table_id for t in wh.client().list_tables(f"{wh.project}.{wh.dataset}")]
-    assert not [n for n in names if n.startswith("_staging")]
+    # Staging tables live in a dataset of their own, expiring after a day, dropped once applied.
+    assert not [t for t in wh.client().list_tables(f"{wh.project}.{wh.dataset}") if t.table_id.startswith("_")]
+    staging = wh.client().get_dataset(f"{wh.project}.{wh.dataset}_staging")
+    assert staging.default_table_expiration_ms == 24 * 3600 * 1000
+    assert list(wh.client().list_tables(staging)) == []
 
 
 def test_query_binds_typed_parameters_including_lists(bigquery):
