@@ -24,14 +24,15 @@ from apps.warehouse.bigquery import BigQueryWarehouse
 from apps.warehouse.bigquery_dialect import is_transient, to_googlesql
 from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW, ViewSpec
 from apps.warehouse.services import warehouse
-from tests.warehouse.factories import TRUNC_EXPECTED, date_trunc_periods, fact_rows
+from tests.warehouse.factories import EVERY_DAY, TRUNC_EXPECTED, date_trunc_periods, fact_rows
 
 pytestmark = pytest.mark.integration
 VIEWS = [ViewSpec("USA_Sales_View", "US"), ViewSpec("UK_Sales_View", "GB"), ViewSpec(MASTER_VIEW)]
 
 
 def count(where: str = "TRUE", **params) -> int:
-    return warehouse().query(f'SELECT count(*) AS n FROM "{FACT_TABLE}" WHERE {where}', params).column(0)[0].as_py()
+    sql = f'SELECT count(*) AS n FROM "{FACT_TABLE}" WHERE {EVERY_DAY} AND ({where})'
+    return warehouse().query(sql, params).column(0)[0].as_py()
 
 
 def test_sync_creates_a_day_partitioned_clustered_table_and_the_views(bigquery, settings):
@@ -179,7 +180,8 @@ def test_a_field_an_admin_added_reaches_the_fact_table_as_a_nullable_column(bigq
 
     assert wh.replace_batch(upload_id=new, table=wider) == 2
 
-    got = wh.query('SELECT upload_id = $new AS new, loyalty_tier FROM "orders-cleaned" ORDER BY 1, 2', {"new": new})
+    sql = f'SELECT upload_id = $new AS new, loyalty_tier FROM "orders-cleaned" WHERE {EVERY_DAY} ORDER BY 1, 2'
+    got = wh.query(sql, {"new": new})
     assert sorted(got.to_pylist(), key=repr) == sorted(
         [
             {"new": False, "loyalty_tier": None},
