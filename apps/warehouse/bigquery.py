@@ -284,7 +284,7 @@ class BigQueryWarehouse:
             if name not in wanted and name.startswith(MANAGED_PREFIXES):
                 changes.append(f"drop row access policy {name}")
                 if not dry_run:
-                    self.client().query_and_wait(f"DROP ROW ACCESS POLICY IF EXISTS `{name}` ON {table}")
+                    self.client().query_and_wait(f"DROP ROW ACCESS POLICY IF EXISTS {name} ON {table}")
         return changes
 
     def row_access_filters(self) -> dict[str, str]:
@@ -535,10 +535,11 @@ COMMIT TRANSACTION;"""
 
 
 def create_row_access_policy_sql(policy: RowAccessPolicy, table: str) -> str:
-    """The DDL of one policy (its name, members and predicate checked by RowAccessPolicy)."""
+    """The DDL of one policy (its name, members and predicate checked by RowAccessPolicy; the
+    name is a plain identifier, unquoted: the emulator would keep backticks as part of it)."""
     grantees = ", ".join(f'"{member}"' for member in policy.grantees)
     return (
-        f"CREATE OR REPLACE ROW ACCESS POLICY `{policy.name}` ON {table} "
+        f"CREATE OR REPLACE ROW ACCESS POLICY {policy.name} ON {table} "
         f"GRANT TO ({grantees}) FILTER USING ({policy.predicate})"
     )
 

@@ -115,7 +115,8 @@ def row_access_policies(*, service_account: str, also_all_rows: Sequence[str] = 
             "BIGQUERY_SERVICE_ACCOUNT is not set: once the table has a row access policy, the app's own "
             "account would read no row and could not load. Set it to the app's service account e-mail."
         )
-    member = account if account.startswith("serviceAccount:") else f"serviceAccount:{account}"
+    # An e-mail is the service account's; a member written out (user:..., group:...) is taken as it is.
+    member = account if ":" in account else f"serviceAccount:{account}"
     policies = [all_rows_policy([member, *(m.strip() for m in also_all_rows if m.strip())])]
     regions = Region.objects.exclude(looker_group="").order_by("country_code")
     return policies + [region_policy(r) for r in regions]
