@@ -2,7 +2,8 @@
 
 What the emulator cannot show, and so these tests do not claim: partition pruning and
 bytes billed (it answers from DuckDB, so a partition filter changes no cost), the effect
-of clustering, row access policies and IAM (no authentication), quotas, 429 rate limits
+of clustering, IAM (no authentication; row access policies it does enforce per caller:
+tests/warehouse/test_row_access.py), quotas, 429 rate limits
 and 5xx faults (our retries are tested with a raising callable below instead), and the
 isolation of concurrent multi-statement transactions on Google's servers. It does show
 table partitioning/clustering metadata, views, load jobs from parquet bytes and gs://
