@@ -23,6 +23,7 @@ from google.cloud import bigquery as bq
 
 from apps.accounts.access import Scope, regional_head_scope, scope_for
 from apps.accounts.models import Region, Shop
+from apps.etl.schemas import warehouse_sync_with_schema
 from apps.reports.query import Read, read_table
 from apps.uploads.models import Upload
 from apps.uploads.run import pipeline_run
@@ -75,6 +76,16 @@ def rows_where(predicate: str) -> set[tuple[str, int]]:
     sql = f'SELECT upload_id, source_row FROM "{FACT_TABLE}" WHERE order_date BETWEEN $a AND $b AND ({predicate})'
     table = warehouse().query(sql, {"a": EVERY_DAY[0], "b": EVERY_DAY[1]})
     return {(str(r["upload_id"]), int(r["source_row"])) for r in table.to_pylist()}
+
+
+@pytest.fixture(autouse=True)
+def no_policies_left(request, settings):
+    """The emulator applies its row access policies to every query of the project once any
+    table has one (it expands views then): drop this test's, so later tests see none."""
+    yield
+    if settings.WAREHOUSE == "bigquery" and warehouse().row_access_filters():
+        wh = warehouse()
+        wh.client().query_and_wait(f"DROP ALL ROW ACCESS POLICIES ON {wh._ref(FACT_TABLE)}")
 
 
 # -- the predicate ------------------------------------------------------------------------
@@ -281,3 +292,17 @@ def test_every_policy_statement_is_valid_googlesql_for_the_fact_table(cast):
     wrong = RowAccessPolicy("region_xx_0", ("group:g@example.com",), "(country IN ('GB'))")
     with pytest.raises(Exception, match="Unrecognized name: country"):
         analyzer.analyze_statement(create_row_access_policy_sql(wrong, f"`{FACT_TABLE}`"))
+
+
+@pytest.mark.integration
+def test_with_bigquery_row_access_set_every_sync_makes_the_policies(bigquery, cast, settings):
+    settings.BIGQUERY_SERVICE_ACCOUNT = APP
+    settings.BIGQUERY_ROW_ACCESS = True
+    Region.objects.filter(country_code="US").update(looker_group="us-heads@example.com")
+
+    changes = warehouse_sync_with_schema()
+
+    policy = region_policy(Region.objects.get(country_code="US"))
+    assert f"create row access policy {policy.name} for group:us-heads@example.com: {policy.predicate}" in changes
+    assert policy.name in warehouse().row_access_filters()
+    assert warehouse_sync_with_schema() == []
