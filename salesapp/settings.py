@@ -249,6 +249,13 @@ BIGQUERY_API_ENDPOINT = env("BIGQUERY_API_ENDPOINT")
 # Where the dataset is made and every job runs (EU, europe-west2, australia-southeast1, ...):
 # needed to create the dataset (a dataset never moves); unset, jobs run where it already is.
 BIGQUERY_LOCATION = env("BIGQUERY_LOCATION")
+# Row access policies on orders-cleaned (warehouse_sync --row-access; docs/deploy-gcp.md): the
+# app's service account e-mail gets the TRUE filter (it loads and reads for every role), as do
+# the IAM members listed in BIGQUERY_ALL_ROWS_MEMBERS (comma-separated, e.g. group:admins@example.com);
+# each region's Looker group gets its rows. BIGQUERY_ROW_ACCESS=true: every warehouse_sync does it.
+BIGQUERY_SERVICE_ACCOUNT = env("BIGQUERY_SERVICE_ACCOUNT")
+BIGQUERY_ALL_ROWS_MEMBERS = [m.strip() for m in env("BIGQUERY_ALL_ROWS_MEMBERS").split(",") if m.strip()]
+BIGQUERY_ROW_ACCESS = env_bool("BIGQUERY_ROW_ACCESS", False)
 REPORTING_CURRENCY = env("REPORTING_CURRENCY", "USD").upper()
 # Report exports one person may start per REPORT_EXPORT_WINDOW seconds (apps/reports/throttle.py):
 # of order lines (whose cost grows with the data), and of anything (0: no limit).

@@ -6,6 +6,7 @@ countries, shops, upload shops) with its ORM filters; the reports write its pred
 the fact table (apps/reports/query.py), so this app knows nothing of the warehouse.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
@@ -65,16 +66,21 @@ def scope_for(user) -> Scope:
     if profile.role == Profile.Role.ADMIN:
         return _admin_scope()
     if profile.role == Profile.Role.REGIONAL_HEAD:
-        # Every row of their region's shops, whatever the customer's country (a row of a
-        # country no region covers thus counts under its shop's region), and the rows of
-        # their countries sold by shops elsewhere.
-        codes = frozenset(profile.regions.values_list("country_code", flat=True))
-        shops = frozenset(Shop.objects.filter(region__country_code__in=codes).values_list("code", flat=True))
-        return Scope(country_codes=codes, shop_codes=shops, role=profile.role)
+        return regional_head_scope(profile.regions.values_list("country_code", flat=True))
     if profile.role == Profile.Role.SHOP_MANAGER:
         shops = frozenset(profile.shops.values_list("code", flat=True))
         return Scope(shop_codes=shops, upload_shop_codes=shops, role=profile.role)
     return NO_ACCESS
+
+
+def regional_head_scope(country_codes: Iterable[str]) -> Scope:
+    """What the head of these regions (by country code) reads: every row of their regions'
+    shops, whatever the customer's country (a row of a country no region covers thus counts
+    under its shop's region), and the rows of their countries sold by shops elsewhere.
+    The warehouse's row access policies (one per region) are written from it too."""
+    codes = frozenset(country_codes)
+    shops = frozenset(Shop.objects.filter(region__country_code__in=codes).values_list("code", flat=True))
+    return Scope(country_codes=codes, shop_codes=shops, role=Profile.Role.REGIONAL_HEAD)
 
 
 def scope_for_operator() -> Scope:

@@ -11,7 +11,7 @@ admin.site.login_form = AdminLoginForm
 
 @admin.register(Region)
 class RegionAdmin(admin.ModelAdmin):
-    list_display = ["name", "country_code", "currency", "date_order", "view_name"]
+    list_display = ["name", "country_code", "currency", "date_order", "view_name", "looker_group"]
 
 
 @admin.register(Shop)

@@ -26,6 +26,15 @@ class Region(models.Model):
         validators=[view_name_validator],
         help_text="Name of this country's view in the warehouse, e.g. UK_Sales_View.",
     )
+    # BigQuery's row access policy for this region is granted to this group (warehouse_sync
+    # --row-access): its members read the region's rows in Looker Studio, as the app's head does.
+    looker_group = models.EmailField(
+        blank=True,
+        help_text="Google group of this region's Looker Studio viewers, e.g. uk-sales-heads@example.com: "
+        "BigQuery shows them the rows the region's head sees in the app (warehouse_sync --row-access). "
+        "Empty: no policy for this region (its rows are read in BigQuery only by the app's service account "
+        "and BIGQUERY_ALL_ROWS_MEMBERS).",
+    )
 
     class Meta:
         ordering = ["name"]

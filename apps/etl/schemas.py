@@ -7,12 +7,16 @@ archived as an inactive copy with the old number, and the live schema takes the 
 
 from types import MappingProxyType
 
+import pyarrow as pa
 from django.db import transaction
 from django.db.models import Max
 
 from apps.etl.contract import fact_contract_problems
 from apps.etl.models import CountryAlias, SalesSchema, SchemaField
 from apps.etl.pipeline.spec import FieldSpec, SchemaSpec
+from apps.etl.pipeline.transform import extra_fields, fact_schema
+from apps.warehouse.fact import FACT_SCHEMA
+from apps.warehouse.services import warehouse_sync
 
 
 class NoActiveSchema(Exception):
@@ -84,3 +88,18 @@ def schema_version_undo(*, archived: SalesSchema, schema: SalesSchema) -> None:
     SalesSchema.objects.filter(pk=schema.pk).update(version=archived.version)
     archived.delete()
     schema.version = archived.version
+
+
+def schema_added_fields() -> list[pa.Field]:
+    """The active schema's fields beyond the canonical ones, as the fact table's nullable
+    columns (none without an active schema): what the ETL writes after the canonical columns."""
+    schema = SalesSchema.objects.filter(is_active=True).prefetch_related("fields").first()
+    if schema is None:
+        return []
+    return list(fact_schema(extra_fields(schema_spec(schema))))[len(FACT_SCHEMA) :]
+
+
+def warehouse_sync_with_schema(*, dry_run: bool = False, row_access: bool | None = None) -> list[str]:
+    """`warehouse_sync` with the active schema's added fields: each becomes a NULLABLE column
+    (and the views are made again) before an upload carrying it is applied."""
+    return warehouse_sync(dry_run=dry_run, added=schema_added_fields(), row_access=row_access)

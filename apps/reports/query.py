@@ -7,8 +7,9 @@ spelling, through its own methods (`sql_date_trunc`). `read_table` and `read_bat
 it on the configured warehouse. Identifiers come from code and are checked against the
 fact table's columns; every value is a bound `$name` parameter.
 
-The scope's predicate (which rows a viewer sees) is written here too, beside the reads
-that use it: the accounts app knows people, regions and shops, not the fact table.
+The scope's predicate (which rows a viewer sees) is apps/warehouse/row_access.py's, the
+same text BigQuery's row access policies carry: the accounts app knows people, regions and
+shops, not the fact table.
 """
 
 import re
@@ -23,6 +24,7 @@ from apps.accounts.access import Scope
 from apps.reports.filters import ReportFilter
 from apps.warehouse.base import Warehouse
 from apps.warehouse.fact import FACT_SCHEMA
+from apps.warehouse.row_access import scope_predicate
 from apps.warehouse.services import warehouse
 
 # The derived dimension: order_date cut to the read's grain (day, week or month).
@@ -108,30 +110,6 @@ def report_read(*, scope: Scope, report: ReportFilter, **shape: Any) -> Read:
     equals = tuple((column, value) for column, value in values.items() if value)
     fields: dict[str, Any] = {"view": report.view, "scope": scope, "equals": equals}
     return Read(**(fields | {"dates": (report.start, report.end)} | shape))
-
-
-def scope_predicate(scope: Scope) -> tuple[str, dict[str, str]]:
-    """The rows a scope sees, as a predicate over the fact table's columns.
-
-    A row is seen when its shop is one of the scope's shops (a manager's; every shop of a
-    head's regions, whatever the customer's country) or its country one of the scope's
-    countries (a head's, whatever the shop); admins see everything, an empty scope nothing.
-    One bound parameter per value.
-    """
-    if scope.everything:
-        return "TRUE", {}
-    clauses, params = [], {}
-    for column, values, prefix in (
-        ("country_code", scope.country_codes, "scope_country"),
-        ("store_id", scope.shop_codes, "scope_shop"),
-    ):
-        if values:
-            names = [f"{prefix}_{i}" for i in range(len(values))]
-            params.update(zip(names, sorted(values), strict=True))
-            clauses.append(f"{column} IN ({', '.join('$' + n for n in names)})")
-    if not clauses:
-        return "FALSE", {}
-    return "(" + " OR ".join(clauses) + ")", params
 
 
 def read_sql(read: Read, *, backend: Warehouse) -> tuple[str, dict[str, Any]]:

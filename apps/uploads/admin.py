@@ -6,11 +6,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.access import scope_for
 from apps.etl.models import SalesSchema
+from apps.etl.schemas import warehouse_sync_with_schema
 from apps.uploads.country_fixes import alias_request_approve, alias_request_decline
 from apps.uploads.models import CountryAliasRequest, Upload, UploadEvent
 from apps.uploads.preview import preview_sentence, schema_preview
 from apps.uploads.services import upload_delete_rows, upload_reprocess
-from apps.warehouse.services import warehouse_sync
 
 
 class UploadEventInline(admin.TabularInline):
@@ -117,7 +117,7 @@ class UploadAdmin(admin.ModelAdmin):
     def warehouse_sync_view(self, request: HttpRequest) -> HttpResponseRedirect:
         if not request.user.is_superuser:
             raise PermissionDenied
-        changes = warehouse_sync()
+        changes = warehouse_sync_with_schema()
         text = "warehouse_sync: " + ("; ".join(changes) if changes else "the warehouse is up to date.")
         self.message_user(request, text, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:uploads_upload_changelist"))

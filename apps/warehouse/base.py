@@ -30,12 +30,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from apps.warehouse.fact import ViewSpec
+
+if TYPE_CHECKING:
+    from apps.warehouse.row_access import RowAccessPolicy
 
 # Opens a fresh stream of the batch's rows: called again when a commit is retried.
 BatchSource = Callable[[], pa.RecordBatchReader]
@@ -175,14 +178,29 @@ class Capabilities:
     # Which of the backend's own errors are retryable conflicts or transient faults: its
     # methods retry them, and raise WarehouseBusy once their retries are spent.
     retryable: Callable[[BaseException], bool]
+    # Whether `row_access_sync()` puts row access policies on the fact table (BigQuery's
+    # row-level security); the embedded warehouse has one reader, the app, which scopes itself.
+    row_access: bool = False
+
+
+class Mismatch(str):
+    """A difference between the warehouse and what the app expects that a sync cannot fix
+    (a column of another type): said as it is, by `warehouse_sync` and by its --check."""
 
 
 class Warehouse(Protocol):
     name: str
     capabilities: Capabilities
 
-    def ensure_schema(self, *, views: Sequence[ViewSpec], dry_run: bool = False) -> list[str]:
-        """Create or upgrade the fact table and the views; return what changed (or would)."""
+    def ensure_schema(
+        self, *, views: Sequence[ViewSpec], added: Sequence[pa.Field] = (), dry_run: bool = False
+    ) -> list[str]:
+        """Create or upgrade the fact table and the views; return what changed (or would).
+        `added` are the admin's fields beyond the canonical columns (the active schema's):
+        nullable columns after them. A difference it cannot fix is a `Mismatch` in the list."""
+
+    def row_access_sync(self, *, policies: Sequence["RowAccessPolicy"], dry_run: bool = False) -> list[str]:
+        """Make the fact table's row access policies these (only where `capabilities.row_access`)."""
 
     def replace_batch(
         self,

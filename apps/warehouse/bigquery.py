@@ -35,6 +35,7 @@ from apps.warehouse.base import (
     Capabilities,
     DateSpan,
     LineMatches,
+    Mismatch,
     ParquetBatch,
     WarehouseBusy,
     WarehouseError,
@@ -44,6 +45,7 @@ from apps.warehouse.base import (
     span_of,
 )
 from apps.warehouse.bigquery_dialect import (
+    column_type,
     error_reason,
     is_transient,
     query_parameters,
@@ -62,6 +64,7 @@ from apps.warehouse.commits import (
     latest_per_upload,
 )
 from apps.warehouse.fact import FACT_SCHEMA, FACT_TABLE, ViewSpec
+from apps.warehouse.row_access import MANAGED_PREFIXES, RowAccessPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,6 +103,7 @@ class BigQueryWarehouse:
         parquet_version="v1",
         compaction=False,  # BigQuery manages its own storage
         retryable=is_transient,
+        row_access=True,
     )
 
     def __init__(
@@ -214,10 +218,12 @@ class BigQueryWarehouse:
             return None
 
     # -- schema ---------------------------------------------------------------------------
-    def ensure_schema(self, *, views: Sequence[ViewSpec], dry_run: bool = False) -> list[str]:
-        return self._retrying("schema sync", lambda: self._ensure_schema(views, dry_run))
+    def ensure_schema(
+        self, *, views: Sequence[ViewSpec], added: Sequence[pa.Field] = (), dry_run: bool = False
+    ) -> list[str]:
+        return self._retrying("schema sync", lambda: self._ensure_schema(views, added, dry_run))
 
-    def _ensure_schema(self, views: Sequence[ViewSpec], dry_run: bool) -> list[str]:
+    def _ensure_schema(self, views: Sequence[ViewSpec], added: Sequence[pa.Field], dry_run: bool) -> list[str]:
         from google.cloud import bigquery
 
         client, changes = self.client(), []
@@ -243,53 +249,119 @@ class BigQueryWarehouse:
                     f"The dataset {dataset_id} is in {found.location}, BIGQUERY_LOCATION says {self.location}: "
                     "jobs run where the dataset is; set BIGQUERY_LOCATION to its location."
                 )
-        changes += self._ensure_fact_table(dry_run)
+        columns = fact_fields(added)
+        changes += self._ensure_fact_table(columns, dry_run)
         changes += self._staging_dataset(dry_run)
+        names = [f.name for f in self._table_fields(columns)]
         for view in views:
-            wanted = self._view_sql(view)
-            current = self._get(self.table_id(view.name))
-            if current is not None and _same_sql(current.view_query or "", wanted):
-                continue
-            changes.append(f"{'create' if current is None else 'replace'} view {view.name}")
-            if not dry_run:
-                client.query_and_wait(f"CREATE OR REPLACE VIEW {self._ref(view.name)} AS {wanted}")
+            changes += self._ensure_view(view, names, dry_run)
         return changes
 
-    def _ensure_fact_table(self, dry_run: bool) -> list[str]:
+    def _table_fields(self, columns: list) -> list:
+        """The fact table's columns as they are (or, not made yet, as they will be), with the
+        wanted ones it lacks after them: what a view made now selects."""
+        table = self._get(self.table_id(FACT_TABLE))
+        fields = list(table.schema) if table is not None else []
+        have = {f.name for f in fields}
+        return fields + [f for f in columns if f.name not in have]
+
+    def _ensure_view(self, view: ViewSpec, columns: list[str], dry_run: bool) -> list[str]:
+        """Make the view again where its SQL differs, or its columns do: a view keeps the
+        columns the table had when it was made (Looker Studio reads that list)."""
+        wanted = self._view_sql(view)
+        current = self._get(self.table_id(view.name))
+        if current is None:
+            why = ""
+        else:
+            why = view_staleness(current, wanted, columns)
+            if not why:
+                return []
+        if not dry_run:
+            self.client().query_and_wait(f"CREATE OR REPLACE VIEW {self._ref(view.name)} AS {wanted}")
+        return [f"create view {view.name}" if current is None else f"replace view {view.name} ({why})"]
+
+    def _ensure_fact_table(self, columns: list, dry_run: bool) -> list[str]:
         from google.cloud import bigquery
 
         client, fact_id = self.client(), self.table_id(FACT_TABLE)
         table = self._get(fact_id)
         if table is None:
             if not dry_run:
-                table = bigquery.Table(fact_id, schema=schema_fields(FACT_SCHEMA))
+                table = bigquery.Table(fact_id, schema=columns)
                 table.time_partitioning = bigquery.TimePartitioning(
                     type_=bigquery.TimePartitioningType.DAY, field=PARTITION_FIELD
                 )
                 table.clustering_fields = CLUSTERING_FIELDS
+                # Every query must bound order_date: an unbounded one is refused, not billed for the table.
+                table.require_partition_filter = True
                 client.create_table(table, exists_ok=True)
-            return [f"create table {FACT_TABLE} (partitioned by {PARTITION_FIELD}, clustered by {CLUSTERING_FIELDS})"]
+            return [
+                f"create table {FACT_TABLE} (partitioned by {PARTITION_FIELD}, clustered by {CLUSTERING_FIELDS}, "
+                "partition filter required)"
+            ]
         partitioning = table.time_partitioning
         if partitioning is None or partitioning.field != PARTITION_FIELD or partitioning.type_ != "DAY":
             raise WarehouseError(
                 f"Table {fact_id} is not partitioned by day on {PARTITION_FIELD}, and BigQuery cannot change "
                 "partitioning in place: copy it into a new table created by warehouse_sync."
             )
-        changes, fields = [], list(table.schema)
-        have = {f.name for f in fields}
-        for field in schema_fields(FACT_SCHEMA):
-            if field.name not in have:
-                changes.append(f"add column {field.name} {field.field_type} to {FACT_TABLE}")
-                fields.append(field)
+        changes, fields = column_differences(table.schema, columns)
         updates = []
         if len(fields) != len(table.schema):
             table.schema, updates = fields, [*updates, "schema"]
         if list(table.clustering_fields or []) != CLUSTERING_FIELDS:
             changes.append(f"cluster {FACT_TABLE} by {CLUSTERING_FIELDS}")
             table.clustering_fields, updates = CLUSTERING_FIELDS, [*updates, "clustering_fields"]
+        if not table.require_partition_filter:
+            changes.append(f"require a partition filter ({PARTITION_FIELD}) on queries of {FACT_TABLE}")
+            table.require_partition_filter, updates = True, [*updates, "require_partition_filter"]
         if updates and not dry_run:
             client.update_table(table, updates)
         return changes
+
+    # -- row access -----------------------------------------------------------------------
+    def row_access_sync(self, *, policies: Sequence[RowAccessPolicy], dry_run: bool = False) -> list[str]:
+        """Make the fact table's row access policies these (warehouse_sync's own, by name
+        prefix; any other policy is left alone): each one missing or with another filter is
+        created or replaced, then each of ours not wanted (a region deleted, a group changed:
+        its name carries the grantees) is dropped. Created before dropped, so the TRUE filter
+        of the app's account is never missing while another policy exists."""
+        return self._retrying("row access sync", lambda: self._row_access_sync(policies, dry_run))
+
+    def _row_access_sync(self, policies: Sequence[RowAccessPolicy], dry_run: bool) -> list[str]:
+        existing = self.row_access_filters()
+        table, changes = self._ref(FACT_TABLE), []
+        for policy in policies:
+            if policy.name in existing and _same_sql(existing[policy.name], policy.predicate):
+                continue
+            verb = "replace" if policy.name in existing else "create"
+            members = ", ".join(policy.grantees)
+            changes.append(f"{verb} row access policy {policy.name} for {members}: {policy.predicate}")
+            if not dry_run:
+                self.client().query_and_wait(create_row_access_policy_sql(policy, table))
+        wanted = {p.name for p in policies}
+        for name in sorted(existing):
+            if name not in wanted and name.startswith(MANAGED_PREFIXES):
+                changes.append(f"drop row access policy {name}")
+                if not dry_run:
+                    self.client().query_and_wait(f"DROP ROW ACCESS POLICY IF EXISTS {name} ON {table}")
+        return changes
+
+    def row_access_filters(self) -> dict[str, str]:
+        """The fact table's row access policies: name -> filter (REST rowAccessPolicies.list;
+        it does not return grantees). The Python client has no method for it, so the request
+        goes through the client's own authorised connection."""
+        path = f"/projects/{self.project}/datasets/{self.dataset}/tables/{FACT_TABLE}/rowAccessPolicies"
+        found, token = {}, None
+        while True:
+            page = self.client()._connection.api_request(
+                method="GET", path=path, query_params={"pageToken": token} if token else {}
+            )
+            for policy in page.get("rowAccessPolicies", []):
+                found[policy["rowAccessPolicyReference"]["policyId"]] = policy.get("filterPredicate", "")
+            token = page.get("nextPageToken")
+            if not token:
+                return found
 
     def _view_sql(self, view: ViewSpec) -> str:
         # ViewSpec has validated the country code, so it can be written into the DDL.
@@ -439,20 +511,19 @@ class BigQueryWarehouse:
 
     def _columns_added(self, staging: str) -> set[str]:
         """The staged table's columns; those beyond the canonical ones are added to the fact
-        table as NULLABLE columns where it lacks them (older rows read NULL)."""
-        from google.cloud import bigquery
-
+        table as NULLABLE columns where it lacks them (older rows read NULL), and the views
+        made again."""
         client = self.client()
         schema = client.get_table(staging).schema
         staged = [f for f in schema if f.name not in FACT_SCHEMA.names]
         if staged:
             fact = client.get_table(self.table_id(FACT_TABLE))
-            have = {f.name for f in fact.schema}
-            missing = [
-                bigquery.SchemaField(f.name, f.field_type, mode="NULLABLE") for f in staged if f.name not in have
-            ]
-            if missing:
-                fact.schema = [*fact.schema, *missing]
+            # A naive file time is staged as DATETIME; the fact table keeps times as TIMESTAMP
+            # (bigquery_dialect.column_type), as warehouse_sync adds such a field.
+            wanted = [_nullable(f.name, "TIMESTAMP" if f.field_type == "DATETIME" else f.field_type) for f in staged]
+            _, fields = column_differences(fact.schema, wanted)
+            if len(fields) != len(fact.schema):
+                fact.schema = fields
                 client.update_table(fact, ["schema"])
                 self._views_refresh()
         return {f.name for f in schema}
@@ -598,5 +669,74 @@ def _batch_span(table: "pa.Table | ParquetBatch") -> tuple[DateSpan | None, tupl
     return DateSpan(low.as_py(), high.as_py()), stores
 
 
+def create_row_access_policy_sql(policy: RowAccessPolicy, table: str) -> str:
+    """The DDL of one policy (its name, members and predicate checked by RowAccessPolicy; the
+    name is a plain identifier, unquoted: the emulator would keep backticks as part of it)."""
+    grantees = ", ".join(f'"{member}"' for member in policy.grantees)
+    return (
+        f"CREATE OR REPLACE ROW ACCESS POLICY {policy.name} ON {table} "
+        f"GRANT TO ({grantees}) FILTER USING ({policy.predicate})"
+    )
+
+
 def _same_sql(a: str, b: str) -> bool:
     return re.sub(r"\s+", " ", a).strip() == re.sub(r"\s+", " ", b).strip()
+
+
+# The REST API answers with the legacy names of some types.
+_LEGACY_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
+
+
+def standard_type(field_type: str) -> str:
+    return _LEGACY_TYPES.get(field_type.upper(), field_type.upper())
+
+
+def _nullable(name: str, field_type: str):
+    from google.cloud import bigquery
+
+    return bigquery.SchemaField(name, field_type, mode="NULLABLE")
+
+
+def fact_fields(added: Sequence[pa.Field] = ()) -> list:
+    """The fact table's columns: the canonical ones, then the admin's added fields (NULLABLE)."""
+    canonical = schema_fields(FACT_SCHEMA)
+    extra = [f for f in added if f.name not in FACT_SCHEMA.names]
+    return canonical + [_nullable(f.name, column_type(f.type)) for f in extra]
+
+
+def column_differences(have: Sequence, wanted: Sequence) -> tuple[list[str], list]:
+    """What differs between the table's columns (`have`) and the `wanted` ones: each column
+    it lacks (added after the others, NULLABLE: the only change BigQuery makes in place),
+    and each of another type (a Mismatch: BigQuery cannot change it in place). Returns the
+    differences and the table's columns with the missing ones added."""
+    found = {f.name: f for f in have}
+    changes: list[str] = []
+    fields = list(have)
+    for field in wanted:
+        current = found.get(field.name)
+        if current is None:
+            changes.append(f"add column {field.name} {standard_type(field.field_type)} to {FACT_TABLE}")
+            fields.append(field)
+        elif standard_type(current.field_type) != standard_type(field.field_type):
+            changes.append(
+                Mismatch(
+                    f"column {field.name} of {FACT_TABLE} is {standard_type(current.field_type)}, the app writes "
+                    f"{standard_type(field.field_type)}: BigQuery cannot change a column's type in place; copy the "
+                    "table with the column cast (CREATE TABLE ... AS SELECT), or give the schema field another name"
+                )
+            )
+    return changes, fields
+
+
+def view_staleness(view, sql: str, columns: Sequence[str]) -> str:
+    """Why the view must be made again ("" if it need not): its SQL is not the app's, or its
+    columns are not the table's (a view made before a column was added lacks it)."""
+    if not _same_sql(view.view_query or "", sql):
+        return "its SQL differs"
+    have = [f.name for f in view.schema or []]
+    lacking = [c for c in columns if c not in have]
+    if lacking:
+        return f"it lacks {', '.join(lacking)}"
+    if have and have != list(columns):
+        return "its columns differ from the table's"
+    return ""

@@ -145,7 +145,9 @@ class EmbeddedWarehouse:
         self._table: DeltaTable | None = None
 
     # -- writes ---------------------------------------------------------------------------
-    def ensure_schema(self, *, views: Sequence[ViewSpec], dry_run: bool = False) -> list[str]:
+    def ensure_schema(
+        self, *, views: Sequence[ViewSpec], added: Sequence[pa.Field] = (), dry_run: bool = False
+    ) -> list[str]:
         changes = []
         if not DeltaTable.is_deltatable(self.table_uri):
             changes.append(f"create table {FACT_TABLE}")
@@ -153,7 +155,7 @@ class EmbeddedWarehouse:
                 self.root.mkdir(parents=True, exist_ok=True)
                 DeltaTable.create(self.table_uri, schema=FACT_SCHEMA, mode="ignore", name=FACT_TABLE)
         else:
-            changes += self._columns_add(dry_run)
+            changes += self._columns_add(dry_run, added)
         wanted = [{"name": v.name, "country_code": v.country_code} for v in views]
         current = json.loads(self.views_file.read_text()) if self.views_file.exists() else []
         if wanted != current:
@@ -165,14 +167,15 @@ class EmbeddedWarehouse:
                 tmp.replace(self.views_file)  # atomic: readers see the old or the new list
         return changes
 
-    def _columns_add(self, dry_run: bool) -> list[str]:
+    def _columns_add(self, dry_run: bool, added: Sequence[pa.Field] = ()) -> list[str]:
         """The fact table's columns the Delta table lacks (line_key, on a table made before
-        it), added as nullable columns: a metadata commit; older files read them as NULL."""
+        it; the admin's added fields), added as nullable columns: a metadata commit; older
+        files read them as NULL."""
         from deltalake.schema import Field
 
         table = DeltaTable(self.table_uri)
         have = set(_column_names(table))
-        missing = [f for f in FACT_SCHEMA if f.name not in have]
+        missing = [f for f in [*FACT_SCHEMA, *added] if f.name not in have]
         if missing and not dry_run:
             fields = [Field.from_arrow(f.with_nullable(True)) for f in missing]
             self._commit_shared(lambda: DeltaTable(self.table_uri).alter.add_columns(fields))

@@ -1,14 +1,17 @@
 """The configured warehouse, and keeping its table and views in line with the regions."""
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
+import pyarrow as pa
 from django.conf import settings
 from django.core.files.storage import default_storage
 
 from apps.accounts.models import Region
-from apps.warehouse.base import Warehouse
+from apps.warehouse.base import Warehouse, WarehouseError
 from apps.warehouse.fact import MASTER_VIEW, ViewSpec
+from apps.warehouse.row_access import row_access_policies
 
 
 @cache
@@ -57,10 +60,38 @@ def view_specs() -> list[ViewSpec]:
     return [ViewSpec(r.view_name, r.country_code) for r in regions] + [ViewSpec(MASTER_VIEW)]
 
 
-def warehouse_sync(*, dry_run: bool = False) -> list[str]:
-    """Create or upgrade the fact table and one view per region plus the master view
-    (with dry_run, only say what would change)."""
-    return warehouse().ensure_schema(views=view_specs(), dry_run=dry_run)
+def warehouse_sync(
+    *, dry_run: bool = False, added: Sequence[pa.Field] = (), row_access: bool | None = None
+) -> list[str]:
+    """Create or upgrade the fact table (with `added`, the admin's fields beyond the
+    canonical columns, as nullable columns) and one view per region plus the master view;
+    then the row access policies, when asked (`row_access`) or, unasked, when
+    BIGQUERY_ROW_ACCESS says so on a warehouse that has them. With dry_run, only say what
+    would change."""
+    found = warehouse()
+    changes = found.ensure_schema(views=view_specs(), added=added, dry_run=dry_run)
+    if row_access is None:
+        row_access = settings.BIGQUERY_ROW_ACCESS and found.capabilities.row_access
+    if row_access:
+        changes += warehouse_row_access_sync(dry_run=dry_run)
+    return changes
+
+
+def warehouse_row_access_sync(*, dry_run: bool = False) -> list[str]:
+    """The fact table's row access policies made what the regions say (apps/warehouse/row_access.py)."""
+    found = warehouse()
+    if not found.capabilities.row_access:
+        raise WarehouseError(
+            f"The {found.name} warehouse has no row access policies: the app is its only reader and scopes "
+            "every read itself. They are BigQuery's (WAREHOUSE=bigquery)."
+        )
+    try:
+        policies = row_access_policies(
+            service_account=settings.BIGQUERY_SERVICE_ACCOUNT, also_all_rows=settings.BIGQUERY_ALL_ROWS_MEMBERS
+        )
+    except ValueError as exc:
+        raise WarehouseError(str(exc)) from exc
+    return found.row_access_sync(policies=policies, dry_run=dry_run)
 
 
 def warehouse_compact() -> dict[str, int]:

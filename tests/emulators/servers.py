@@ -9,6 +9,7 @@
 Each fixture is session-scoped and starts only when a test asks for it.
 """
 
+import json
 import os
 import platform
 import shutil
@@ -29,6 +30,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DUCKDB_VERSION = "v1.5.5"
 GCS_BUCKET = "sales-test"
+# Loaded by the BigQuery emulator's Python: see its docstring.
+SITE = Path(__file__).resolve().parent / "local_bigquery_site"
+# Who is in which Google group, for the BigQuery emulator's row access policies (it names the
+# caller from the e-mail in the bearer token; tests/warehouse/test_row_access.py queries as them).
+EMULATOR_GROUPS = {
+    "user:uk-viewer@example.com": ["group:uk-heads@example.com"],
+    "user:us-viewer@example.com": ["group:us-heads@example.com"],
+    "user:two-regions@example.com": ["group:uk-heads@example.com", "group:us-heads@example.com"],
+    "user:nobody@example.com": [],
+}
 
 
 def free_port() -> int:
@@ -138,8 +149,14 @@ def bigquery_emulator_serving(root: Path, *, gcs_url: str = "") -> Iterator[BigQ
         port, grpc_port, log = free_port(), free_port(), work / "bigquery.log"
         args = [str(venv / "bin/local-bigquery"), "serve", "--host", "127.0.0.1", "--port", str(port)]
         args += ["--grpc-port", str(grpc_port), "--project", project, "--data-dir", str(work / "data")]
-        # gs:// URIs in load jobs are read from the GCS emulator.
-        env = {"HOME": str(work / "home"), "STORAGE_EMULATOR_HOST": gcs_url or "http://127.0.0.1:9"}
+        # gs:// URIs in load jobs are read from the GCS emulator. GROUPS: the Google groups of
+        # the principals tests query as (row access policies); PYTHONPATH: local_bigquery_site.
+        env = {
+            "HOME": str(work / "home"),
+            "STORAGE_EMULATOR_HOST": gcs_url or "http://127.0.0.1:9",
+            "GROUPS": json.dumps(EMULATOR_GROUPS),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(SITE), os.environ.get("PYTHONPATH", "")])),
+        }
         proc = start(args, log=log, env=env)
         endpoint = f"http://127.0.0.1:{port}"
         try:

@@ -16,6 +16,7 @@ from apps.uploads.run import pipeline_run
 from apps.uploads.services import upload_create
 from apps.warehouse.fact import FACT_TABLE
 from apps.warehouse.services import warehouse
+from tests.warehouse.factories import EVERY_DAY
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,8 @@ def test_upload_lands_in_gcs_and_loads_into_bigquery_from_the_gs_uri(gcs_storage
     assert (f"rejected/{folder}/{upload.id}.csv" in names) == bool(upload.rows_rejected)
 
     wh = warehouse()
-    loaded = wh.query(f'SELECT count(*) FROM "{FACT_TABLE}" WHERE upload_id = $u', {"u": str(upload.id)})
+    sql = f'SELECT count(*) FROM "{FACT_TABLE}" WHERE {EVERY_DAY} AND upload_id = $u'
+    loaded = wh.query(sql, {"u": str(upload.id)})
     assert loaded.column(0)[0].as_py() == upload.rows_loaded > 0
     loads = [j for j in wh.client().list_jobs() if j.job_type == "load"]
     assert f"gs://{gcs_storage.name}/processed/{folder}/{upload.id}.parquet" in {

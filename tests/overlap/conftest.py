@@ -12,6 +12,7 @@ from apps.uploads.run import upload_run
 from apps.uploads.services import upload_create
 from apps.warehouse.services import warehouse
 from tests.uploads.conftest import client_of, worker_inline  # noqa: F401 (fixtures)
+from tests.warehouse.factories import EVERY_DAY
 
 
 @pytest.fixture
@@ -41,13 +42,13 @@ def load(cast, tmp_path):
 
 def shop_totals(store_id: str = "US-NYC") -> dict:
     """The shop's rows in the warehouse, counted with SQL: lines, distinct line keys, revenue."""
-    sql = """SELECT count(*) AS lines, count(DISTINCT line_key) AS keys, sum(revenue) AS revenue,
+    sql = f"""SELECT count(*) AS lines, count(DISTINCT line_key) AS keys, sum(revenue) AS revenue,
                     count(DISTINCT upload_id) AS uploads
-             FROM "orders-cleaned" WHERE store_id = $store"""
+             FROM "orders-cleaned" WHERE {EVERY_DAY} AND store_id = $store"""
     row = warehouse().query(sql, {"store": store_id}).to_pylist()[0]
     return {**row, "revenue": float(row["revenue"] or 0)}
 
 
 def rows_of(upload: Upload) -> int:
-    sql = 'SELECT count(*) AS n FROM "orders-cleaned" WHERE upload_id = $id'
+    sql = f'SELECT count(*) AS n FROM "orders-cleaned" WHERE {EVERY_DAY} AND upload_id = $id'
     return warehouse().query(sql, {"id": str(upload.id)}).to_pylist()[0]["n"]

@@ -2,7 +2,8 @@
 
 What the emulator cannot show, and so these tests do not claim: partition pruning and
 bytes billed (it answers from DuckDB, so a partition filter changes no cost), the effect
-of clustering, row access policies and IAM (no authentication), quotas, 429 rate limits
+of clustering, IAM (no authentication; row access policies it does enforce per caller:
+tests/warehouse/test_row_access.py), quotas, 429 rate limits
 and 5xx faults (our retries are tested with a raising callable below instead), and the
 isolation of concurrent multi-statement transactions on Google's servers
 (test_bigquery_writes.py puts a double of those in front of the emulator). It does show
@@ -25,14 +26,15 @@ from apps.warehouse.bigquery import BigQueryWarehouse
 from apps.warehouse.bigquery_dialect import is_transient, to_googlesql
 from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW, ViewSpec
 from apps.warehouse.services import warehouse
-from tests.warehouse.factories import TRUNC_EXPECTED, date_trunc_periods, fact_rows
+from tests.warehouse.factories import EVERY_DAY, TRUNC_EXPECTED, date_trunc_periods, fact_rows
 
 pytestmark = pytest.mark.integration
 VIEWS = [ViewSpec("USA_Sales_View", "US"), ViewSpec("UK_Sales_View", "GB"), ViewSpec(MASTER_VIEW)]
 
 
 def count(where: str = "TRUE", **params) -> int:
-    return warehouse().query(f'SELECT count(*) AS n FROM "{FACT_TABLE}" WHERE {where}', params).column(0)[0].as_py()
+    sql = f'SELECT count(*) AS n FROM "{FACT_TABLE}" WHERE {EVERY_DAY} AND ({where})'
+    return warehouse().query(sql, params).column(0)[0].as_py()
 
 
 def test_sync_creates_a_day_partitioned_clustered_table_and_the_views(bigquery, settings):
@@ -77,7 +79,7 @@ def test_replacing_a_batch_twice_leaves_its_rows_once_and_others_untouched(bigqu
     assert count("upload_id = $u", u=a) == 4
     assert count("upload_id = $u", u=b) == 3
     assert count("order_date = $d", d=dt.date(2024, 1, 1)) == 3  # a's old day-1 rows are gone
-    assert wh.query('SELECT count(*) FROM "UK_Sales_View"').column(0)[0].as_py() == 3
+    assert wh.query(f'SELECT count(*) FROM "UK_Sales_View" WHERE {EVERY_DAY}').column(0)[0].as_py() == 3
     assert wh.delete_batch(upload_id=a) == 4
     assert (count(), count("upload_id = $u", u=b)) == (3, 3)
     # Staging tables live in a dataset of their own, expiring after a day, dropped once applied.
@@ -182,7 +184,8 @@ def test_a_field_an_admin_added_reaches_the_fact_table_as_a_nullable_column(bigq
 
     assert wh.replace_batch(upload_id=new, table=wider) == 2
 
-    got = wh.query('SELECT upload_id = $new AS new, loyalty_tier FROM "orders-cleaned" ORDER BY 1, 2', {"new": new})
+    sql = f'SELECT upload_id = $new AS new, loyalty_tier FROM "orders-cleaned" WHERE {EVERY_DAY} ORDER BY 1, 2'
+    got = wh.query(sql, {"new": new})
     assert sorted(got.to_pylist(), key=repr) == sorted(
         [
             {"new": False, "loyalty_tier": None},
@@ -201,4 +204,5 @@ def test_a_field_an_admin_added_reaches_the_fact_table_as_a_nullable_column(bigq
     assert remade == sorted(v.name for v in VIEWS), sent
     view = wh.client().get_table(wh.table_id(MASTER_VIEW))
     assert "loyalty_tier" in [f.name for f in view.schema]
-    assert wh.query('SELECT count(loyalty_tier) AS n FROM "Master_Sales_View"').to_pylist() == [{"n": 1}]
+    tiers = f'SELECT count(loyalty_tier) AS n FROM "Master_Sales_View" WHERE {EVERY_DAY}'
+    assert wh.query(tiers).to_pylist() == [{"n": 1}]

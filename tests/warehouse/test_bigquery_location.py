@@ -6,6 +6,7 @@ import pytest
 
 from apps.warehouse.base import WarehouseError
 from apps.warehouse.services import warehouse, warehouse_sync
+from tests.warehouse.factories import EVERY_DAY
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -20,7 +21,7 @@ def test_the_dataset_is_made_where_bigquery_location_says_and_queries_run_there(
     assert f"create dataset {backend.project}.{backend.dataset} in EU" in changes
     assert dataset.location == "EU"
     assert backend.client().location == "EU"
-    assert backend.query('SELECT count(*) AS n FROM "orders-cleaned"').to_pylist() == [{"n": 0}]
+    assert backend.query(f'SELECT count(*) AS n FROM "orders-cleaned" WHERE {EVERY_DAY}').to_pylist() == [{"n": 0}]
 
 
 def test_without_a_location_no_dataset_is_made_and_the_error_says_what_to_set(bigquery, settings):

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from apps.demo.seed import demo_seed
-from apps.warehouse.services import warehouse_sync
+from apps.etl.schemas import warehouse_sync_with_schema
 
 
 class Command(BaseCommand):
@@ -10,7 +10,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         counts = demo_seed(password=settings.DEMO_PASSWORD)
-        changes = warehouse_sync()
+        changes = warehouse_sync_with_schema()
         self.stdout.write(
             f"Demo ready: {counts['regions']} regions, {counts['shops']} shops, {counts['users']} users"
             + (f"; warehouse: {', '.join(changes)}" if changes else "")
