@@ -24,6 +24,7 @@ from django.urls import reverse
 
 from apps.uploads.models import Upload
 from apps.uploads.transitions import upload_mismatch_clear, upload_mismatch_mark
+from apps.warehouse.base import DateSpan, span_of
 from apps.warehouse.services import warehouse
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,9 @@ def uploads_reconcile() -> Reconciliation:
     unknown = {i: found[i] for i in others if i not in known}
     # Looked at again: the upload first, then its rows (a load commits before it ends).
     again = expected_rows(differ)
-    mismatches = _compared(again, warehouse().batch_rows(upload_ids=differ), differ) if differ else []
+    mismatches = (
+        _compared(again, warehouse().batch_rows(upload_ids=differ, span=uploads_span(differ)), differ) if differ else []
+    )
     result = Reconciliation(checked=len(expected), mismatches=mismatches, unknown=unknown)
     agree = Upload.objects.filter(warehouse_rows__isnull=False).exclude(pk__in=[m.upload_id for m in mismatches])
     agreeing = [str(pk) for pk in _settled(agree).values_list("pk", flat=True)]
@@ -117,6 +120,13 @@ def uploads_reconcile() -> Reconciliation:
     return result
 
 
+def uploads_span(ids: list[str]) -> DateSpan | None:
+    """The order days the rows of these uploads are in (None: unknown for one of them, or
+    none is known): what bounds the count of their rows."""
+    spans = [u.warehouse_span for u in Upload.objects.filter(pk__in=ids).only("first_order_date", "last_order_date")]
+    return span_of(*spans) if spans else None
+
+
 def upload_reconcile(upload: Upload) -> Reconciliation:
     """After a run: the upload, the one it replaces and those whose lines it replaced,
     against the warehouse (one count of their rows, reading only the files that may hold
@@ -125,7 +135,7 @@ def upload_reconcile(upload: Upload) -> Reconciliation:
     # The uploads whose overlapping lines its load replaced.
     ids += list((upload.report.get("overlap") or {}).get("displaced") or {})
     expected = expected_rows(ids)
-    found = warehouse().batch_rows(upload_ids=list(expected))
+    found = warehouse().batch_rows(upload_ids=list(expected), span=uploads_span(list(expected)))
     result = Reconciliation(checked=len(expected), mismatches=_compared(expected, found, expected))
     marked = set(map(str, Upload.objects.filter(pk__in=ids, warehouse_rows__isnull=False).values_list("pk", flat=True)))
     mismatched = {m.upload_id for m in result.mismatches}

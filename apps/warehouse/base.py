@@ -244,11 +244,12 @@ class Warehouse(Protocol):
         """Remove this upload's rows; return how many were removed. `span` is where they lie
         (None: unknown); a backend that bills by partitions reads only those."""
 
-    def batch_rows(self, *, upload_ids: Sequence[str] | None = None) -> dict[str, int]:
+    def batch_rows(self, *, upload_ids: Sequence[str] | None = None, span: "DateSpan | None" = None) -> dict[str, int]:
         """Rows per upload id, in one grouped count (`SELECT upload_id, count(*) ... GROUP BY
         upload_id`): of `upload_ids` only (ids without rows left out), or of every upload in
         the table. What the table holds now, as a new reader would see it: the reconciliation
-        compares it with what each upload says it loaded (apps/uploads/reconcile.py)."""
+        compares it with what each upload says it loaded (apps/uploads/reconcile.py). `span`:
+        the order days their rows are in (BigQuery reads those partitions; None: unknown, all)."""
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """Run a read-only query; parameters are written `$name` and always bound."""

@@ -623,17 +623,19 @@ class BigQueryWarehouse:
         # The REST API pages results anyway; an export is bounded by what is on screen.
         yield from self.query(sql, params).to_batches(max_chunksize=batch_rows)
 
-    def batch_rows(self, *, upload_ids: Sequence[str] | None = None) -> dict[str, int]:
-        """One GoogleSQL query; it reads the upload_id column only (billed for that column
-        of the table, as the table is not clustered by upload)."""
+    def batch_rows(self, *, upload_ids: Sequence[str] | None = None, span: DateSpan | None = None) -> dict[str, int]:
+        """One GoogleSQL query; it reads the upload_id and order_date columns of the span's
+        partitions only (the table is not clustered by upload; an unknown span reads them all)."""
         from google.cloud import bigquery
 
         ids = None if upload_ids is None else [str(uuid.UUID(str(u))) for u in upload_ids]
         if ids == []:
             return {}
-        where = "" if ids is None else " WHERE upload_id IN UNNEST(@ids)"
-        sql = f"SELECT upload_id, count(*) AS n FROM {self._ref(FACT_TABLE)}{where} GROUP BY upload_id"
-        config = bigquery.QueryJobConfig(query_parameters=query_parameters({"ids": ids} if ids is not None else {}))
+        span = span or UNKNOWN_SPAN
+        where = "order_date BETWEEN @lo AND @hi" + ("" if ids is None else " AND upload_id IN UNNEST(@ids)")
+        sql = f"SELECT upload_id, count(*) AS n FROM {self._ref(FACT_TABLE)} WHERE {where} GROUP BY upload_id"
+        params = {"lo": span.first, "hi": span.last, **({"ids": ids} if ids is not None else {})}
+        config = bigquery.QueryJobConfig(query_parameters=query_parameters(params))
 
         def counts() -> dict[str, int]:  # every page read inside the retries
             return {row["upload_id"]: int(row["n"]) for row in self.client().query_and_wait(sql, job_config=config)}

@@ -428,7 +428,7 @@ class EmbeddedWarehouse:
         finally:
             cursor.close()
 
-    def batch_rows(self, *, upload_ids: Sequence[str] | None = None) -> dict[str, int]:
+    def batch_rows(self, *, upload_ids: Sequence[str] | None = None, span: DateSpan | None = None) -> dict[str, int]:
         """Counted in the files of the log as it is on disk now (a fresh snapshot, not this
         process's cached one: a log file damaged under a long-running worker shows), by a
         DuckDB of its own reading the upload_id column only; with `upload_ids`, only the files

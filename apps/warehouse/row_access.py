@@ -14,9 +14,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from apps.accounts.access import Scope, regional_head_scope
-from apps.accounts.models import Region
+if TYPE_CHECKING:  # the BigQuery backend imports this module in processes without Django set up
+    from apps.accounts.access import Scope
+    from apps.accounts.models import Region
 
 # The policies warehouse_sync makes (and so may drop): any other policy on the table is left alone.
 ALL_ROWS_PREFIX = "app_all_rows_"
@@ -30,7 +32,7 @@ _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _MEMBER = re.compile(r"(user|group|serviceAccount|domain):[A-Za-z0-9._%+@-]+")
 
 
-def scope_predicate(scope: Scope) -> tuple[str, dict[str, str]]:
+def scope_predicate(scope: "Scope") -> tuple[str, dict[str, str]]:
     """The rows a scope sees, as a predicate over the fact table's columns.
 
     A row is seen when its shop is one of the scope's shops (a manager's; every shop of a
@@ -54,7 +56,7 @@ def scope_predicate(scope: Scope) -> tuple[str, dict[str, str]]:
     return "(" + " OR ".join(clauses) + ")", params
 
 
-def literal_predicate(scope: Scope) -> str:
+def literal_predicate(scope: "Scope") -> str:
     """`scope_predicate` with its values written in as string literals (a row access
     policy's filter is DDL: no parameters). Refuses a value that is not a plain code."""
     sql, params = scope_predicate(scope)
@@ -92,8 +94,10 @@ def _digest(members: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()[:8]
 
 
-def region_policy(region: Region) -> RowAccessPolicy:
+def region_policy(region: "Region") -> RowAccessPolicy:
     """The region's policy: its group reads what the region's head reads in the app."""
+    from apps.accounts.access import regional_head_scope
+
     members = (f"group:{region.looker_group.strip().lower()}",)
     predicate = literal_predicate(regional_head_scope([region.country_code]))
     return RowAccessPolicy(f"{REGION_PREFIX}{region.country_code.lower()}_{_digest(members)}", members, predicate)
@@ -117,6 +121,8 @@ def row_access_policies(*, service_account: str, also_all_rows: Sequence[str] = 
         )
     # An e-mail is the service account's; a member written out (user:..., group:...) is taken as it is.
     member = account if ":" in account else f"serviceAccount:{account}"
+    from apps.accounts.models import Region
+
     policies = [all_rows_policy([member, *(m.strip() for m in also_all_rows if m.strip())])]
     regions = Region.objects.exclude(looker_group="").order_by("country_code")
     return policies + [region_policy(r) for r in regions]

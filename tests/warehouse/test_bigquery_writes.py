@@ -49,7 +49,7 @@ def old_transaction_replace(wh, upload_id: str, staging: str) -> None:
     fact = wh._ref(FACT_TABLE)
     wh.client().query_and_wait(
         f"""BEGIN TRANSACTION;
-DELETE FROM {fact} WHERE upload_id = '{upload_id}';
+DELETE FROM {fact} WHERE upload_id = '{upload_id}' AND order_date >= '1900-01-01';
 INSERT INTO {fact} SELECT * FROM `{staging}`;
 COMMIT TRANSACTION;"""
     )
