@@ -91,13 +91,12 @@ class StorageStandIn:
 
     def create_read_session(self, *, parent, read_session, max_stream_count, **kwargs):
         if self.refuse:
-            raise gexc.PermissionDenied("BigQuery Storage API has not been used in project test before or it is disabled")
+            raise gexc.PermissionDenied("BigQuery Storage API has not been used in project test or it is disabled")
         self.sessions.append((read_session.table, max_stream_count))
         return _Session(read_session.table)
 
     def read_rows(self, name, **kwargs):
-        table_path = name  # projects/p/datasets/d/tables/t
-        parts = table_path.split("/")
+        parts = name.split("/")  # projects/p/datasets/d/tables/t
         table = self.warehouse.client().list_rows(f"{parts[1]}.{parts[3]}.{parts[5]}").to_arrow()
         return _Stream(table)
 
@@ -123,7 +122,15 @@ class _Stream:
 
     @property
     def pages(self):
-        return [type("Page", (), {"to_arrow": lambda _self: b})() for b in self.table.to_batches()]
+        return [_Page(batch) for batch in self.table.to_batches(max_chunksize=7)]
+
+
+class _Page:
+    def __init__(self, batch: pa.RecordBatch) -> None:
+        self.batch = batch
+
+    def to_arrow(self) -> pa.RecordBatch:
+        return self.batch
 
 
 def test_an_export_takes_the_storage_read_api_when_it_is_available(loaded, monkeypatch):
@@ -136,6 +143,7 @@ def test_an_export_takes_the_storage_read_api_when_it_is_available(loaded, monke
 
     assert len(stand_in.sessions) == 1
     table, streams = stand_in.sessions[0]
+    assert table.startswith(f"projects/{wh.project}/datasets/")  # the query's result table
     assert streams == 1  # the query has an ORDER BY: one stream keeps the order
     assert pa.Table.from_batches(batches)["source_row"].to_pylist() == list(range(25, 0, -1))
 
