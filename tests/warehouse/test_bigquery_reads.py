@@ -157,3 +157,35 @@ def test_an_export_falls_back_to_rest_when_the_storage_api_refuses(loaded, monke
 
     assert wh.storage_unavailable  # not asked again by this process
     assert pa.Table.from_batches(batches)["source_row"].to_pylist() == list(range(25, 0, -1))
+
+
+def test_the_lines_page_runs_its_query_once_for_every_page_of_a_filter(bigquery, cast, monkeypatch):
+    """Through the report seam: page 1 runs the query; page 2 and a page past the last read
+    its result table (the table kept in the cache under the warehouse's version); a load in
+    between runs it again."""
+    from apps.accounts.access import scope_for
+    from apps.reports import lines
+    from apps.reports.filters import ReportFilter
+    from apps.warehouse.services import warehouse_version_bump
+    from tests.reports.facts import FIRST_DAY, LAST_DAY, load_facts
+
+    load_facts(["US-NYC", "UK-LON"])
+    monkeypatch.setattr(lines, "PAGE_ROWS", 50)  # 172 lines of UK-LON: 4 pages
+    client, jobs = warehouse().client(), []
+    run = client.query
+    monkeypatch.setattr(client, "query", lambda *a, **k: jobs.append(a[0]) or run(*a, **k))
+    scope, report = scope_for(cast["head_uk"]), ReportFilter(start=FIRST_DAY, end=LAST_DAY)
+
+    first = lines.order_lines_page(scope=scope, report=report, page=1)
+    second = lines.order_lines_page(scope=scope, report=report, page=2)
+    past = lines.order_lines_page(scope=scope, report=report, page=999)
+
+    assert len(jobs) == 1
+    assert first.total == second.total == past.total > 2 * lines.PAGE_ROWS
+    assert {r["store_id"] for r in first.rows + second.rows} == {"UK-LON"}
+    assert first.rows[-1]["order_date"] >= second.rows[0]["order_date"]
+    assert past.page == -(-first.total // lines.PAGE_ROWS) and not past.more and past.rows
+
+    warehouse_version_bump()
+    lines.order_lines_page(scope=scope, report=report, page=2)
+    assert len(jobs) == 2
