@@ -1,13 +1,15 @@
 """The one place report SQL is written: a read described as data, and its SQL.
 
-A `Read` names the view, the viewer's scope, the filter's predicates and date bounds (always:
-the fact table is partitioned by order_date, and BigQuery refuses a read of it with no bound
-on it, require_partition_filter), the measures, the grouping (or grouping sets) and the order. `read_sql` writes it in
-the portable subset of apps/warehouse/base.py; the backend spells only what has no common
-spelling, through its own methods (`sql_date_trunc`). `read_table` and `read_batches` run
-it on the configured warehouse, through the result cache (apps/reports/results.py), several at
-once; `read_page` reads a page of a listing. Identifiers come from code and are checked against the
-fact table's columns; every value is a bound `$name` parameter.
+A `Read` names the view, the viewer's scope, the filter's predicates, its order_date bound
+(always: the fact table is partitioned by order_date, and BigQuery refuses a read of a
+table with require_partition_filter that does not bound it), the measures, the grouping
+(or grouping sets) and the order. `read_sql` writes it in the portable subset of
+apps/warehouse/base.py; the backend spells only what has no common spelling, through its
+own methods (`sql_date_trunc`). `read_table`/`read_tables` run reads on the configured
+warehouse through the result cache, several at once (apps/reports/results.py);
+`read_page` reads a page of a listing; `read_batches` streams one. Identifiers come from
+code and are checked against the fact table's columns; every value is a bound `$name`
+parameter.
 
 The scope's predicate (which rows a viewer sees) is written here too, beside the reads
 that use it: the accounts app knows people, regions and shops, not the fact table.
