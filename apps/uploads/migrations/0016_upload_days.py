@@ -5,25 +5,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('uploads', '0015_upload_order_span'),
+        ("uploads", "0015_upload_order_span"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UploadDay',
+            name="UploadDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_date', models.DateField()),
-                ('country_code', models.CharField(blank=True, default='', max_length=2)),
-                ('store_id', models.CharField(blank=True, default='', max_length=64)),
-                ('lines', models.PositiveIntegerField()),
-                ('upload', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='days', to='uploads.upload')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order_date", models.DateField()),
+                ("country_code", models.CharField(blank=True, default="", max_length=2)),
+                ("store_id", models.CharField(blank=True, default="", max_length=64)),
+                ("lines", models.PositiveIntegerField()),
+                (
+                    "upload",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="days", to="uploads.upload"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['order_date'], name='uploadday_order_date'), models.Index(fields=['store_id', 'order_date'], name='uploadday_store_date'), models.Index(fields=['country_code', 'order_date'], name='uploadday_country_date')],
-                'constraints': [models.UniqueConstraint(fields=('upload', 'order_date', 'country_code', 'store_id'), name='uploadday_one_row_per_key')],
+                "indexes": [
+                    models.Index(fields=["order_date"], name="uploadday_order_date"),
+                    models.Index(fields=["store_id", "order_date"], name="uploadday_store_date"),
+                    models.Index(fields=["country_code", "order_date"], name="uploadday_country_date"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("upload", "order_date", "country_code", "store_id"), name="uploadday_one_row_per_key"
+                    )
+                ],
             },
         ),
     ]
