@@ -281,6 +281,11 @@ if env("REDIS_URL"):
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Report results are cached under the warehouse's version (apps/reports/results.py): at most
+# this many bytes per result (bigger ones are not cached), kept at most this many seconds.
+REPORT_CACHE_MAX_BYTES = env_int("REPORT_CACHE_MAX_BYTES", 2 * 1024 * 1024)
+REPORT_CACHE_SECONDS = env_int("REPORT_CACHE_SECONDS", 24 * 3600)
+
 # Celery: Redis when REDIS_URL is set, else a filesystem broker that needs no server.
 REDIS_URL = env("REDIS_URL")
 BROKER_DIR = DATA_DIR / "broker"

@@ -43,7 +43,7 @@ def test_error_pages_show_nothing_internal(cast, monkeypatch, settings):
     def fail(**kwargs):
         raise RuntimeError('SELECT * FROM "Master_Sales_View" WHERE country_code IN ($scope_country_0)')
 
-    monkeypatch.setattr(selectors, "kpi_figures", fail)
+    monkeypatch.setattr(selectors, "dashboard_figures", fail)
     failed = client.get(reverse("reports:master"))
     assert failed.status_code == 500
     assert "Something went wrong" in failed.content.decode()

@@ -9,12 +9,12 @@ a gap.
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Min, Q, QuerySet, Sum
 
 from apps.accounts.access import Scope
 from apps.accounts.models import Shop
+from apps.reports.days import scope_days
 from apps.reports.filters import ReportFilter
-from apps.reports.query import Measure, read_table, report_read
 from apps.uploads.models import Upload
 
 LOADED = (Upload.Status.LOADED, Upload.Status.LOADED_WITH_ERRORS)
@@ -31,17 +31,18 @@ def shops_in_scope(*, scope: Scope, report: ReportFilter | None = None) -> Query
 
 
 def upload_spans(*, scope: Scope, report: ReportFilter) -> dict[str, list[tuple[date, date]]]:
-    """Per shop, the first and last order day of each upload that reaches into the period."""
-    read = report_read(
-        scope=scope,
-        report=replace(report, product="", category=""),
-        dates=None,
-        measures=(Measure("first_day", "min", "order_date"), Measure("last_day", "max", "order_date")),
-        group_by=("store_id", "upload_id"),
-        having=(("last_day", ">=", report.start), ("first_day", "<=", report.end)),
+    """Per shop, the first and last order day of each upload's rows in the scope, the view and
+    the filter's country and shop, for the uploads that reach into the period. From the app
+    database (the uploads' days, kept at load time): no warehouse query."""
+    days = scope_days(scope=scope, view=report.view, country=report.country, shop=report.shop)
+    found = (
+        days.values("store_id", "upload_id")
+        .annotate(first_day=Min("order_date"), last_day=Max("order_date"))
+        .filter(last_day__gte=report.start, first_day__lte=report.end)
+        .order_by()
     )
     spans: dict[str, list[tuple[date, date]]] = {}
-    for row in read_table(read).to_pylist():
+    for row in found:
         spans.setdefault(row["store_id"], []).append((row["first_day"], row["last_day"]))
     return spans
 
@@ -89,12 +90,13 @@ def period_completeness(*, scope: Scope, report: ReportFilter) -> Completeness:
 
 
 def coverage_grid(*, scope: Scope, report: ReportFilter) -> dict:
-    """A shop x day grid for the last GRID_MAX_DAYS days of the period."""
+    """A shop x day grid for the last GRID_MAX_DAYS days of the period: the lines of each shop
+    and day, and the days its uploads cover, from the app database (no warehouse query)."""
     start = max(report.start, report.end - timedelta(days=GRID_MAX_DAYS - 1))
     window = replace(report, start=start, product="", category="")
-    per_day = (Measure("lines", "count"),)
-    read = report_read(scope=scope, report=window, measures=per_day, group_by=("store_id", "order_date"))
-    sales = {(r["store_id"], r["order_date"]): r["lines"] for r in read_table(read).to_pylist()}
+    days = scope_days(scope=scope, view=report.view, country=report.country, shop=report.shop)
+    per_day = days.filter(order_date__range=(start, report.end)).values("store_id", "order_date")
+    sales = {(r["store_id"], r["order_date"]): r["lines"] for r in per_day.annotate(lines=Sum("lines")).order_by()}
     spans = upload_spans(scope=scope, report=window)
     shops = sorted(set(shops_in_scope(scope=scope, report=report).values_list("code", flat=True)) | set(spans))
     days = [start + timedelta(days=i) for i in range((report.end - start).days + 1)]

@@ -1,12 +1,15 @@
 """The last drill-down level: order lines, each with its lineage (upload, file, row).
 
-A page of lines is one read cut by LIMIT. An export of every line of a filter is planned
-first: one cheap read counts the lines of each day (the export's size, known before any
-line is read), then the lines are read newest first in spans of days holding at most
-SPAN_LINES lines, each span sorted on its own. No read sorts the whole scope, so an
-export of any size holds one span at a time, and stops between spans when its reader does.
+A page of lines is read from the filter's listing by the backend (BigQuery: the query's
+result table, read from the page's first row with list_rows; DuckDB: LIMIT/OFFSET). An
+export of every line of a filter is planned first: one cheap read counts the lines of each
+day (the export's size, known before any line is read), then the lines are read newest
+first in spans of days holding at most SPAN_LINES lines, each span sorted on its own. No
+read sorts the whole scope, so an export of any size holds one span at a time, and stops
+between spans when its reader does.
 """
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -17,7 +20,7 @@ from django.urls import reverse
 
 from apps.accounts.access import Scope
 from apps.reports.filters import ReportFilter
-from apps.reports.query import Measure, Read, read_batches, read_table, report_read
+from apps.reports.query import Measure, read_batches, read_page, read_table, report_read
 from apps.uploads.models import Upload
 from apps.warehouse.fact import FACT_SCHEMA
 
@@ -44,7 +47,7 @@ LINE_COLUMNS = (
     "upload_id",
     "source_row",
 )
-# A total order (upload and row are unique), newest first: a page cut by LIMIT must hold
+# A total order (upload and row are unique), newest first: a page of the listing must hold
 # the same lines on both engines (the seam places NULLs explicitly, last).
 LINE_ORDER = ("-order_date", "store_id", "order_id", "upload_id", "source_row")
 # Lines come back typed as the fact table (BigQuery's NUMERIC has 9 decimals, not 4).
@@ -53,29 +56,32 @@ LINE_SCHEMA = pa.schema([FACT_SCHEMA.field(name) for name in LINE_COLUMNS])
 EXPORT_SCHEMA = LINE_SCHEMA.append(pa.field("file_name", pa.string()))
 
 
-def _read(*, scope: Scope, report: ReportFilter, page: int) -> Read:
-    """One page of the filter's lines in order, and one line more."""
-    offset = max(page - 1, 0) * PAGE_ROWS
-    return report_read(
-        scope=scope, report=report, columns=LINE_COLUMNS, order_by=LINE_ORDER, limit=PAGE_ROWS + 1, offset=offset
-    )
+@dataclass(frozen=True)
+class LinesPage:
+    """A page of the filter's lines (newest first): its number (the last when the one asked
+    for is past it), its rows, whether a next page exists, and the lines in all."""
+
+    page: int
+    rows: list[dict]
+    more: bool
+    total: int
 
 
-def order_lines_page(*, scope: Scope, report: ReportFilter, page: int) -> tuple[list[dict], bool]:
-    """One page of lines (newest first) and whether there is a next page."""
-    rows = read_table(_read(scope=scope, report=report, page=page)).cast(LINE_SCHEMA).to_pylist()
-    more = len(rows) > PAGE_ROWS
-    rows = rows[:PAGE_ROWS]
+def order_lines_page(*, scope: Scope, report: ReportFilter, page: int) -> LinesPage:
+    """One page of lines (newest first); a page past the last is the last. One warehouse
+    read (BigQuery: one query, then its result table paged); two when the page asked for is
+    past the last, which the first read's count tells."""
+    read = report_read(scope=scope, report=report, columns=LINE_COLUMNS, order_by=LINE_ORDER)
+    page = max(page, 1)
+    found = read_page(read, start=(page - 1) * PAGE_ROWS, size=PAGE_ROWS)
+    last = max(math.ceil(found.total / PAGE_ROWS), 1)
+    if page > last:
+        page, found = last, read_page(read, start=(last - 1) * PAGE_ROWS, size=PAGE_ROWS)
+    rows = found.rows.cast(LINE_SCHEMA).to_pylist()
     lineage = upload_lineage(scope=scope, upload_ids={r["upload_id"] for r in rows})
     for row in rows:
         row["file_name"], row["upload_url"] = lineage.get(row["upload_id"], ("", ""))
-    return rows, more
-
-
-def order_lines_count(*, scope: Scope, report: ReportFilter) -> int:
-    """How many lines the filter selects."""
-    read = report_read(scope=scope, report=report, measures=(Measure("lines", "count"),))
-    return read_table(read).column("lines")[0].as_py()
+    return LinesPage(page=page, rows=rows, more=page < last, total=found.total)
 
 
 @dataclass(frozen=True)

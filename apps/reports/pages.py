@@ -1,7 +1,6 @@
 """What each report page shows: selectors + charts + links composed into a template context,
 so views stay thin and templates hold no logic."""
 
-import math
 from datetime import date
 
 from django.conf import settings
@@ -17,7 +16,7 @@ from apps.reports.drill import Drill
 from apps.reports.exports import DATASETS
 from apps.reports.filters import GRAINS, PRESETS, ParsedFilter, ReportFilter, report_filter_parse
 from apps.reports.kpis import kpi_tiles
-from apps.reports.lines import PAGE_ROWS, order_lines_count, order_lines_page
+from apps.reports.lines import order_lines_page
 from apps.warehouse.fact import MASTER_VIEW
 
 
@@ -98,8 +97,7 @@ def dashboard_context(*, scope: Scope, report: ReportFilter, region: Region | No
     context = _frame(scope=scope, report=report, region=region)
     drill: Drill = context["drill"]
     currency = context["currency"]
-    figures = selectors.kpi_figures(scope=scope, report=report)
-    breakdown = selectors.sales_breakdown(scope=scope, report=report)
+    figures, breakdown = selectors.dashboard_figures(scope=scope, report=report)
     completeness = period_completeness(scope=scope, report=report)
     context.update(
         kpis=kpi_tiles(figures, report=report, currency=currency, completeness=completeness),
@@ -183,23 +181,21 @@ def _empty_reason(*, scope: Scope, report: ReportFilter, has_data: bool) -> str:
 def lines_context(*, scope: Scope, report: ReportFilter, page: int, problem: str = "") -> dict:
     context = _frame(scope=scope, report=report, region=None)
     problems = [problem] if problem else []
-    if page > 1:  # a page past the last shows the last, saying so (no lines: the page says that)
-        last = math.ceil(order_lines_count(scope=scope, report=report) / PAGE_ROWS)
-        if page > max(last, 1):
-            if last:
-                problems.append(f"These filters have {last:,} page{pluralize(last)} of lines; showing the last.")
-            page = max(last, 1)
-    rows, more = order_lines_page(scope=scope, report=report, page=page)
+    found = order_lines_page(scope=scope, report=report, page=page)
+    if found.page < page and found.total:  # a page past the last shows the last, saying so
+        last = found.page
+        problems.append(f"These filters have {last:,} page{pluralize(last)} of lines; showing the last.")
+    page = found.page
     query = report.query()
     context.update(
         page_problems=problems,
         breadcrumb=context["drill"].breadcrumb(lines=True),
-        rows=rows,
+        rows=found.rows,
         page=page,
         previous_url=f"?{query}&page={page - 1}" if page > 1 else "",
-        next_url=f"?{query}&page={page + 1}" if more else "",
+        next_url=f"?{query}&page={page + 1}" if found.more else "",
         exports=[e for e in _exports(report) if e["label"] == DATASETS["lines"]],
-        empty_reason="" if rows else _empty_reason(scope=scope, report=report, has_data=False),
+        empty_reason="" if found.rows else _empty_reason(scope=scope, report=report, has_data=False),
     )
     return context
 

@@ -1,11 +1,15 @@
 """The one place report SQL is written: a read described as data, and its SQL.
 
-A `Read` names the view, the viewer's scope, the filter's predicates and date bounds, the
-measures, the grouping (or grouping sets), the order and the page. `read_sql` writes it in
-the portable subset of apps/warehouse/base.py; the backend spells only what has no common
-spelling, through its own methods (`sql_date_trunc`). `read_table` and `read_batches` run
-it on the configured warehouse. Identifiers come from code and are checked against the
-fact table's columns; every value is a bound `$name` parameter.
+A `Read` names the view, the viewer's scope, the filter's predicates, its order_date bound
+(always: the fact table is partitioned by order_date, and BigQuery refuses a read of a
+table with require_partition_filter that does not bound it), the measures, the grouping
+(or grouping sets) and the order. `read_sql` writes it in the portable subset of
+apps/warehouse/base.py; the backend spells only what has no common spelling, through its
+own methods (`sql_date_trunc`). `read_table`/`read_tables` run reads on the configured
+warehouse through the result cache, several at once (apps/reports/results.py);
+`read_page` reads a page of a listing; `read_batches` streams one. Identifiers come from
+code and are checked against the fact table's columns; every value is a bound `$name`
+parameter.
 
 The scope's predicate (which rows a viewer sees) is apps/warehouse/row_access.py's, the
 same text BigQuery's row access policies carry: the accounts app knows people, regions and
@@ -22,10 +26,11 @@ import pyarrow as pa
 
 from apps.accounts.access import Scope
 from apps.reports.filters import ReportFilter
-from apps.warehouse.base import Warehouse
+from apps.reports.results import cached_page, cached_tables
+from apps.warehouse.base import ResultPage, Warehouse
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.row_access import scope_predicate
-from apps.warehouse.services import warehouse
+from apps.warehouse.services import warehouse, warehouse_identity, warehouse_version
 
 # The derived dimension: order_date cut to the read's grain (day, week or month).
 PERIOD = "period"
@@ -37,7 +42,6 @@ AGGREGATES = {
     "count": "count({})",
     "count_distinct": "count(DISTINCT {})",
 }
-HAVING_OPERATORS = (">=", "<=")
 # The report filter's fields and the fact columns they narrow.
 FILTER_COLUMNS = {"country": "country_code", "shop": "store_id", "product": "product_id", "category": "category"}
 _VIEW = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
@@ -61,27 +65,26 @@ class Measure:
 
 @dataclass(frozen=True)
 class Read:
-    """One report read. It either aggregates (`measures`, grouped by `group_by`, or by
-    `grouping_sets` of those keys) or lists rows (`columns`, in `order_by`, a page of
-    `limit` from `offset`). `order_by` names columns; "-column" descends; NULLs come last."""
+    """One report read, of the order days `dates` (both included). It either aggregates
+    (`measures`, grouped by `group_by`, or by `grouping_sets` of those keys) or lists rows
+    (`columns`, in `order_by`; a page of them through `read_page`). `order_by` names columns;
+    "-column" descends; NULLs come last."""
 
     view: str
     scope: Scope
     equals: tuple[tuple[str, str], ...] = ()  # the filter's predicates: column = value
-    dates: tuple[date, date] | None = None  # order_date between the two, both included
+    dates: tuple[date, date] | None = None  # order_date between the two, both included: required
     measures: tuple[Measure, ...] = ()
     group_by: tuple[str, ...] = ()
     grouping_sets: tuple[tuple[str, ...], ...] = ()
     grain: str = "day"  # of PERIOD, when a key
-    having: tuple[tuple[str, str, date], ...] = ()  # (measure name, operator, value)
     split_at: date | None = None  # each measure twice: cur_<name> from this day, prev_<name> before it
     columns: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
-    limit: int | None = None
-    offset: int = 0
 
     def __post_init__(self) -> None:
         _check(self.view, "view", allowed=_VIEW.fullmatch(self.view) is not None)
+        _check(self.dates, "order_date bound", allowed=self.dates is not None and self.dates[0] <= self.dates[1])
         _check(self, "read", allowed=bool(self.measures) != bool(self.columns))
         keys = (*self.group_by, *(c for s in self.grouping_sets for c in s))
         ordered = (c.removeprefix("-") for c in self.order_by)
@@ -92,9 +95,6 @@ class Read:
         _check(self.grouping_sets, "grouping sets", allowed=set(keys) <= set(self.group_by))
         # One bound parameter per filtered column, named after it.
         _check(self.equals, "filter", allowed=len({c for c, _ in self.equals}) == len(self.equals))
-        names = {m.name for m in self.measures}
-        for name, operator, _ in self.having:
-            _check(name, "having", allowed=name in names and operator in HAVING_OPERATORS)
 
 
 def _check(value: object, what: str, *, allowed: bool) -> None:
@@ -121,26 +121,17 @@ def read_sql(read: Read, *, backend: Warehouse) -> tuple[str, dict[str, Any]]:
         sql = f"SELECT {_selects(read)} FROM {_source(read, where, backend)}{_grouping(read)}"
         if read.split_at is not None:
             params["split_at"] = read.split_at
-    if read.having:
-        measures = {m.name: m for m in read.measures}
-        conditions = [f"{_aggregate(measures[name])} {op} $having_{i}" for i, (name, op, _) in enumerate(read.having)]
-        sql += " HAVING " + " AND ".join(conditions)
-        params.update({f"having_{i}": value for i, (_, _, value) in enumerate(read.having)})
     if read.order_by:
         terms = [f"{c[1:]} DESC NULLS LAST" if c.startswith("-") else f"{c} NULLS LAST" for c in read.order_by]
         sql += " ORDER BY " + ", ".join(terms)
-    if read.limit is not None:
-        sql += " LIMIT $l_limit OFFSET $l_offset"
-        params.update(l_limit=read.limit, l_offset=read.offset)
     return sql, params
 
 
 def _where(read: Read) -> tuple[str, dict[str, Any]]:
     predicate, scope_params = scope_predicate(read.scope)
     clauses, params = [f"({predicate})"], dict(scope_params)
-    if read.dates is not None:
-        clauses.append("order_date BETWEEN $f_start AND $f_end")
-        params.update(f_start=read.dates[0], f_end=read.dates[1])
+    clauses.append("order_date BETWEEN $f_start AND $f_end")
+    params.update(f_start=read.dates[0], f_end=read.dates[1])
     for column, value in read.equals:
         clauses.append(f"{column} = $f_{column}")
         params[f"f_{column}"] = value
@@ -192,15 +183,34 @@ def _grouping(read: Read) -> str:
 
 
 def read_table(read: Read) -> pa.Table:
-    """Run the read on the configured warehouse."""
+    """Run the read on the configured warehouse (or take its result from the cache)."""
+    return read_tables(read)[0]
+
+
+def read_tables(*reads: Read) -> list[pa.Table]:
+    """Run the reads at once (those the cache does not hold), their results in order."""
+    backend = warehouse()
+    statements = [read_sql(read, backend=backend) for read in reads]
+    return cached_tables(statements, version=_contents_version(), run=backend.query)
+
+
+def read_page(read: Read, *, start: int, size: int) -> ResultPage:
+    """Rows `start` to `start + size` of a listing read (in its order), and how many it has.
+    The backend pages through the query's result (BigQuery: its result table, kept between
+    pages, not the query run again per page); the page itself is cached as any result."""
     backend = warehouse()
     sql, params = read_sql(read, backend=backend)
-    return backend.query(sql, params)
+    return cached_page(sql, params, start=start, size=size, version=_contents_version(), run=backend.query_page)
+
+
+def _contents_version() -> str:
+    """Which warehouse, and the version of its contents: what cached results are keyed by."""
+    return f"{warehouse_identity()}#{warehouse_version()}"
 
 
 def read_batches(read: Read, *, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
-    """Run the read, its result in record batches (for streamed exports). Closing the
-    iterator closes the backend's read."""
+    """Run the read, its result in record batches (for streamed exports; never cached).
+    Closing the iterator closes the backend's read."""
     backend = warehouse()
     sql, params = read_sql(read, backend=backend)
     batches = backend.query_batches(sql, params, batch_rows=batch_rows)

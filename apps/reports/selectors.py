@@ -1,17 +1,22 @@
 """Reads for the report pages: KPIs, the breakdown behind the charts, the days with data
 (the newest, and the lines of each), and whether a shop has rows in a scope.
 
-Each read is described as data (apps/reports/query.py writes and runs its SQL, always
-within the scope). The page's charts share one scan (GROUPING SETS), so the page costs
-about as much as its slowest query.
+The KPIs and the breakdown are warehouse reads described as data (apps/reports/query.py
+writes and runs their SQL, always within the scope and the period); the page's charts share
+one scan (GROUPING SETS), and a dashboard runs its two reads at once, so it costs about as
+much as its slower one. The days with data come from the app database (apps/reports/days.py).
 """
 
 from dataclasses import dataclass, field
 from datetime import date
 
+import pyarrow as pa
+from django.db.models import Max, Sum
+
 from apps.accounts.access import Scope
+from apps.reports.days import scope_days
 from apps.reports.filters import DataDays, ReportFilter
-from apps.reports.query import PERIOD, Measure, Read, read_table, report_read
+from apps.reports.query import PERIOD, Measure, Read, read_table, read_tables, report_read
 
 TOP_PRODUCTS = 15
 KPI_MEASURES = (
@@ -28,34 +33,44 @@ KPI_MEASURES = (
 
 
 def latest_order_date(*, scope: Scope, view: str, country: str = "") -> date | None:
-    """The newest day with data in scope: date presets count back from it, not from today."""
-    equals = (("country_code", country),) if country else ()
-    read = Read(view=view, scope=scope, equals=equals, measures=(Measure("last_day", "max", "order_date"),))
-    return read_table(read).column("last_day")[0].as_py()
+    """The newest day with data in scope: date presets count back from it, not from today.
+    From the app database (apps/reports/days.py): no warehouse query."""
+    return scope_days(scope=scope, view=view, country=country).aggregate(last=Max("order_date"))["last"]
 
 
 def days_with_data(*, scope: Scope, view: str) -> DataDays:
     """The lines of each day with data in the view and the scope, oldest first: where the
     bulk of the data lies places the presets' window, the rest is said to be outside it.
-    One grouped scan of one column; as many rows back as days with data."""
-    read = Read(view=view, scope=scope, measures=(Measure("lines", "count"),), group_by=("order_date",))
-    table = read_table(read)
-    days = zip(table.column("order_date").to_pylist(), table.column("lines").to_pylist(), strict=True)
-    return DataDays(tuple(sorted(days)))
+    From the app database: as many rows back as days with data, no warehouse query."""
+    days = scope_days(scope=scope, view=view).values("order_date").annotate(n=Sum("lines")).order_by("order_date")
+    return DataDays(tuple((row["order_date"], int(row["n"])) for row in days))
 
 
 def shop_has_rows(*, scope: Scope, view: str, shop: str) -> bool:
     """Whether a shop has rows the scope sees: a regional head sees another region's shop
     in the rows of their countries (its customers there), and may filter on it."""
-    read = Read(view=view, scope=scope, equals=(("store_id", shop),), columns=("store_id",), limit=1)
-    return read_table(read).num_rows > 0
+    return scope_days(scope=scope, view=view, shop=shop).exists()
+
+
+def dashboard_figures(*, scope: Scope, report: ReportFilter) -> tuple[dict[str, dict], "Breakdown"]:
+    """The KPIs and the breakdown of a dashboard: two warehouse reads, run at once (or none,
+    when both are cached)."""
+    kpis, breakdown = read_tables(_kpi_read(scope=scope, report=report), _breakdown_read(scope=scope, report=report))
+    return _kpis_of(kpis), _breakdown_of(breakdown)
 
 
 def kpi_figures(*, scope: Scope, report: ReportFilter) -> dict[str, dict]:
     """Each KPI for this period and the previous period of the same length (one scan)."""
+    return _kpis_of(read_table(_kpi_read(scope=scope, report=report)))
+
+
+def _kpi_read(*, scope: Scope, report: ReportFilter) -> Read:
     dates = (report.previous().start, report.end)
-    read = report_read(scope=scope, report=report, dates=dates, split_at=report.start, measures=KPI_MEASURES)
-    row = read_table(read).to_pylist()[0]
+    return report_read(scope=scope, report=report, dates=dates, split_at=report.start, measures=KPI_MEASURES)
+
+
+def _kpis_of(table: pa.Table) -> dict[str, dict]:
+    row = table.to_pylist()[0]
     return {"current": _kpi(row, "cur_"), "previous": _kpi(row, "prev_")}
 
 
@@ -109,7 +124,11 @@ BREAKDOWN_MEASURES = (
 
 
 def sales_breakdown(*, scope: Scope, report: ReportFilter) -> Breakdown:
-    read = report_read(
+    return _breakdown_of(read_table(_breakdown_read(scope=scope, report=report)))
+
+
+def _breakdown_read(*, scope: Scope, report: ReportFilter) -> Read:
+    return report_read(
         scope=scope,
         report=report,
         measures=BREAKDOWN_MEASURES,
@@ -117,8 +136,11 @@ def sales_breakdown(*, scope: Scope, report: ReportFilter) -> Breakdown:
         grouping_sets=BREAKDOWN_GROUPS,
         grain=report.grain,
     )
+
+
+def _breakdown_of(table: pa.Table) -> Breakdown:
     out = Breakdown()
-    for row in read_table(read).to_pylist():
+    for row in table.to_pylist():
         flag = tuple(row.pop(f"g_{key}") for key in BREAKDOWN_KEYS)
         # Sums come back as DECIMAL (DuckDB) or NUMERIC (BigQuery): the same exact value.
         row.update(revenue=float(row["revenue"] or 0), orders=int(row["orders"]), units=int(row["units"] or 0))

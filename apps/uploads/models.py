@@ -275,3 +275,31 @@ class CountryAliasRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value} -> {self.country_code} ({self.get_decision_display()})"
+
+
+class UploadDay(models.Model):
+    """The lines an upload holds in the warehouse on one order day, per customer country and
+    shop (store_id, the row's; usually the upload's shop): kept at load time, so that the
+    report pages know the days with data, the newest day, each upload's span and the
+    coverage of any scope and view from the app database, without a warehouse query."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="days")
+    order_date = models.DateField()
+    country_code = models.CharField(max_length=2, blank=True, default="")
+    store_id = models.CharField(max_length=64, blank=True, default="")
+    lines = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["order_date"], name="uploadday_order_date"),
+            models.Index(fields=["store_id", "order_date"], name="uploadday_store_date"),
+            models.Index(fields=["country_code", "order_date"], name="uploadday_country_date"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["upload", "order_date", "country_code", "store_id"], name="uploadday_one_row_per_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upload_id} {self.order_date} {self.country_code} {self.store_id}: {self.lines}"

@@ -34,6 +34,7 @@ from apps.etl.pipeline.run import (
     PipelineStop,
     StagesRun,
     fact_countries,
+    fact_days,
     fact_file,
     stages_run,
 )
@@ -41,6 +42,7 @@ from apps.etl.pipeline.spec import SchemaSpec, UploadContext
 from apps.etl.pipeline.transform import MissingFxRate
 from apps.etl.schemas import NoActiveSchema, schema_spec_active
 from apps.uploads import rejected
+from apps.uploads.days import DayLines, warehouse_days
 from apps.uploads.files import StorageWriteFailed, local_copy, local_path_of, processed_path, store, work_dir
 from apps.uploads.heartbeat import heartbeat
 from apps.uploads.models import Upload
@@ -84,6 +86,8 @@ class Outcome:
     rows_totals: int = 0
     summary: dict = field(default_factory=dict)
     displaced: dict[str, int] = field(default_factory=dict)
+    days: list[DayLines] = field(default_factory=list)  # of its rows in the warehouse
+    displaced_days: dict[str, list[DayLines]] = field(default_factory=dict)  # of those it displaced from
 
 
 def upload_run(*, upload_id, force: bool = False, sheet: str | None = None, task_id: str = "") -> Upload:
@@ -243,6 +247,7 @@ def _run_and_load(
         outcome.rows_loaded = loaded.rows
         status = loaded.status or status
         outcome.displaced = loaded.displaced
+        outcome.days, outcome.displaced_days = loaded.days, loaded.displaced_days
         if loaded.overlap is not None:
             outcome.report["overlap"] = loaded.overlap  # with the check's seconds
         test_pause("committed")
@@ -293,6 +298,8 @@ class Loaded:
     overlap: dict | None = None  # the overlap check's findings (report["overlap"])
     skipped: int = 0  # lines left out as loaded before (the choice "new only")
     displaced: dict[str, int] = field(default_factory=dict)  # other uploads' rows replaced
+    days: list[DayLines] = field(default_factory=list)  # its rows per day, country and shop
+    displaced_days: dict[str, list[DayLines]] = field(default_factory=dict)  # the displaced uploads' now
 
 
 def _load(upload: Upload, run: StagesRun, spec: SchemaSpec, ctx: UploadContext, work: Path, *, report: dict) -> Loaded:
@@ -317,8 +324,18 @@ def _load(upload: Upload, run: StagesRun, spec: SchemaSpec, ctx: UploadContext, 
         if plan.skip_keys is not None:
             write(skip_keys=plan.skip_keys)
         report["countries"] = fact_countries(run, local)
+        days = fact_days(run, local)
         rows = _commit(upload, local, displace=list(plan.displace))
-    return Loaded(rows, overlap=plan.report, skipped=plan.skipped, displaced=dict(plan.displace))
+        # Under the shop's lock: no other load of the shop changes them meanwhile.
+        displaced_days = warehouse_days(list(plan.displace)) if plan.displace else {}
+    return Loaded(
+        rows,
+        overlap=plan.report,
+        skipped=plan.skipped,
+        displaced=dict(plan.displace),
+        days=days,
+        displaced_days=displaced_days,
+    )
 
 
 def _commit(upload: Upload, local: Path, *, displace: list[str]) -> int:
@@ -376,7 +393,14 @@ def _finish(upload: Upload, status: str, outcome: Outcome, *, message: str, sche
     elif status == Upload.Status.OVERLAP:
         finished = upload_overlap_hold(upload, message=message)
     else:
-        finished = upload_finish(upload, status, message=message, displaced=outcome.displaced)
+        finished = upload_finish(
+            upload,
+            status,
+            message=message,
+            displaced=outcome.displaced,
+            days=outcome.days if status in Upload.IN_WAREHOUSE else [],
+            displaced_days=outcome.displaced_days,
+        )
     try:  # the warehouse holds what the ending says (and none of a replaced upload's rows)
         upload_reconcile(finished)
     except Exception:  # a check: it never changes how the run ended

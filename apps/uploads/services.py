@@ -41,7 +41,7 @@ from apps.uploads.transitions import (
     upload_queue_again,
     upload_rows_removed,
 )
-from apps.warehouse.services import warehouse
+from apps.warehouse.services import warehouse, warehouse_version_bump
 
 CHUNK = 1024 * 1024
 ON_DUPLICATE = ("ask", "replace", "cancel")
@@ -389,6 +389,7 @@ def warehouse_reconcile(*, repair: bool = False, inline: bool = False) -> tuple[
             # The upload's span bounds it (reconcile.py's mismatch carries the id only).
             held = Upload.objects.filter(pk=mismatch.upload_id).first()
             warehouse().delete_batch(upload_id=mismatch.upload_id, span=held and held.warehouse_span)
+            warehouse_version_bump()
         repaired.append(mismatch)
     if repaired and (inline or any(m.repair == "remove" for m in found.mismatches)):
         found = uploads_reconcile()  # what the warehouse holds now (marks cleared where it agrees)

@@ -7,6 +7,7 @@ two workers, or a worker and a user's click, never both make it; the ones that e
 record their history line in the same transaction.
 """
 
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,7 +16,9 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.uploads.audit import ending_record, event_record
+from apps.uploads.days import DayLines, upload_days_set
 from apps.uploads.models import Upload, UploadEvent
+from apps.warehouse.services import warehouse_version_bump
 
 Status = Upload.Status
 # Ended, and may be run again (a sheet or a date order chosen, reprocessed).
@@ -161,13 +164,23 @@ RUN_FIELDS = [
 ]  # fmt: skip
 
 
-def upload_finish(upload: Upload, status: str, *, message: str = "", displaced: dict[str, int] | None = None) -> Upload:
+def upload_finish(
+    upload: Upload,
+    status: str,
+    *,
+    message: str = "",
+    displaced: dict[str, int] | None = None,
+    days: Sequence[DayLines] = (),
+    displaced_days: Mapping[str, Sequence[DayLines]] | None = None,
+) -> Upload:
     """A run's ending: `upload` carries its counts and report; the status, the counts and the
     ending in the history are saved together (a worker killed right after the status was
     saved would otherwise leave the ending out for good). `displaced`: other uploads whose
     rows this one's load removed (the overlap choice "replace"), upload id -> rows; their
     rows_loaded go down by as many, and their runs again load only new lines, in the same
-    transaction."""
+    transaction. `days`: its rows in the warehouse per day (none unless loaded), and
+    `displaced_days` the displaced uploads' as they are now (apps/uploads/days.py); the
+    warehouse's version changes with them (the reports' cached results are of the old rows)."""
     upload.status, upload.stage, upload.message = status, "", message
     upload.finished_at = timezone.now()
     with transaction.atomic():
@@ -190,6 +203,11 @@ def upload_finish(upload: Upload, status: str, *, message: str = "", displaced: 
         if upload.replaces_id and status in Upload.IN_WAREHOUSE:
             event_record(upload=upload.replaces_id, kind=UploadEvent.Kind.REPLACED, detail=str(upload.id))
             _content_handed_over(upload)
+            upload_days_set(upload.replaces_id, [])  # its rows were retired in the same commit
+        upload_days_set(upload.pk, days if status in Upload.IN_WAREHOUSE else ())
+        for other, other_days in (displaced_days or {}).items():
+            upload_days_set(other, other_days)
+        warehouse_version_bump()
     return upload
 
 
@@ -247,7 +265,10 @@ ROWS_DELETED_MESSAGE = "Its rows were removed from the warehouse by an operator;
 
 def upload_rows_removed(upload_id) -> None:
     """An operator removed the upload's rows from the warehouse (its status stays)."""
-    Upload.objects.filter(pk=upload_id).update(rows_loaded=0, message=ROWS_DELETED_MESSAGE)
+    with transaction.atomic():
+        Upload.objects.filter(pk=upload_id).update(rows_loaded=0, message=ROWS_DELETED_MESSAGE)
+        upload_days_set(upload_id, [])
+        warehouse_version_bump()
 
 
 def upload_mismatch_mark(upload_id, *, found: int, expected: int) -> bool:

@@ -157,6 +157,17 @@ def line_matches_of(counts: pa.Table, *, store_id: str, keys: pa.Table | None = 
     return LineMatches(by_upload=by_upload, lines=lines, other_shops=other_shops, keys=keys)
 
 
+@dataclass(frozen=True)
+class ResultPage:
+    """Rows `start` to `start + size` of a query's result, how many rows the result has, and
+    where the backend keeps the whole result (BigQuery: its result table), to read another
+    page of it without running the query again; empty where it keeps none."""
+
+    rows: pa.Table
+    total: int
+    result: str = ""
+
+
 class WarehouseError(Exception):
     """A permanent failure with a reason an operator can act on (the upload fails with it)."""
 
@@ -258,6 +269,13 @@ class Warehouse(Protocol):
         self, sql: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 50_000
     ) -> Iterator[pa.RecordBatch]:
         """Like `query`, but yields the result in record batches (for streamed exports)."""
+
+    def query_page(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, start: int, size: int, result: str = ""
+    ) -> ResultPage:
+        """Rows `start` to `start + size` of a query ending in a total ORDER BY, and its row
+        count. `result`: what an earlier page of the same query returned as its result; the
+        backend reads from it when it still exists, else runs the query again."""
 
     def sql_date_trunc(self, column: str, grain: str) -> str:
         """SQL for the first day (a DATE) of the `grain` ("day", "week": ISO weeks starting

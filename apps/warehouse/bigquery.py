@@ -37,6 +37,7 @@ from apps.warehouse.base import (
     LineMatches,
     Mismatch,
     ParquetBatch,
+    ResultPage,
     WarehouseBusy,
     WarehouseError,
     date_trunc_checked,
@@ -128,6 +129,10 @@ class BigQueryWarehouse:
         self.retry_delay = retry_delay
         self._pid = 0
         self._client_obj = None
+        self._read_pid = 0
+        self._read_client_obj = None
+        # The Storage Read API refused a read: this process reads results over REST from then on.
+        self.storage_unavailable = False
 
     # -- plumbing -------------------------------------------------------------------------
     def client(self):
@@ -604,24 +609,97 @@ class BigQueryWarehouse:
             return self._retrying(f"delete of upload {upload_id}", run)
 
     # -- reads ----------------------------------------------------------------------------
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+    def _query_config(self, params: Mapping[str, Any] | None):
         from google.cloud import bigquery
 
-        config = bigquery.QueryJobConfig(
+        return bigquery.QueryJobConfig(
             default_dataset=f"{self.project}.{self.dataset}",
             query_parameters=query_parameters(dict(params or {})),
         )
-        text = to_googlesql(sql)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        config, text = self._query_config(params), to_googlesql(sql)
         return self._retrying(
             "query",
             lambda: self.client().query_and_wait(text, job_config=config).to_arrow(create_bqstorage_client=False),
         )
 
+    def query_page(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, start: int, size: int, result: str = ""
+    ) -> ResultPage:
+        """The page read from the query's result table (tabledata.list from `start`, in the
+        query's ORDER BY: not a query, nothing billed). `result` is the table an earlier page
+        of the same query left (anonymous result tables live about a day): read again while it
+        exists, else the query runs once more and its new table is returned."""
+        if result:
+            try:
+                return self._retrying("page of a result", lambda: self._result_page(result, start, size))
+            except WarehouseError as exc:
+                if not isinstance(exc.__cause__, gexc.NotFound):
+                    raise
+                log.info("result table %s is gone; running its query again", result)
+        config, text = self._query_config(params), to_googlesql(sql)
+
+        def run() -> str:
+            job = self.client().query(text, job_config=config)
+            job.result()
+            found = job.destination
+            return f"{found.project}.{found.dataset_id}.{found.table_id}"
+
+        destination = self._retrying("query", run)
+        return self._retrying("page of a result", lambda: self._result_page(destination, start, size))
+
+    def _result_page(self, destination: str, start: int, size: int) -> ResultPage:
+        rows = self.client().list_rows(destination, start_index=start, max_results=size)
+        table = rows.to_arrow(create_bqstorage_client=False)
+        return ResultPage(rows=table, total=int(rows.total_rows or 0), result=destination)
+
     def query_batches(
         self, sql: str, params: Mapping[str, Any] | None = None, *, batch_rows: int = 50_000
     ) -> Iterator[pa.RecordBatch]:
-        # The REST API pages results anyway; an export is bounded by what is on screen.
-        yield from self.query(sql, params).to_batches(max_chunksize=batch_rows)
+        """The result streamed through the BigQuery Storage Read API (Arrow record batches
+        over gRPC: many times quicker than REST pages for big results; one stream when the
+        query has an ORDER BY, so the order is kept). Where that API cannot be reached (an
+        emulator; a project without it) the REST API pages the result instead."""
+        config, text = self._query_config(params), to_googlesql(sql)
+
+        def run():
+            job = self.client().query(text, job_config=config)
+            job.result()
+            return job
+
+        job = self._retrying("query", run)
+        storage = self.read_client()
+        if storage is not None:
+            try:
+                batches = job.result(page_size=batch_rows).to_arrow_iterable(bqstorage_client=storage)
+                first = next(batches, None)  # the read session opens here: a refusal shows now
+            except gexc.GoogleAPICallError as exc:
+                log.warning("BigQuery Storage Read API refused (%s); reading the result over REST", error_reason(exc))
+                self.storage_unavailable = True
+            else:
+                if first is not None:
+                    yield from _rechunked(first, batch_rows)
+                for batch in batches:
+                    yield from _rechunked(batch, batch_rows)
+                return
+        for batch in job.result(page_size=batch_rows).to_arrow_iterable(bqstorage_client=None):
+            yield from _rechunked(batch, batch_rows)
+
+    def read_client(self):
+        """The BigQuery Storage Read API's client, or None where it is not used: against an
+        emulator (it serves REST only), without google-cloud-bigquery-storage, or once the
+        API refused this process (it is not asked again)."""
+        if self.api_endpoint or self.storage_unavailable:
+            return None
+        if self._read_client_obj is None or self._read_pid != os.getpid():
+            try:
+                from google.cloud import bigquery_storage
+            except ImportError:
+                return None
+            self._read_client_obj = bigquery_storage.BigQueryReadClient(credentials=self.client()._credentials)
+            self._read_pid = os.getpid()
+        return self._read_client_obj
 
     def batch_rows(self, *, upload_ids: Sequence[str] | None = None, span: DateSpan | None = None) -> dict[str, int]:
         """One GoogleSQL query; it reads the upload_id and order_date columns of the span's
@@ -679,6 +757,15 @@ def create_row_access_policy_sql(policy: RowAccessPolicy, table: str) -> str:
         f"CREATE OR REPLACE ROW ACCESS POLICY {policy.name} ON {table} "
         f"GRANT TO ({grantees}) FILTER USING ({policy.predicate})"
     )
+
+
+def _rechunked(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
+    """The batch in record batches of at most `rows` rows (a Storage API message may hold more)."""
+    if batch.num_rows <= rows:
+        yield batch
+        return
+    for offset in range(0, batch.num_rows, rows):
+        yield batch.slice(offset, rows)
 
 
 def _same_sql(a: str, b: str) -> bool:

@@ -39,6 +39,7 @@ from apps.warehouse.base import (
     DateSpan,
     LineMatches,
     ParquetBatch,
+    ResultPage,
     WarehouseBusy,
     date_trunc_checked,
     line_matches_of,
@@ -427,6 +428,21 @@ class EmbeddedWarehouse:
             yield from reader
         finally:
             cursor.close()
+
+    def query_page(
+        self, sql: str, params: Mapping[str, Any] | None = None, *, start: int, size: int, result: str = ""
+    ) -> ResultPage:
+        """The page cut by LIMIT/OFFSET and the rows counted, on the snapshot (DuckDB reads
+        the local files: cheap, and nothing is kept between pages)."""
+        params = dict(params or {})
+        cursor = self._reader().cursor()
+        try:
+            page = f"{sql} LIMIT $page_size OFFSET $page_start"
+            rows = cursor.sql(page, params=params | {"page_size": size, "page_start": start}).to_arrow_table()
+            total = cursor.execute(f"SELECT count(*) FROM ({sql}) AS listing", params).fetchall()[0][0]
+        finally:
+            cursor.close()
+        return ResultPage(rows=rows, total=int(total))
 
     def batch_rows(self, *, upload_ids: Sequence[str] | None = None, span: DateSpan | None = None) -> dict[str, int]:
         """Counted in the files of the log as it is on disk now (a fresh snapshot, not this

@@ -1,6 +1,8 @@
 """The configured warehouse, and keeping its table and views in line with the regions."""
 
+import uuid
 from collections.abc import Sequence
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -10,7 +12,8 @@ from django.core.files.storage import default_storage
 
 from apps.accounts.models import Region
 from apps.warehouse.base import Warehouse, WarehouseError
-from apps.warehouse.fact import MASTER_VIEW, ViewSpec
+from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW, ViewSpec
+from apps.warehouse.models import WarehouseVersion
 from apps.warehouse.row_access import row_access_policies
 
 
@@ -53,6 +56,30 @@ def warehouse() -> Warehouse:
         str(Path(settings.TEMP_DIR) / "warehouse-reader"),
         settings.BIGQUERY_LOCATION,
     )
+
+
+def warehouse_identity() -> str:
+    """Which warehouse the settings point at, as text (results cached from one are not another's)."""
+    if settings.WAREHOUSE == "bigquery":
+        return f"bigquery:{settings.BIGQUERY_PROJECT}.{settings.BIGQUERY_DATASET}@{settings.BIGQUERY_API_ENDPOINT}"
+    return f"{settings.WAREHOUSE}:{settings.WAREHOUSE_DIR}"
+
+
+def batch_days(*, upload_ids: Sequence[str], first: date, last: date) -> dict[str, list[tuple[date, str, str, int]]]:
+    """The rows of these uploads per order day, country and shop ('' for none), read from the
+    order days `first` to `last` only (BigQuery: those partitions): one grouped query."""
+    names = [f"u{i}" for i in range(len(upload_ids))]
+    params: dict = {name: str(u) for name, u in zip(names, upload_ids, strict=True)} | {"first": first, "last": last}
+    sql = (
+        f'SELECT upload_id, order_date, country_code, store_id, count(*) AS n FROM "{FACT_TABLE}" '
+        f"WHERE order_date BETWEEN $first AND $last AND upload_id IN ({', '.join('$' + n for n in names)}) "
+        "GROUP BY upload_id, order_date, country_code, store_id"
+    )
+    found: dict[str, list[tuple[date, str, str, int]]] = {}
+    for row in warehouse().query(sql, params).to_pylist():
+        day = (row["order_date"], row["country_code"] or "", row["store_id"] or "", int(row["n"]))
+        found.setdefault(row["upload_id"], []).append(day)
+    return found
 
 
 def view_specs() -> list[ViewSpec]:
@@ -105,3 +132,22 @@ def stored_file_uri(name: str) -> str | None:
     processed file from there directly), else None."""
     bucket = getattr(default_storage, "bucket_name", None)
     return f"gs://{bucket}/{name}" if bucket else None
+
+
+def warehouse_version() -> str:
+    """The current version of the warehouse's contents (made on first use)."""
+    token = WarehouseVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+    if token:
+        return token
+    found, _ = WarehouseVersion.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
+    return found.token
+
+
+def warehouse_version_bump() -> None:
+    """The fact table's rows changed: results cached under the old version are never read
+    again. Called after the write is committed (a reader that saw the old version may have
+    cached the old rows under it, and only under it), in the caller's transaction when there
+    is one (the upload's ending)."""
+    token = uuid.uuid4().hex
+    if not WarehouseVersion.objects.filter(pk=1).update(token=token):
+        WarehouseVersion.objects.update_or_create(pk=1, defaults={"token": token})

@@ -8,11 +8,13 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from django.db import transaction
 
 from apps.accounts.models import Shop
+from apps.uploads.days import upload_days_set
 from apps.uploads.models import Upload
 from apps.warehouse.fact import FACT_SCHEMA
-from apps.warehouse.services import warehouse
+from apps.warehouse.services import warehouse, warehouse_version_bump
 
 LAST_DAY = date(2011, 12, 9)
 FIRST_DAY = LAST_DAY - timedelta(days=99)
@@ -98,6 +100,23 @@ def load_facts(shop_codes: list[str] | None = None) -> dict[str, Upload]:
 def _write(upload_id: str, rows: list[dict]) -> None:
     table = pa.Table.from_pylist(rows, schema=FACT_SCHEMA)
     warehouse().replace_batch(upload_id=upload_id, table=table)
+    facts_recorded(upload_id, table)
+
+
+def facts_recorded(upload_id: str, table: pa.Table) -> None:
+    """What a load records in the app database of rows written straight into the warehouse:
+    the upload's lines per day, country and shop, its order span, and a new warehouse version
+    (the reports read their days from there, and cache their results under the version)."""
+    counts = table.group_by(["order_date", "country_code", "store_id"]).aggregate([("order_date", "count")])
+    days = [(r["order_date"], r["country_code"] or "", r["store_id"] or "", r["order_date_count"])
+            for r in counts.to_pylist()]  # fmt: skip
+    with transaction.atomic():
+        upload_days_set(upload_id, days)
+        first, last = (min(d[0] for d in days), max(d[0] for d in days)) if days else (None, None)
+        Upload.objects.filter(pk=upload_id).update(
+            first_order_date=first, last_order_date=last, rows_loaded=table.num_rows
+        )
+        warehouse_version_bump()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from apps.reports import lines
 from apps.uploads.models import Upload
 from apps.warehouse.fact import FACT_SCHEMA
 from apps.warehouse.services import warehouse
-from tests.reports.facts import facts  # noqa: F401 (fixture)
+from tests.reports.facts import facts, facts_recorded  # noqa: F401 (fixture)
 
 LINES_CSV = reverse("reports:export", args=["lines", "csv"])
 LINES_XLSX = reverse("reports:export", args=["lines", "xlsx"])
@@ -82,6 +82,7 @@ def _many_lines(shop_code: str, rows: int, *, last_day: date = date(2011, 12, 31
     }
     table = pa.table({name: columns[name].cast(FACT_SCHEMA.field(name).type) for name in FACT_SCHEMA.names})
     write_deltalake(warehouse().table_uri, table, mode="append")
+    facts_recorded(str(upload.id), table)
 
 
 class ReadSpy:
@@ -151,7 +152,7 @@ def test_an_excel_export_past_a_sheets_rows_is_refused_at_once_before_a_line_is_
 def test_a_client_that_goes_away_stops_the_export_reading_the_warehouse(cast, monkeypatch, fmt):
     monkeypatch.setattr(lines, "SPAN_LINES", 100)
     monkeypatch.setattr(lines, "BATCH_ROWS", 50)
-    total = lines.order_lines_count(scope=_scope(cast["admin"]), report=_report(PERIOD))
+    total = lines.order_lines_plan(scope=_scope(cast["admin"]), report=_report(PERIOD)).count
     assert total > 1000
     spy = ReadSpy(monkeypatch)
 
@@ -181,9 +182,9 @@ def test_an_export_streams_every_line_in_the_pages_order_span_by_span(cast, monk
 
     paged, page = [], 1
     while True:
-        rows, more = lines.order_lines_page(scope=scope, report=report, page=page)
-        paged += [(r["order_date"].isoformat(), r["store_id"], r["order_id"], str(r["source_row"])) for r in rows]
-        if not more:
+        found = lines.order_lines_page(scope=scope, report=report, page=page)
+        paged += [(r["order_date"].isoformat(), r["store_id"], r["order_id"], str(r["source_row"])) for r in found.rows]
+        if not found.more:
             break
         page += 1
     assert exported == paged

@@ -15,6 +15,7 @@ The mix, on top of five shops' real files (tests/reports/regions_mix.py):
 
 import json
 import re
+from datetime import date
 
 import pytest
 from django.test import Client
@@ -23,7 +24,7 @@ from rest_framework.authtoken.models import Token
 
 from apps.accounts.access import scope_for
 from apps.uploads.country_fixes import upload_country_map
-from apps.uploads.models import Upload
+from apps.uploads.models import Upload, UploadDay
 from apps.uploads.reconcile import uploads_reconcile
 from apps.uploads.services import upload_overlap_decide
 from apps.warehouse.services import warehouse
@@ -160,3 +161,21 @@ def test_every_role_reads_the_warehouse_totals_of_their_rows(cast, mixed, userna
     listed = [u for u in (listed["results"] if isinstance(listed, dict) else listed) if not u["replaced_by"]]
     ids = ", ".join(f"'{u['id']}'" for u in listed) or "NULL"
     assert sum(u["rows_loaded"] or 0 for u in listed) == warehouse_figures(f"upload_id IN ({ids})")["lines"]
+
+
+def test_the_days_the_app_database_keeps_are_the_warehouses(cast, mixed):
+    """The report pages read the days with data, the uploads' spans and the coverage from
+    the uploads' days kept at load time (UploadDay): after lines displaced ("replace"), a
+    corrected upload replacing its first, a row mapped and loaded again and a cancel, they
+    are the lines the warehouse holds per upload, day, country and shop, to the line."""
+    sql = (
+        'SELECT upload_id, order_date, country_code, store_id, count(*) AS n FROM "orders-cleaned" '
+        "WHERE order_date BETWEEN $first AND $last GROUP BY upload_id, order_date, country_code, store_id"
+    )
+    held = warehouse().query(sql, {"first": date(1900, 1, 1), "last": date(2100, 1, 1)}).to_pylist()
+    in_warehouse = {
+        (r["upload_id"], r["order_date"], r["country_code"] or "", r["store_id"] or ""): r["n"] for r in held
+    }
+    kept = {(str(d.upload_id), d.order_date, d.country_code, d.store_id): d.lines for d in UploadDay.objects.all()}
+    assert kept == in_warehouse
+    assert str(mixed["paris"].id) not in {key[0] for key in kept}  # replaced: none of its days

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from apps.reports.charts import plotly_text
 from apps.warehouse.services import warehouse
-from tests.reports.facts import load_facts
+from tests.reports.facts import FIRST_DAY, LAST_DAY, facts_recorded, load_facts
 
 LINK = '<a href="https://evil.example/phish">CLAIM-REFUND</a>'
 BOLD = "<b>bold</b>"
@@ -26,13 +26,17 @@ def hostile_labels(cast):
     and bold markup as category."""
     uploads = load_facts()
     nyc = str(uploads["US-NYC"].id)
-    table = warehouse().query(f"SELECT * FROM \"orders-cleaned\" WHERE upload_id = '{nyc}'")
+    table = warehouse().query(
+        f"SELECT * FROM \"orders-cleaned\" WHERE upload_id = '{nyc}' AND order_date BETWEEN $first AND $last",
+        {"first": FIRST_DAY, "last": LAST_DAY},
+    )
     table = table.set_column(table.schema.get_field_index("product_id"), "product_id",
                              [[LINK] * table.num_rows])  # fmt: skip
     table = table.set_column(table.schema.get_field_index("product_name"), "product_name",
                              [[TEMPLATE_FIELD] * table.num_rows])  # fmt: skip
     table = table.set_column(table.schema.get_field_index("category"), "category", [[BOLD] * table.num_rows])
     warehouse().replace_batch(upload_id=nyc, table=table)
+    facts_recorded(nyc, table)
     return uploads
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -290,6 +290,18 @@ def fact_countries(run: StagesRun, path: Path) -> dict[str, int]:
     sql = "SELECT country_code, count(*) FROM read_parquet($path) GROUP BY ALL ORDER BY ALL"
     rows = run.con.execute(sql, {"path": str(path)}).fetchall()
     return {str(code): int(lines) for code, lines in rows if code is not None}
+
+
+def fact_days(run: StagesRun, path: Path) -> list[tuple[date, str, str, int]]:
+    """The rows of the fact file at `path` per order day, country code and shop (store_id):
+    what the report pages read from the app database instead of the warehouse (a few rows a
+    day, read once from the file just written)."""
+    sql = (
+        "SELECT order_date, coalesce(country_code, ''), coalesce(store_id, ''), count(*) FROM read_parquet($path) "
+        "WHERE order_date IS NOT NULL GROUP BY ALL ORDER BY ALL"
+    )
+    rows = run.con.execute(sql, {"path": str(path)}).fetchall()
+    return [(day, str(country), str(store), int(lines)) for day, country, store, lines in rows]
 
 
 @contextmanager
