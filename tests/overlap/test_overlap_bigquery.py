@@ -56,7 +56,7 @@ def test_rows_without_a_stored_key_are_keyed_by_googlesql_as_the_etl_keys_them(o
     keys = f'SELECT line_key FROM "{FACT_TABLE}" WHERE {EVERY_DAY} ORDER BY line_key'
     stored = on_bigquery.query(keys).column(0).to_pylist()
     on_bigquery.client().query_and_wait(
-        f"UPDATE {on_bigquery._ref(FACT_TABLE)} SET line_key = NULL WHERE upload_id = '{first.id}'"
+        f"UPDATE {on_bigquery._ref(FACT_TABLE)} SET line_key = NULL WHERE upload_id = '{first.id}' AND {EVERY_DAY}"
     )
     keyed = f'SELECT count(line_key) AS n FROM "{FACT_TABLE}" WHERE {EVERY_DAY}'
     assert on_bigquery.query(keyed).column(0)[0].as_py() == 0
