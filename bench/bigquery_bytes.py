@@ -144,10 +144,10 @@ def statement_lines(what: str, statement: Statement, views, sizes, args) -> list
 
 
 def representative(statements: list[Statement]) -> list[tuple[str, Statement]]:
-    """One upload's statements (its overlap check, its swap, its reconcile), one delete, the
+    """One upload's statements (its overlap check, its MERGE, its reconcile), one delete, the
     master page of each role, a lines page, an export of the lines and one of the figures."""
     chosen = []
-    first_swap = next(i for i, s in enumerate(statements) if "BEGIN TRANSACTION" in s.sql)
+    first_swap = next(i for i, s in enumerate(statements) if s.sql.lstrip().upper().startswith("MERGE"))
     start = next(i for i, s in enumerate(statements) if s.path == "write: upload load")
     for s in statements[start : first_swap + 2]:
         if s.path == "write: upload load":
