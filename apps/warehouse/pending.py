@@ -3,18 +3,15 @@ PostgreSQL's session advisory lock on a connection of its own (as apps/uploads/s
 takes a shop's), so the lock goes when a killed worker's connection closes; on SQLite (one
 host by nature) an flock on DATA_DIR/locks/bigquery-writer.lock."""
 
-import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F
 
 from apps.warehouse.base import DateSpan
 from apps.warehouse.commits import APPLIED, GROUP_CAP, PENDING, Pending
 from apps.warehouse.models import PendingApply
+from salesapp.locks import process_lock
 
 # The advisory lock's keys: its own namespace (the shop locks use 0x5A1E), and one lock.
 ADVISORY_NAMESPACE = 0x5A1F
@@ -63,23 +60,8 @@ class DatabaseCommits:
 
     @contextmanager
     def writer(self) -> Iterator[None]:
-        if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
-            own = connections.create_connection(DEFAULT_DB_ALIAS)
-            try:
-                with own.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_lock(%s, %s)", [ADVISORY_NAMESPACE, WRITER_KEY])
-                yield
-            finally:
-                own.close()  # ends the session: the lock goes with it
-            return
-        folder = Path(settings.DATA_DIR) / "locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / "bigquery-writer.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with process_lock(namespace=ADVISORY_NAMESPACE, key=WRITER_KEY, name="bigquery-writer"):
+            yield
 
     def get(self, pending_id: str) -> Pending | None:
         row = PendingApply.objects.filter(pk=pending_id).first()

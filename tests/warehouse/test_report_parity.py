@@ -20,21 +20,20 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.core.files import File
 from django.db.models import Model, QuerySet
 
 from apps.accounts.access import scope_for
-from apps.accounts.models import Region, Shop
+from apps.accounts.models import Region
 from apps.reports import coverage, drill, lines, query, selectors
 from apps.reports.coverage import shops_in_scope
 from apps.reports.filters import DataDays, ReportFilter, report_filter_parse
 from apps.reports.query import Read
 from apps.uploads.models import Upload
 from apps.uploads.run import pipeline_run
-from apps.uploads.services import upload_create
 from apps.warehouse import bigquery as bigquery_backend
 from apps.warehouse.fact import MASTER_VIEW
 from apps.warehouse.services import warehouse, warehouse_sync
+from tests.factories import upload_loaded
 
 pytestmark = pytest.mark.integration
 FILES = [
@@ -214,19 +213,7 @@ def _statement(sql: str, params: dict) -> str:
 
 
 def load_all(cast, sample) -> list[Upload]:
-    uploads = []
-    for user, shop, name in FILES:
-        with sample(name).open("rb") as fh:
-            upload = upload_create(
-                scope=scope_for(cast[user]),
-                user=cast[user],
-                shop=Shop.objects.get(code=shop),
-                file=File(fh),
-                name=name,
-                enqueue=False,
-            )
-        uploads.append(pipeline_run(upload_id=upload.id))
-    return uploads
+    return [upload_loaded(cast[user], shop, sample(name)) for user, shop, name in FILES]
 
 
 def test_every_report_figure_is_the_same_on_both_backends(cast, sample, settings, monkeypatch, bigquery_emulator):

@@ -14,7 +14,6 @@ import datetime as dt
 import json
 
 import pytest
-from django.core.files import File
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from google.api_core.client_options import ClientOptions
@@ -26,8 +25,6 @@ from apps.accounts.models import Region, Shop
 from apps.etl.schemas import warehouse_sync_with_schema
 from apps.reports.query import Read, read_table
 from apps.uploads.models import Upload
-from apps.uploads.run import pipeline_run
-from apps.uploads.services import upload_create
 from apps.warehouse.bigquery import create_row_access_policy_sql
 from apps.warehouse.fact import FACT_TABLE, MASTER_VIEW
 from apps.warehouse.row_access import (
@@ -38,6 +35,7 @@ from apps.warehouse.row_access import (
     scope_predicate,
 )
 from apps.warehouse.services import warehouse
+from tests.factories import upload_loaded
 
 # Real files: London's has French and Australian customers, Paris's (sales_data_sample)
 # customers in the US, the UK, Australia and countries no region covers.
@@ -54,16 +52,10 @@ HEADS = {"US": "head_us", "GB": "head_uk", "FR": "head_fr", "AU": "head_au"}
 
 def load_files(cast, sample) -> None:
     for user, shop, name in FILES:
-        with sample(name).open("rb") as fh:
-            upload = upload_create(
-                scope=scope_for(cast[user]),
-                user=cast[user],
-                shop=Shop.objects.get(code=shop),
-                file=File(fh),
-                name=name,
-                enqueue=False,
-            )
-        assert pipeline_run(upload_id=upload.id).status in {Upload.Status.LOADED, Upload.Status.LOADED_WITH_ERRORS}
+        assert upload_loaded(cast[user], shop, sample(name)).status in {
+            Upload.Status.LOADED,
+            Upload.Status.LOADED_WITH_ERRORS,
+        }
 
 
 def app_rows(scope: Scope) -> set[tuple[str, int]]:
