@@ -58,6 +58,7 @@ from apps.warehouse.commits import (
     APPLIED,
     FAILED,
     GROUP_CAP,
+    KEEP_FINISHED_SECONDS,
     SUPERSEDED,
     Commits,
     FileCommits,
@@ -440,6 +441,7 @@ class BigQueryWarehouse:
                 if mine.state == SUPERSEDED:
                     raise WarehouseError(f"upload {pending.upload_id} was staged again by a later run")
                 self._apply_group(self.commits.waiting(GROUP_CAP))
+                self.commits.prune(older_than=time.time() - KEEP_FINISHED_SECONDS)
 
     def _apply_group(self, group: Sequence[Pending]) -> None:
         """One MERGE for the group, retried on transient faults from the staged tables (the

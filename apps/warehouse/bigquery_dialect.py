@@ -128,8 +128,12 @@ def error_reason(exc: BaseException) -> str:
 
 def is_transient(exc: BaseException) -> bool:
     """True for faults worth retrying: 5xx, 429, rate limits, concurrent-update conflicts
-    and dropped connections. Everything else (bad schema, bad SQL, no permission) is not."""
-    if isinstance(exc, (gexc.ServerError, gexc.TooManyRequests, ConnectionError, TimeoutError)):
+    and dropped connections; and 412, a table changed by another writer between our read of
+    it and our update (its etag): read again and retried, the update still applies. Everything
+    else (bad schema, bad SQL, no permission) is not."""
+    if isinstance(exc, (gexc.ServerError, gexc.TooManyRequests, gexc.PreconditionFailed)):
+        return True
+    if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     try:
         import requests

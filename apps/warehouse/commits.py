@@ -30,6 +30,10 @@ PENDING, APPLIED, FAILED, SUPERSEDED = "pending", "applied", "failed", "supersed
 # How many uploads one statement applies at most: a MERGE's text and its source stay small
 # (BigQuery's limit on a query's text is 1 MB; 50 staged tables are ~10 KB of SQL).
 GROUP_CAP = 50
+# How long a finished apply (applied, superseded, failed) is kept: its days widen the bound of
+# a later run of its upload that died before recording its own (loaded_spans); a week covers
+# any run again by the sweep or the reconciliation, after which the upload's span is known.
+KEEP_FINISHED_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class Commits(Protocol):
     def loaded_spans(self, upload_id: str) -> list[DateSpan]:
         """The staged days of the upload's applied (or still pending) batches: where rows of
         it may lie even if its run died before recording its span on the upload."""
+
+    def prune(self, *, older_than: float) -> int:
+        """Forget the finished applies created before `older_than` (seconds since the epoch);
+        how many. Pending ones are kept, however old."""
 
 
 def latest_per_upload(pendings: Sequence[Pending]) -> tuple[list[Pending], list[Pending]]:
@@ -161,3 +169,9 @@ class FileCommits:
     def loaded_spans(self, upload_id: str) -> list[DateSpan]:
         found = (p for p in self._all() if p.upload_id == upload_id and p.state in (PENDING, APPLIED))
         return [p.span for p in found if p.span is not None]
+
+    def prune(self, *, older_than: float) -> int:
+        gone = [p for p in self._all() if p.state != PENDING and p.created < older_than]
+        for pending in gone:
+            self._path(pending.id).unlink(missing_ok=True)
+        return len(gone)

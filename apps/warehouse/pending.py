@@ -80,3 +80,6 @@ class DatabaseCommits:
         rows = PendingApply.objects.filter(upload_id=upload_id, state__in=[PENDING, APPLIED])
         rows = rows.exclude(first_order_date=None).values_list("first_order_date", "last_order_date")
         return [DateSpan(first, last) for first, last in rows]
+
+    def prune(self, *, older_than: float) -> int:
+        return PendingApply.objects.filter(created__lt=older_than).exclude(state=PENDING).delete()[0]

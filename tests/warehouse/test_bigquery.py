@@ -157,6 +157,8 @@ def test_fault_classification():
     assert is_transient(rate_limited) and is_transient(gexc.InternalServerError("x"))
     assert is_transient(ConnectionError()) and not is_transient(quota)
     assert not is_transient(gexc.NotFound("no table")) and not is_transient(ValueError())
+    # Two processes adding a column at once: the second's update carries a stale etag.
+    assert is_transient(gexc.PreconditionFailed("Precondition check failed."))
 
 
 def test_portable_sql_becomes_googlesql():

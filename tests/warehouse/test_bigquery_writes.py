@@ -224,3 +224,20 @@ def test_the_app_database_keeps_each_apply_with_its_days(bigquery):
     assert (row.first_order_date, row.last_order_date) == (dt.date(2024, 1, 4), dt.date(2024, 1, 4))
     # A delete bounded by a span that misses the rows still finds them: the applies' days count.
     assert wh.delete_batch(upload_id=u, span=DateSpan(DAY, DAY)) == 3
+
+
+@pytest.mark.django_db
+def test_finished_applies_are_forgotten_after_a_week_and_pending_ones_never():
+    import time
+
+    from apps.warehouse.commits import APPLIED, FAILED, KEEP_FINISHED_SECONDS, PENDING, Pending
+    from apps.warehouse.models import PendingApply
+    from apps.warehouse.pending import DatabaseCommits
+
+    commits, old = DatabaseCommits(), time.time() - KEEP_FINISHED_SECONDS - 60
+    for state, created in [(APPLIED, old), (FAILED, old), (PENDING, old), (APPLIED, time.time())]:
+        commits.record(Pending(upload_id=str(uuid.uuid4()), staging="p.d.t", span=None, removes=None,
+                               state=state, created=created))  # fmt: skip
+
+    assert commits.prune(older_than=time.time() - KEEP_FINISHED_SECONDS) == 2
+    assert sorted(PendingApply.objects.values_list("state", flat=True)) == [APPLIED, PENDING]
