@@ -6,6 +6,7 @@ test process publishes to the same broker through the project's own Celery app.
 """
 
 import os
+import signal
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -124,7 +125,7 @@ def celery_worker(publisher: Broker, data_dir: Path, transactional_db, tmp_path:
     try:
         yield worker
     finally:
-        stop(worker.proc)
+        stop(worker.proc, sig=signal.SIGKILL)  # a teardown: nothing to wait for
 
 
 def worker_start(
@@ -171,7 +172,7 @@ def worker_start(
     try:
         worker.wait_for_log(" ready.", timeout=WORKER_STARTUP_SECONDS)
     except BaseException:
-        stop(worker.proc)
+        stop(worker.proc, sig=signal.SIGKILL)  # a teardown: nothing to wait for
         raise
     return worker
 

@@ -49,10 +49,12 @@ def start(command: list[str], *, log: Path, cwd: Path, env: dict[str, str] | Non
         return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def stop(proc: subprocess.Popen, *, timeout: float = STOP_SECONDS) -> None:
-    """SIGTERM and wait; then SIGKILL its process group (a worker's pool children too)."""
+def stop(proc: subprocess.Popen, *, timeout: float = STOP_SECONDS, sig: int = signal.SIGTERM) -> None:
+    """`sig` (SIGTERM: a Celery worker's warm shutdown, which waits for its tasks; SIGKILL in a
+    teardown that tests no stopping: a worker on the filesystem broker takes seconds to stop)
+    and wait; then SIGKILL its process group (a worker's pool children too)."""
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
     with contextlib.suppress(ProcessLookupError, PermissionError):

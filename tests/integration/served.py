@@ -87,10 +87,12 @@ class ServedApp:
     def log(self, tail: int = 6000) -> str:
         return self.log_path.read_text(errors="replace")[-tail:] if self.log_path.exists() else ""
 
-    def stop(self) -> None:
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop serve and its worker; `graceful=False` kills them at once (a test's teardown
+        that does not test stopping: a warm shutdown waits seconds for the worker's task)."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
+        if graceful and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)  # serve stops the web server and the worker
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=20)

@@ -29,7 +29,7 @@ def app(request, tmp_path):
     try:
         yield served
     finally:
-        served.stop()
+        served.stop(graceful=False)
 
 
 def test_two_overlapping_uploads_run_at_once_load_the_lines_once(app, sample):

@@ -39,7 +39,7 @@ def app(tmp_path, database_url):
     try:
         yield served
     finally:
-        served.stop()
+        served.stop(graceful=False)
 
 
 def _all_at_once(calls) -> tuple[list, list[float]]:

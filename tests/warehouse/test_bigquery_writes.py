@@ -199,12 +199,12 @@ def test_a_writer_that_died_after_its_merge_is_applied_again_without_doubling(ta
 
 
 def test_the_load_bench_in_small_loses_and_doubles_nothing_with_faults_injected(bigquery_emulator, double):
-    """bench/bigquery_load_test.py at CI size: 8 processes, 60 uploads (reruns, corrections),
+    """bench/bigquery_load_test.py at CI size: 8 processes, 32 uploads (reruns, corrections),
     with transient faults injected into the mutating statements."""
     from bench.bigquery_load_test import run
 
     double.inject(rates={"aborted": 0.05, "tooManyDml": 0.05, "rateLimitExceeded": 0.03, "backendError": 0.03})
-    found = run(double.endpoint, bigquery_emulator.project, workers=8, uploads=60, double=double)
+    found = run(double.endpoint, bigquery_emulator.project, workers=8, uploads=32, double=double)
 
     assert (found["failed"], found["lost"], found["double_counted"]) == (0, 0, 0), found
     assert found["statements_per_upload"] < 1
