@@ -13,7 +13,8 @@ def upload_days_backfill(*, chunk: int = 200) -> int:
     day of theirs recorded), read from the warehouse (one query per `chunk` uploads, bounded
     by their order dates); how many uploads got theirs. Run once after the upgrade
     (`manage.py upload_days_backfill`); loads keep them from then on."""
-    missing = [upload_id for upload_id in expected_rows() if not UploadDay.objects.filter(upload_id=upload_id).exists()]
+    kept = {str(u) for u in UploadDay.objects.values_list("upload_id", flat=True).distinct()}
+    missing = [upload_id for upload_id in expected_rows() if str(upload_id) not in kept]
     for start in range(0, len(missing), chunk):
         ids = missing[start : start + chunk]
         found = warehouse_days(ids)
